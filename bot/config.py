@@ -1,0 +1,601 @@
+"""The bot's YAML configuration: typed, frozen, strictly validated, and explained when wrong.
+
+The bot runs unattended with real money, so a typo must stop it at start-up rather than be ignored: every
+model forbids unknown keys, duplicate YAML keys are rejected, and :func:`load_config` turns every problem
+into one human line naming the key path (``bands.default.absolute: must be greater than 0``).
+
+Secrets never live in the config: an account names the environment variables that hold its Alpaca keys,
+and :func:`resolve_credentials` reads them (from the environment, else a ``.env`` file) only when needed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlparse
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from strategies.bands import Band, BandPolicy
+from strategies.planner import PlannerSettings, TradeTo
+from strategies.targets import CASH, SUM_TOLERANCE, TargetAllocation
+
+TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}([./][A-Z0-9]{1,4})?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+REGULAR_SESSION_MINUTES = 390
+PAPER_API_URL = "https://paper-api.alpaca.markets"
+LIVE_API_URL = "https://api.alpaca.markets"
+
+KeyPath = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one human-readable line per problem."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...] | str) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class KeyProblems(ValueError):
+    """Raised inside validators to report problems at key paths below the validated node.
+
+    Pydantic only knows the location of the node a validator runs on; carrying sub-paths lets the loader
+    say ``targets.VTI: ...`` instead of just ``targets: ...``.
+    """
+
+    def __init__(self, problems: list[tuple[KeyPath, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{_format_path(p)}: {m}" for p, m in problems))
+
+
+class _Model(BaseModel):
+    """Base for all config sections: immutable, and unknown keys are errors (typos get caught)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _raise_if(problems: list[tuple[KeyPath, str]]) -> None:
+    if problems:
+        raise KeyProblems(problems)
+
+
+# --- accounts ---------------------------------------------------------------------------------------
+
+
+class AccountConfig(_Model):
+    """One brokerage account to keep on target. ``embedded`` is the offline paper broker (no keys)."""
+
+    name: str
+    broker: Literal["embedded", "alpaca_paper", "alpaca_live"]
+    key_id_env: str = "APCA_API_KEY_ID"
+    """Name of the environment variable holding the API key id (never the key itself)."""
+    secret_key_env: str = "APCA_API_SECRET_KEY"
+    base_url: str | None = None
+    """Override of the Alpaca trading API URL; the default follows ``broker``."""
+    manual: bool = False
+    """True: the scheduler leaves this account alone; it is rebalanced only when a human runs the CLI."""
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_safe(cls, name: str) -> str:
+        if not ACCOUNT_NAME.match(name):
+            raise ValueError("must be letters, digits, '-' or '_' (it names files under state_dir)")
+        return name
+
+    @field_validator("key_id_env", "secret_key_env")
+    @classmethod
+    def _is_variable_name(cls, name: str) -> str:
+        if not ENV_NAME.match(name):
+            raise ValueError("must be the NAME of an environment variable (e.g. APCA_API_KEY_ID), not a key")
+        return name
+
+    @field_validator("base_url")
+    @classmethod
+    def _is_http_url(cls, url: str | None) -> str | None:
+        if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+            raise ValueError(f"must be an http(s) URL (got {url!r})")
+        return url
+
+    @model_validator(mode="after")
+    def _url_matches_broker(self) -> AccountConfig:
+        if self.base_url is None:
+            return self
+        host = urlparse(self.base_url).netloc
+        if self.broker == "embedded":
+            raise KeyProblems([(("base_url",), "only applies to alpaca_paper / alpaca_live accounts")])
+        if self.broker == "alpaca_paper" and host == urlparse(LIVE_API_URL).netloc:
+            raise KeyProblems([(("base_url",), "points at the LIVE trading API but broker is alpaca_paper")])
+        if self.broker == "alpaca_live" and "paper" in host:
+            raise KeyProblems([(("base_url",), "points at the paper API but broker is alpaca_live")])
+        return self
+
+    @property
+    def needs_credentials(self) -> bool:
+        return self.broker != "embedded"
+
+    @property
+    def trading_url(self) -> str | None:
+        """The Alpaca trading API this account talks to (None for the embedded broker)."""
+        defaults = {"alpaca_paper": PAPER_API_URL, "alpaca_live": LIVE_API_URL}
+        return self.base_url or defaults.get(self.broker)
+
+
+# --- targets ----------------------------------------------------------------------------------------
+
+
+class TargetsConfig(_Model):
+    """Target weights. In YAML a flat mapping ``{VTI: 0.35, ..., cash: 0.05}``; weights sum to 1."""
+
+    weights: dict[str, Decimal]
+    cash: Decimal = Decimal(0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flat_mapping(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise KeyProblems([((), "must be a mapping of ticker: weight, e.g. {VTI: 0.6, AGG: 0.4}")])
+        if set(data) == {"weights", "cash"} or set(data) == {"weights"}:
+            return data  # already in model form (e.g. re-validating a dumped config)
+        problems: list[tuple[KeyPath, str]] = []
+        weights: dict[str, Decimal] = {}
+        cash = Decimal(0)
+        for key, raw in data.items():
+            weight, problem = _parse_target(key, raw)
+            if problem:
+                problems.append(((str(key),), problem))
+            elif key == CASH:
+                cash = weight
+            else:
+                weights[key] = weight
+        if not problems and not weights:
+            problems.append(((), "needs at least one symbol"))
+        total = sum(weights.values(), start=cash)
+        if not problems and abs(total - 1) > SUM_TOLERANCE:
+            problems.append(((), f"weights sum to {_plain(total)}, must sum to 1"))
+        _raise_if(problems)
+        return {"weights": weights, "cash": cash}
+
+    def to_allocation(self) -> TargetAllocation:
+        return TargetAllocation(self.weights, self.cash)
+
+
+def _parse_target(key: object, raw: object) -> tuple[Decimal, str | None]:
+    """One ``symbol: weight`` entry -> (weight, problem or None)."""
+    if isinstance(key, bool):
+        return Decimal(0), "YAML read this ticker as true/false; put it in quotes, e.g. 'ON': 0.05"
+    if not isinstance(key, str) or (key != CASH and not TICKER.match(key)):
+        return Decimal(0), "must be an upper-case ticker symbol (or 'cash')"
+    weight = _to_decimal(raw)
+    if weight is None:
+        return Decimal(0), f"weight must be a number such as 0.25 (got {_shown(raw)})"
+    if key == CASH and not 0 <= weight <= 1:
+        return weight, "cash weight must be between 0 and 1"
+    if key != CASH and not 0 < weight <= 1:
+        return weight, f"weight must be greater than 0 and at most 1 (got {_plain(weight)})"
+    return weight, None
+
+
+def _to_decimal(raw: object) -> Decimal | None:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        return None
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+# --- bands ------------------------------------------------------------------------------------------
+
+
+class BandConfig(_Model):
+    """Tolerance band: ``absolute`` in weight units (0.05 = 5pp), ``relative`` to the target (0.25 = 25%).
+
+    An asset breaches when its drift exceeds either; at least one must be given.
+    """
+
+    absolute: Decimal | None = Field(None, gt=0, le=1)
+    relative: Decimal | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> BandConfig:
+        if self.absolute is None and self.relative is None:
+            raise KeyProblems([((), "needs absolute and/or relative")])
+        return self
+
+    def to_band(self) -> Band:
+        return Band(self.absolute, self.relative)
+
+
+class BandsConfig(_Model):
+    """When an asset is out of line (bands) and how far it is traded back (``trade_to``)."""
+
+    default: BandConfig = BandConfig(absolute=Decimal("0.05"), relative=Decimal("0.25"))
+    overrides: dict[str, BandConfig] = Field(default_factory=dict)
+    """Per-symbol bands (or ``cash``); an override replaces the default band for that symbol entirely."""
+    trade_to: Literal["target", "band_edge", "partial"] = "target"
+    partial_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+
+    def to_policy(self) -> BandPolicy:
+        overrides = {symbol: band.to_band() for symbol, band in self.overrides.items()}
+        return BandPolicy(self.default.to_band(), overrides)
+
+
+# --- schedule, execution, approval, limits, logging -------------------------------------------------
+
+
+class ScheduleConfig(_Model):
+    """How often the bot polls, and which part of the trading session it may trade in."""
+
+    interval_minutes: int = Field(5, ge=1)
+    only_when_open: bool = True
+    skip_first_minutes: int = Field(15, ge=0)
+    """Opening auctions and wide early spreads make the first minutes expensive."""
+    stop_before_close_minutes: int = Field(15, ge=0)
+    """Alpaca's own rebalancer only runs with 15+ minutes left, so orders have time to fill."""
+
+    @model_validator(mode="after")
+    def _leaves_a_window(self) -> ScheduleConfig:
+        if self.skip_first_minutes + self.stop_before_close_minutes >= REGULAR_SESSION_MINUTES:
+            raise KeyProblems(
+                [((), "skip_first_minutes + stop_before_close_minutes leave no time to trade in a session")]
+            )
+        return self
+
+
+class ExecutionConfig(_Model):
+    """How plans turn into orders."""
+
+    min_trade_notional: Decimal = Field(Decimal("10"), ge=1)
+    """USD; smaller trades are skipped (Alpaca's own minimum for notional orders is $1)."""
+    cash_buffer: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
+    """Fraction of the portfolio always kept in cash (room for price moves between plan and fill)."""
+    fractional: bool = True
+    order_timeout_minutes: int = Field(10, ge=1)
+    poll_seconds: int = Field(5, ge=1)
+
+
+class ApprovalConfig(_Model):
+    """When a plan waits for a human: ``always``, ``never`` or by ``policy`` (size thresholds)."""
+
+    mode: Literal["always", "never", "policy"] = "policy"
+    max_plan_notional: Decimal | None = Field(Decimal("5000"), gt=0)
+    """USD of buys plus sells above which a plan is held for approval."""
+    max_plan_fraction: Decimal | None = Field(Decimal("0.10"), gt=0, le=2)
+    """Buys plus sells as a fraction of equity above which a plan is held for approval."""
+
+    @model_validator(mode="after")
+    def _policy_has_threshold(self) -> ApprovalConfig:
+        if self.mode == "policy" and self.max_plan_notional is None and self.max_plan_fraction is None:
+            raise KeyProblems([((), "mode policy needs max_plan_notional and/or max_plan_fraction")])
+        return self
+
+
+class LimitsConfig(_Model):
+    """Hard guards (USD): a plan that would break one is refused, approval or not."""
+
+    max_order_notional: Decimal = Field(Decimal("10000"), gt=0)
+    max_plan_notional: Decimal = Field(Decimal("25000"), gt=0)
+    max_daily_notional: Decimal = Field(Decimal("50000"), gt=0)
+
+    @model_validator(mode="after")
+    def _limits_nest(self) -> LimitsConfig:
+        problems: list[tuple[KeyPath, str]] = []
+        if self.max_order_notional > self.max_plan_notional:
+            problems.append((("max_order_notional",), "must not exceed max_plan_notional"))
+        if self.max_plan_notional > self.max_daily_notional:
+            problems.append((("max_plan_notional",), "must not exceed max_daily_notional"))
+        _raise_if(problems)
+        return self
+
+
+class LoggingConfig(_Model):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    file: Path | None = None
+    """Rotating log file; None logs to stderr only."""
+    max_bytes: int = Field(10_000_000, ge=1024)
+    backups: int = Field(5, ge=0)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, level: Any) -> Any:
+        return level.upper() if isinstance(level, str) else level
+
+
+# --- the whole file ---------------------------------------------------------------------------------
+
+
+class BotConfig(_Model):
+    """The whole configuration file."""
+
+    accounts: tuple[AccountConfig, ...] = Field(min_length=1)
+    targets: TargetsConfig
+    bands: BandsConfig = BandsConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    approval: ApprovalConfig = ApprovalConfig()
+    limits: LimitsConfig = LimitsConfig()
+    state_dir: Path = Path("state")
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> BotConfig:
+        problems: list[tuple[KeyPath, str]] = []
+        seen: set[str] = set()
+        for index, account in enumerate(self.accounts):
+            if account.name in seen:
+                problems.append((("accounts", index, "name"), f"duplicate account name {account.name!r}"))
+            seen.add(account.name)
+        for symbol in self.bands.overrides:
+            if symbol != CASH and symbol not in self.targets.weights:
+                problems.append((("bands", "overrides", symbol), "is not in targets (only targets or cash)"))
+        _raise_if(problems)
+        return self
+
+    def account(self, name: str) -> AccountConfig:
+        return next(a for a in self.accounts if a.name == name)
+
+    def planner_settings(self) -> PlannerSettings:
+        """The strategies-side settings the planner needs, from ``bands`` and ``execution``."""
+        return PlannerSettings(
+            trade_to=TradeTo(self.bands.trade_to),
+            partial_fraction=self.bands.partial_fraction,
+            min_trade_notional=self.execution.min_trade_notional,
+            cash_buffer=self.execution.cash_buffer,
+            fractional=self.execution.fractional,
+        )
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> BotConfig:
+    """Read and validate a YAML config; any problem raises :class:`ConfigError` (one line per problem)."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (accounts:, targets:, ...)")
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"{path}: cannot read the config file ({error.__class__.__name__}: {error})"
+        ) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(f"{path}: YAML error at {where}: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: YAML error: {error}") from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys, which plain YAML silently resolves to the last value."""
+
+
+def _construct_mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:
+            continue  # unhashable key: construct_mapping reports it
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (the second value would silently win)",
+                key_node.start_mark,
+            )
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_without_duplicates
+)
+
+
+# --- error messages ---------------------------------------------------------------------------------
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """One ``key.path: problem`` line per pydantic error, in the config's own words."""
+    lines: list[str] = []
+    items = error.errors(include_url=False)
+    for item in items:
+        loc = tuple(item["loc"])
+        if item["type"] == "too_short" and any(_is_below(other["loc"], loc) for other in items):
+            continue  # pydantic counts only the entries that validated; the real problems are below
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, KeyProblems):
+            lines += [f"{_format_path(loc + sub)}: {message}" for sub, message in cause.problems]
+        else:
+            lines.append(f"{_format_path(loc)}: {_describe(item, loc)}")
+    return lines
+
+
+def _is_below(loc: KeyPath, parent: KeyPath) -> bool:
+    return len(loc) > len(parent) and tuple(loc[: len(parent)]) == tuple(parent)
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "too_short": "must have at least {min_length} entry",
+    "string_too_short": "must not be empty",
+    "literal_error": "must be {expected}",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "decimal_parsing": "must be a number",
+    "decimal_type": "must be a number",
+    "string_type": "must be text",
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+    "tuple_type": "must be a list (lines starting with '- ')",
+    "list_type": "must be a list (lines starting with '- ')",
+    "path_type": "must be a file or directory path",
+}
+_ECHO_INPUT = {
+    "literal_error",
+    "bool_parsing",
+    "int_parsing",
+    "int_from_float",
+    "decimal_parsing",
+    "int_type",
+}
+
+
+def _describe(item: Mapping[str, Any], loc: KeyPath) -> str:
+    kind = item["type"]
+    ctx = {
+        key: _plain(value) if isinstance(value, Decimal) else value
+        for key, value in item.get("ctx", {}).items()
+    }
+    if kind == "extra_forbidden":
+        return _unknown_key_message(loc)
+    if kind == "value_error":
+        return str(item.get("ctx", {}).get("error", item["msg"]))
+    template = _MESSAGES.get(kind)
+    if template is None:
+        return item["msg"]
+    message = template.format(**ctx)
+    secret_field = bool(loc) and str(loc[-1]).endswith("_env")
+    if kind in _ECHO_INPUT and not secret_field:
+        message += f" (got {_shown(item.get('input'))})"
+    return message
+
+
+def _unknown_key_message(loc: KeyPath) -> str:
+    allowed = _allowed_keys(loc[:-1])
+    if not allowed:
+        return "unknown key"
+    guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"did you mean {guess[0]!r}? " if guess else ""
+    return f"unknown key; {hint}allowed: {', '.join(allowed)}"
+
+
+def _allowed_keys(loc: KeyPath) -> list[str] | None:
+    """Field names of the config section at ``loc``, by walking the model annotations."""
+    annotation: Any = BotConfig
+    for part in loc:
+        annotation = _unwrap_optional(annotation)
+        origin = get_origin(annotation)
+        if isinstance(part, int) and origin in (tuple, list):
+            annotation = get_args(annotation)[0]
+        elif origin is dict:
+            annotation = get_args(annotation)[1]
+        elif (
+            isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+            and part in annotation.model_fields
+        ):
+            annotation = annotation.model_fields[str(part)].annotation
+        else:
+            return None
+    annotation = _unwrap_optional(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return None
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _format_path(loc: KeyPath) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal without exponent or trailing zeros: 0.950 -> '0.95', 1E+1 -> '10'."""
+    return format(value.normalize(), "f")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- credentials ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Alpaca API keys. The repr never shows them, so they cannot leak into logs or tracebacks."""
+
+    key_id: str = field(repr=False)
+    secret_key: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(key_id=<redacted>, secret_key=<redacted>)"
+
+    __str__ = __repr__
+
+
+def resolve_credentials(
+    account: AccountConfig,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | Path | None = ".env",
+) -> Credentials:
+    """Read the account's keys from ``environ`` (default ``os.environ``), falling back to ``dotenv_path``.
+
+    The environment wins over the file, as with python-dotenv's default; ``os.environ`` is never modified.
+    A missing or empty variable raises :class:`ConfigError` naming the VARIABLE, never a value.
+    """
+    environ = os.environ if environ is None else environ
+    dotenv: Mapping[str, str | None] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        dotenv = dotenv_values(dotenv_path)
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for variable in (account.key_id_env, account.secret_key_env):
+        value = environ.get(variable) or dotenv.get(variable)
+        if value:
+            values[variable] = value
+        else:
+            where = f"the environment or {dotenv_path}" if dotenv_path is not None else "the environment"
+            problems.append(f"account {account.name!r}: {variable} is not set (looked in {where})")
+    if problems:
+        raise ConfigError(problems)
+    return Credentials(values[account.key_id_env], values[account.secret_key_env])

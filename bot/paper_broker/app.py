@@ -1,0 +1,593 @@
+"""The paper broker's HTTP face: Alpaca's Trading API v2 and Market Data API v2 paths over FastAPI.
+
+Routes are thin: they authenticate, parse parameters, call the engine under its lock and serialise. Alpaca's
+error shape (``{"code", "message"}``) is used for every error, including unknown routes, malformed JSON and bad
+query parameters. ``FaultMiddleware`` sits in front of everything to inject rate limits, server errors, slow
+responses and dropped connections. Paths under ``/_paper`` are the simulator's own controls (not Alpaca's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.paper_broker import errors
+from bot.paper_broker.engine import PaperBrokerEngine
+from bot.paper_broker.faults import FaultConfig, FaultInjector
+from bot.paper_broker.models import Account, asset_id
+from bot.paper_broker.serialize import (
+    NEW_YORK,
+    account_json,
+    activity_json,
+    asset_json,
+    configurations_json,
+    order_json,
+    position_json,
+    ts,
+    ts_new_york,
+)
+
+CLOSED_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"})
+DROP_FLAG = "paper_broker.drop_response"
+
+
+def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -> FastAPI:
+    """Build the ASGI app for one engine. ``faults`` defaults to Alpaca's rate limit and nothing else."""
+    injector = faults or FaultInjector(FaultConfig())
+    app = FastAPI(title="rebalance-bot paper broker", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.engine = engine
+    app.state.faults = injector
+    _install_error_handlers(app)
+    _trading_routes(app, engine)
+    _market_data_routes(app, engine)
+    _control_routes(app, engine, injector)
+    return FaultMiddleware(app, injector)  # type: ignore[return-value]
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.BrokerError)
+    async def _broker_error(_: Request, exc: errors.BrokerError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        return JSONResponse({"code": 40010001, "message": f"invalid {where}: {first['msg']}"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: 40410000, 405: 40510000}.get(exc.status_code, exc.status_code * 100000)
+        message = "endpoint not found" if exc.status_code == 404 else str(exc.detail).lower()
+        return JSONResponse({"code": code, "message": message}, status_code=exc.status_code)
+
+
+def _account_dependency(engine: PaperBrokerEngine):  # noqa: ANN202 - FastAPI dependency
+    def authenticated_account(request: Request) -> Account:
+        return engine.authenticate(
+            request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")
+        )
+
+    return authenticated_account
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise errors.malformed_body() from None
+
+
+# -- trading API -----------------------------------------------------------------------------------------------
+def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C901 - one place lists the routes
+    current = Depends(_account_dependency(engine))
+
+    @app.get("/v2/account")
+    def get_account(account: Account = current) -> dict:
+        with engine.lock:
+            return account_json(engine, account)
+
+    @app.get("/v2/account/configurations")
+    def get_configurations(account: Account = current) -> dict:
+        return configurations_json(account)
+
+    @app.patch("/v2/account/configurations")
+    async def patch_configurations(request: Request, account: Account = current) -> dict:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise errors.malformed_body()
+        allowed = {"suspend_trade", "fractional_trading"}
+        changes = {k: v for k, v in body.items() if k in allowed}
+        if any(not isinstance(v, bool) for v in changes.values()):
+            raise errors.invalid_request("configuration flags must be booleans")
+        engine.update_settings(account, changes)
+        return configurations_json(account)
+
+    @app.get("/v2/positions")
+    def list_positions(account: Account = current) -> list[dict]:
+        with engine.lock:
+            return [position_json(engine, account, s) for s in sorted(account.positions)]
+
+    @app.get("/v2/positions/{symbol_or_asset_id}")
+    def get_position(symbol_or_asset_id: str, account: Account = current) -> dict:
+        with engine.lock:
+            symbol = _symbol_for(engine, symbol_or_asset_id)
+            if symbol not in account.positions:
+                raise errors.position_not_found()
+            return position_json(engine, account, symbol)
+
+    @app.post("/v2/orders")
+    async def submit_order(request: Request, account: Account = current) -> dict:
+        body = await _json_body(request)
+        order = engine.submit_order(account, body)
+        request.scope[DROP_FLAG] = True
+        return order_json(order)
+
+    @app.get("/v2/orders")
+    def list_orders(
+        account: Account = current,
+        status: str = "open",
+        limit: int = 50,
+        after: str | None = None,
+        until: str | None = None,
+        direction: str = "desc",
+        nested: bool = False,
+        symbols: str | None = None,
+        side: str | None = None,
+    ) -> list[dict]:
+        if status not in ("open", "closed", "all"):
+            raise errors.invalid_request("status must be one of open, closed, all")
+        if direction not in ("asc", "desc"):
+            raise errors.invalid_request("direction must be asc or desc")
+        if not 1 <= limit <= 500:
+            raise errors.invalid_request("limit must be between 1 and 500")
+        after_t, until_t = _time_param(after, "after"), _time_param(until, "until")
+        wanted = {s.strip().upper() for s in symbols.split(",")} if symbols else None
+        with engine.lock:
+            orders = [
+                o
+                for o in engine.account_orders(account)
+                if _status_matches(o.status, status)
+                and (wanted is None or o.symbol in wanted)
+                and (side is None or o.side == side)
+                and (after_t is None or o.submitted_at > after_t)
+                and (until_t is None or o.submitted_at < until_t)
+            ]
+            orders.sort(key=lambda o: (o.submitted_at, o.sequence), reverse=direction == "desc")
+            return [order_json(o) for o in orders[:limit]]
+
+    @app.get("/v2/orders:by_client_order_id")
+    def get_order_by_client_id(client_order_id: str, account: Account = current) -> dict:
+        with engine.lock:
+            return order_json(engine.get_order_by_client_id(account, client_order_id))
+
+    @app.get("/v2/orders/{order_id}")
+    def get_order(order_id: str, account: Account = current, nested: bool = False) -> dict:
+        with engine.lock:
+            return order_json(engine.get_order(account, order_id))
+
+    @app.delete("/v2/orders/{order_id}", status_code=204)
+    def cancel_order(order_id: str, account: Account = current) -> Response:
+        engine.cancel_order(account, order_id)
+        return Response(status_code=204)
+
+    @app.delete("/v2/orders")
+    def cancel_all_orders(account: Account = current) -> JSONResponse:
+        canceled = engine.cancel_all(account)
+        body = [{"id": o.id, "status": 200, "body": order_json(o)} for o in canceled]
+        return JSONResponse(body, status_code=207)
+
+    @app.get("/v2/clock")
+    def get_clock(account: Account = current) -> dict:
+        now = engine.now
+        return {
+            "timestamp": ts_new_york(now),
+            "is_open": engine.calendar.is_open(now),
+            "next_open": ts_new_york(engine.calendar.next_open(now)),
+            "next_close": ts_new_york(engine.calendar.next_close(now)),
+        }
+
+    @app.get("/v2/calendar")
+    def get_calendar(account: Account = current, start: str | None = None, end: str | None = None) -> list[dict]:
+        today = engine.now.astimezone(NEW_YORK).date()
+        first = _date_param(start, "start") or today
+        last = _date_param(end, "end") or first + timedelta(days=365 * 2)
+        if last < first:
+            raise errors.BrokerError(400, 40010000, "end must not be before start")
+        return [_calendar_day(engine, s) for s in engine.calendar.sessions_between(first, last)]
+
+    @app.get("/v2/assets")
+    def list_assets(account: Account = current, status: str | None = None, asset_class: str | None = None) -> list:
+        with engine.lock:
+            assets = [asset_json(engine, s) for s in sorted(engine.market.data.symbols)]
+        if asset_class not in (None, "us_equity"):
+            return []
+        return [a for a in assets if status is None or a["status"] == status]
+
+    @app.get("/v2/assets/{symbol_or_asset_id}")
+    def get_asset(symbol_or_asset_id: str, account: Account = current) -> dict:
+        with engine.lock:
+            return asset_json(engine, _symbol_for(engine, symbol_or_asset_id))
+
+    @app.get("/v2/account/activities/{activity_type}")
+    def activities_of_type(
+        activity_type: str,
+        account: Account = current,
+        date: str | None = None,
+        after: str | None = None,
+        until: str | None = None,
+        direction: str = "desc",
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> list[dict]:
+        return _activities(engine, account, {activity_type.upper()}, date, after, until, direction, page_size, page_token)
+
+    @app.get("/v2/account/activities")
+    def all_activities(
+        account: Account = current,
+        activity_types: str | None = None,
+        date: str | None = None,
+        after: str | None = None,
+        until: str | None = None,
+        direction: str = "desc",
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> list[dict]:
+        kinds = {k.strip().upper() for k in activity_types.split(",")} if activity_types else None
+        return _activities(engine, account, kinds, date, after, until, direction, page_size, page_token)
+
+
+def _status_matches(order_status: str, wanted: str) -> bool:
+    if wanted == "all":
+        return True
+    is_closed = order_status in CLOSED_STATUSES
+    return is_closed if wanted == "closed" else not is_closed
+
+
+def _activities(
+    engine: PaperBrokerEngine,
+    account: Account,
+    kinds: set[str] | None,
+    day: str | None,
+    after: str | None,
+    until: str | None,
+    direction: str,
+    page_size: int,
+    page_token: str | None,
+) -> list[dict]:
+    """Alpaca's activity paging: sorted by time, ``page_token`` is the id of the last activity already seen."""
+    if direction not in ("asc", "desc"):
+        raise errors.invalid_request("direction must be asc or desc")
+    if not 1 <= page_size <= 100:
+        raise errors.invalid_request("page_size must be between 1 and 100")
+    after_t, until_t = _time_param(after, "after"), _time_param(until, "until")
+    on_day = _date_param(day, "date")
+    with engine.lock:
+        items = [
+            a
+            for a in engine.account_activities(account)
+            if (kinds is None or a.activity_type in kinds)
+            and (after_t is None or a.time > after_t)
+            and (until_t is None or a.time < until_t)
+            and (on_day is None or a.time.astimezone(NEW_YORK).date() == on_day)
+        ]
+    items.sort(key=lambda a: (a.time, a.id), reverse=direction == "desc")
+    if page_token:
+        ids = [a.id for a in items]
+        if page_token not in ids:
+            raise errors.invalid_request("invalid page_token")
+        items = items[ids.index(page_token) + 1 :]
+    return [activity_json(a) for a in items[:page_size]]
+
+
+def _calendar_day(engine: PaperBrokerEngine, session) -> dict:  # noqa: ANN001 - calendar.Session
+    open_local = session.open.astimezone(NEW_YORK)
+    close_local = session.close.astimezone(NEW_YORK)
+    following = engine.calendar.sessions_between(session.date + timedelta(days=1), session.date + timedelta(days=10))
+    return {
+        "date": session.date.isoformat(),
+        "open": open_local.strftime("%H:%M"),
+        "close": close_local.strftime("%H:%M"),
+        "session_open": "0400",
+        "session_close": "2000",
+        "settlement_date": following[0].date.isoformat() if following else session.date.isoformat(),
+    }
+
+
+def _symbol_for(engine: PaperBrokerEngine, symbol_or_id: str) -> str:
+    wanted = symbol_or_id.upper()
+    for symbol in engine.market.data.symbols:
+        if symbol == wanted or asset_id(symbol) == symbol_or_id:
+            return symbol
+    raise errors.asset_not_found(symbol_or_id)
+
+
+def _time_param(value: str | None, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.invalid_request(f"invalid {name}: {value!r} is not an RFC 3339 time or date") from None
+    if parsed.tzinfo is None:
+        if len(value) <= 10:  # a bare date means midnight New York time
+            return datetime.combine(parsed.date(), time(), NEW_YORK).astimezone(UTC)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _date_param(value: str | None, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise errors.BrokerError(400, 40010000, f"invalid {name}: {value!r} is not a date") from None
+
+
+# -- market data API ------------------------------------------------------------------------------------------
+TIMEFRAMES = {"1Min": "1Min", "1T": "1Min", "1Day": "1Day", "1D": "1Day"}
+
+
+def _market_data_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:
+    current = Depends(_account_dependency(engine))
+
+    @app.get("/v2/stocks/quotes/latest")
+    def latest_quotes(symbols: str, account: Account = current, feed: str | None = None) -> dict:
+        quotes = {}
+        for symbol in _symbols(symbols):
+            quote = engine.market.quote(symbol, engine.now) if symbol in engine.market.data.symbols else None
+            if quote is not None:
+                quotes[symbol] = {
+                    "ap": quote.ask, "as": int(quote.ask_size), "ax": "V", "bp": quote.bid,
+                    "bs": int(quote.bid_size), "bx": "V", "c": ["R"], "t": ts(quote.t), "z": "B",
+                }
+        return {"quotes": quotes}
+
+    @app.get("/v2/stocks/trades/latest")
+    def latest_trades(symbols: str, account: Account = current, feed: str | None = None) -> dict:
+        trades = {}
+        for symbol in _symbols(symbols):
+            trade = engine.market.trade(symbol, engine.now) if symbol in engine.market.data.symbols else None
+            if trade is not None:
+                trades[symbol] = {
+                    "p": trade.price, "s": int(trade.size), "t": ts(trade.t), "x": "V",
+                    "i": int(trade.t.timestamp()), "c": ["@"], "z": "B",
+                }
+        return {"trades": trades}
+
+    @app.get("/v2/stocks/bars")
+    def bars(
+        symbols: str,
+        timeframe: str,
+        account: Account = current,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+        sort: str = "asc",
+        feed: str | None = None,
+        adjustment: str | None = None,
+    ) -> dict:
+        return _bars(engine, _symbols(symbols), timeframe, start, end, limit, page_token, sort)
+
+    @app.get("/v2/stocks/{symbol}/bars")
+    def bars_single(
+        symbol: str,
+        timeframe: str,
+        account: Account = current,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+        sort: str = "asc",
+    ) -> dict:
+        result = _bars(engine, [symbol.upper()], timeframe, start, end, limit, page_token, sort)
+        return {"symbol": symbol.upper(), "bars": result["bars"].get(symbol.upper(), []), "next_page_token": result["next_page_token"]}
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise errors.BrokerError(400, 40010000, "symbols is required")
+    return symbols
+
+
+def _bars(
+    engine: PaperBrokerEngine,
+    symbols: list[str],
+    timeframe: str,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    page_token: str | None,
+    sort: str,
+) -> dict:
+    """Bars of several symbols, symbol by symbol then by time, ``limit`` bars per page in all."""
+    frame = TIMEFRAMES.get(timeframe)
+    if frame is None:
+        raise errors.BrokerError(400, 40010000, f"invalid timeframe {timeframe!r}: the paper broker serves 1Min and 1Day")
+    if not 1 <= limit <= 10000:
+        raise errors.BrokerError(400, 40010000, "limit must be between 1 and 10000")
+    now = engine.now
+    start_t = _time_param(start, "start") or datetime.combine(now.astimezone(NEW_YORK).date(), time(), NEW_YORK)
+    end_t = min(_time_param(end, "end") or now, now)
+    resume = _decode_page_token(page_token)
+    out: dict[str, list[dict]] = {}
+    count = 0
+    next_token = None
+    with engine.lock:
+        for symbol in sorted(set(symbols)):
+            if symbol not in engine.market.data.symbols or (resume and symbol < resume[0]):
+                continue
+            series = engine.market.bars(symbol, frame, start_t, end_t, as_of=now)
+            if sort == "desc":
+                series = list(reversed(series))
+            for bar in series:
+                stamp = _bar_stamp(bar)
+                if resume and symbol == resume[0] and not _after_token(stamp, resume[1], sort):
+                    continue
+                if count == limit:
+                    last_symbol = list(out)[-1]
+                    next_token = _encode_page_token(last_symbol, out[last_symbol][-1]["t"])
+                    break
+                out.setdefault(symbol, []).append(_bar_json(bar))
+                count += 1
+            if next_token:
+                break
+    return {"bars": out, "next_page_token": next_token}
+
+
+def _bar_stamp(bar) -> str:  # noqa: ANN001 - market.Bar
+    return bar.t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _after_token(stamp: str, token_stamp: str, sort: str) -> bool:
+    return stamp > token_stamp if sort != "desc" else stamp < token_stamp
+
+
+def _bar_json(bar) -> dict:  # noqa: ANN001 - market.Bar
+    return {
+        "t": _bar_stamp(bar), "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
+        "v": int(bar.volume), "n": int(bar.trade_count), "vw": bar.vwap,
+    }
+
+
+def _encode_page_token(symbol: str, stamp: str) -> str:
+    return base64.urlsafe_b64encode(f"{symbol}|{stamp}".encode()).decode()
+
+
+def _decode_page_token(token: str | None) -> tuple[str, str] | None:
+    if not token:
+        return None
+    try:
+        symbol, stamp = base64.urlsafe_b64decode(token.encode()).decode().split("|", 1)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BrokerError(400, 40010000, "invalid page_token") from None
+    return symbol, stamp
+
+
+# -- simulator controls --------------------------------------------------------------------------------------
+def _control_routes(app: FastAPI, engine: PaperBrokerEngine, faults: FaultInjector) -> None:
+    @app.get("/_paper/state")
+    def state() -> dict:
+        with engine.lock:
+            return {
+                "now": engine.now.isoformat(),
+                "is_open": engine.calendar.is_open(engine.now),
+                "accounts": [a.name for a in engine.accounts.values()],
+                "symbols": list(engine.market.data.symbols),
+            }
+
+    @app.post("/_paper/advance")
+    async def advance(request: Request) -> dict:
+        body = await _json_body(request) or {}
+        if "until" in body:
+            target = _time_param(str(body["until"]), "until")
+        elif "minutes" in body and isinstance(body["minutes"], int | float) and body["minutes"] >= 0:
+            target = engine.now + timedelta(minutes=body["minutes"])
+        else:
+            raise errors.invalid_request("give 'minutes' (>= 0) or 'until' (RFC 3339)")
+        engine.advance_to(target)
+        return {"now": engine.now.isoformat()}
+
+    @app.put("/_paper/faults")
+    async def set_faults(request: Request) -> dict:
+        body = await _json_body(request)
+        try:
+            config = FaultConfig.model_validate(body or {})
+        except ValueError as exc:
+            raise errors.invalid_request(f"invalid fault config: {exc}") from None
+        faults.configure(config)
+        return config.model_dump()
+
+
+# -- faults ---------------------------------------------------------------------------------------------------
+class FaultMiddleware:
+    """Pure ASGI middleware in front of the app: rate limit, server errors, slowness, dropped connections."""
+
+    def __init__(self, app: FastAPI, faults: FaultInjector) -> None:
+        self.app = app
+        self.faults = faults
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI signature
+        if scope["type"] != "http" or scope["path"].startswith("/_paper"):
+            await self.app(scope, receive, send)
+            return
+        key = dict(scope["headers"]).get(b"apca-api-key-id", b"").decode(errors="replace") or "anonymous"
+        rate = self.faults.rate(key)
+        headers = _rate_headers(rate)
+        if rate is not None and not rate.allowed:
+            await _send_json(send, 429, errors.rate_limited().body(), headers)
+            return
+        status = self.faults.server_error()
+        if status is not None:
+            await _send_json(send, status, {"code": status * 100000, "message": "internal server error"}, headers)
+            return
+        delay = self.faults.delay()
+        if delay:
+            await asyncio.sleep(delay)
+        await self.app(scope, receive, self._wrap_send(scope, send, headers))
+
+    def _wrap_send(self, scope, send, headers: list[tuple[bytes, bytes]]):  # noqa: ANN001, ANN202
+        async def wrapped(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                if scope.get(DROP_FLAG) and message["status"] == 200 and self.faults.drop_accepted_order():
+                    _drop_connection(send)
+                    scope["paper_broker.dropped"] = True
+                    return
+                message = {**message, "headers": list(message.get("headers", [])) + headers}
+            if scope.get("paper_broker.dropped"):
+                return
+            await send(message)
+
+        return wrapped
+
+
+def _drop_connection(send) -> None:  # noqa: ANN001 - the ASGI server's send callable
+    """Close the TCP connection without a response, as a network failure after the order was booked would.
+
+    uvicorn's ``send`` is a method of its per-request cycle object, which owns the transport; closing it makes
+    the client see the connection end with no status line at all.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("cannot drop the connection: the ASGI server does not expose its transport")
+    transport.close()
+    cycle.disconnected = True
+    cycle.response_complete = True
+
+
+def _rate_headers(rate) -> list[tuple[bytes, bytes]]:  # noqa: ANN001 - RateDecision | None
+    if rate is None:
+        return []
+    return [
+        (b"x-ratelimit-limit", str(rate.limit).encode()),
+        (b"x-ratelimit-remaining", str(rate.remaining).encode()),
+        (b"x-ratelimit-reset", str(rate.reset_epoch).encode()),
+    ]
+
+
+async def _send_json(send, status: int, body: dict, headers: list[tuple[bytes, bytes]]) -> None:  # noqa: ANN001
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+            + headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

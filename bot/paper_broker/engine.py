@@ -1,0 +1,637 @@
+"""The paper broker's engine: accounts, order acceptance, matching on the simulated market, and time.
+
+Everything the HTTP layer does goes through one ``PaperBrokerEngine`` under one lock. Time moves only through
+``advance_to``; the engine never reads wall time, so a test can step a trading day in microseconds and the demo
+can run a quarter in a minute.
+
+Matching model (documented in README "Paper broker"):
+* Orders fill minute by minute while the market is open: minute ``[m, m+1)`` is matched when the clock
+  reaches ``m+1``. Orders sent while the market is closed are ``accepted`` and become ``new`` at the open.
+* A fill takes at most ``max_minute_participation`` of the minute's traded volume, so large orders fill
+  partially across time.
+* Market orders fill at the ask (buys) or bid (sells) moved by a temporary impact that grows with the square
+  root of size over volume: ``impact = Y * sigma_daily * sqrt(Q / ADV)`` (Y = 0.7, the square-root law in
+  ``research/NOTES.md``). ``Q`` is the order's size plus this account's recent same-side volume in the symbol,
+  which decays with a half-life of ``impact_half_life_minutes``: trading slowly costs less than trading fast.
+* Limit orders rest and fill when the minute's range crosses them, never at a worse price than the limit.
+* Day orders expire at the close; dividends are paid in cash at the open of their ex-date.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from bot.paper_broker import errors
+from bot.paper_broker.accounts import AccountsFile, AccountSpec
+from bot.paper_broker.market import SimMarket
+from bot.paper_broker.models import Account, Activity, Order, Position
+from bot.paper_broker.order_validation import OrderRequest, parse_order_request
+from bot.paper_broker.store import BrokerStore
+
+CENT = Decimal("0.01")
+QTY_STEP = Decimal("1e-9")
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """How orders meet the simulated market. Defaults follow ``../shared/research/NOTES.md`` section 3."""
+
+    impact_coefficient: float = 0.7
+    impact_half_life_minutes: float = 30.0
+    max_minute_participation: float = 0.5
+    non_fractionable: frozenset[str] = frozenset()
+    """Symbols treated as not fractionable, to exercise Alpaca's whole-share rule (all bundled ETFs are)."""
+
+
+@dataclass
+class _ImpactMemory:
+    """Recent same-side volume of one account in one symbol, decaying exponentially with time."""
+
+    qty: float = 0.0
+    at: datetime | None = None
+
+
+@dataclass
+class EngineStats:
+    minutes_matched: int = 0
+    fills: int = 0
+    sessions_opened: int = 0
+    taken: dict[tuple[str, str, datetime], float] = field(default_factory=dict)
+
+
+class PaperBrokerEngine:
+    """Accounts, orders and fills on a simulated market; the single source of truth behind the HTTP API."""
+
+    def __init__(
+        self,
+        market: SimMarket,
+        store: BrokerStore,
+        accounts: AccountsFile,
+        start: datetime,
+        matching: MatchingConfig | None = None,
+    ) -> None:
+        self.market = market
+        self.calendar = market.calendar
+        self.store = store
+        self.matching = matching or MatchingConfig()
+        self.lock = threading.RLock()
+        self.stats = EngineStats()
+        self._impact: dict[tuple[str, str, str], _ImpactMemory] = {}
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[str, Order] = {}
+        self._by_client_id: dict[tuple[str, str], Order] = {}
+        self._open: dict[str, Order] = {}
+        self.activities: list[Activity] = []
+        self._load_or_create(accounts, start)
+
+    # -- start-up --------------------------------------------------------------------------------------------
+    def _load_or_create(self, accounts: AccountsFile, start: datetime) -> None:
+        saved_now = self.store.get_meta("now")
+        self.now = datetime.fromisoformat(saved_now) if saved_now else start
+        for account in self.store.load_accounts():
+            self.accounts[account.id] = account
+        for order in self.store.load_orders():
+            self._index(order)
+        self.activities = self.store.load_activities()
+        self._opened = _date_or_none(self.store.get_meta("opened_session"))
+        self._closed = _date_or_none(self.store.get_meta("closed_session"))
+        known = {a.key_id for a in self.accounts.values()}
+        with self.store.transaction():
+            for spec in accounts.accounts:
+                if spec.key_id not in known:
+                    self._create_account(spec)
+            self.store.set_meta("now", self.now.isoformat())
+
+    def _create_account(self, spec: AccountSpec) -> Account:
+        number = f"PA{len(self.accounts) + 1:08d}"
+        account = Account(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"paper-broker/{spec.key_id}")),
+            name=spec.name,
+            key_id=spec.key_id,
+            secret_key=spec.secret_key,
+            account_number=number,
+            created_at=self.now,
+            cash=spec.cash,
+            settings=spec.settings.model_dump(),
+        )
+        self.accounts[account.id] = account
+        for position in spec.positions:
+            for lot in sorted(position.lots, key=lambda lot: lot.date):
+                self._book_starting_lot(account, position.symbol, lot.qty, lot.price, lot.date)
+        account.last_equity = self._equity(account)
+        self.store.save_account(account)
+        return account
+
+    def _book_starting_lot(self, account: Account, symbol: str, qty: Decimal, price: Decimal, day: date) -> None:
+        """A position held before the simulation: recorded as a filled order and a FILL activity on its date."""
+        when = datetime.combine(day, datetime.min.time()).replace(hour=15, tzinfo=self.now.tzinfo)
+        order = self._new_order(
+            account,
+            OrderRequest(symbol, "buy", "market", "day", qty, None, None, None, False),
+            when,
+            client_order_id=f"starting-lot-{symbol}-{day.isoformat()}-{account.order_sequence + 1}",
+        )
+        order.status = "filled"
+        self._apply_fill(account, order, qty, price, when)
+        account.cash += (qty * price).quantize(CENT, ROUND_HALF_UP)  # the starting cash is what is left after it
+
+    # -- authentication and lookups ----------------------------------------------------------------------------
+    def authenticate(self, key_id: str | None, secret_key: str | None) -> Account:
+        for account in self.accounts.values():
+            if account.key_id == key_id and account.secret_key == secret_key:
+                return account
+        raise errors.unauthorized()
+
+    def get_order(self, account: Account, order_id: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None or order.account_id != account.id:
+            raise errors.order_not_found()
+        return order
+
+    def get_order_by_client_id(self, account: Account, client_order_id: str) -> Order:
+        order = self._by_client_id.get((account.id, client_order_id))
+        if order is None:
+            raise errors.order_not_found()
+        return order
+
+    def account_orders(self, account: Account) -> list[Order]:
+        return [o for o in self.orders.values() if o.account_id == account.id]
+
+    def open_orders(self, account: Account) -> list[Order]:
+        return [o for o in self._open.values() if o.account_id == account.id]
+
+    def _index(self, order: Order) -> None:
+        """Keep the lookups by client_order_id and of open orders in step with an order's status."""
+        self.orders[order.id] = order
+        self._by_client_id[(order.account_id, order.client_order_id)] = order
+        if order.is_open:
+            self._open[order.id] = order
+        else:
+            self._open.pop(order.id, None)
+
+    def account_activities(self, account: Account) -> list[Activity]:
+        return [a for a in self.activities if a.account_id == account.id]
+
+    # -- valuations -----------------------------------------------------------------------------------------
+    def price(self, symbol: str) -> Decimal:
+        """Latest trade price at the simulated now (the last close while the market is closed)."""
+        trade = self.market.trade(symbol, self.now)
+        if trade is None:
+            quote = self.market.quote(symbol, self.now)
+            if quote is None:
+                return Decimal(0)
+            return Decimal(str(quote.mid)).quantize(CENT)
+        return Decimal(str(trade.price)).quantize(CENT)
+
+    def lastday_price(self, symbol: str) -> Decimal:
+        """The close of the last completed session before today's (or before now, while closed)."""
+        session = self.calendar.session_at(self.now)
+        day = session.date if session else self.calendar.next_open(self.now).date()
+        previous = self.calendar.previous_session(day)
+        while previous is not None:
+            bar = self.market.data.daily_bar(symbol, previous.date)
+            if bar is not None:
+                return Decimal(str(bar.close)).quantize(CENT)
+            previous = self.calendar.previous_session(previous.date)
+        return self.price(symbol)
+
+    def _market_value(self, account: Account) -> Decimal:
+        return sum((p.qty * self.price(p.symbol) for p in account.positions.values()), Decimal(0)).quantize(CENT)
+
+    def _equity(self, account: Account) -> Decimal:
+        return (account.cash + self._market_value(account)).quantize(CENT)
+
+    def reserved_cash(self, account: Account) -> Decimal:
+        return sum((o.reserved for o in self.open_orders(account)), Decimal(0))
+
+    def buying_power(self, account: Account) -> Decimal:
+        return max(Decimal(0), account.cash - self.reserved_cash(account)).quantize(CENT, ROUND_DOWN)
+
+    def held_for_orders(self, account: Account, symbol: str) -> Decimal:
+        """Shares committed to open sell orders (unavailable to new sells)."""
+        held = Decimal(0)
+        for order in self.open_orders(account):
+            if order.side == "sell" and order.symbol == symbol:
+                held += order.remaining_qty(self.price(symbol) or Decimal(1))
+        return held
+
+    def account_summary(self, account: Account) -> dict[str, Decimal]:
+        market_value = self._market_value(account)
+        return {
+            "cash": account.cash.quantize(CENT),
+            "long_market_value": market_value,
+            "equity": (account.cash + market_value).quantize(CENT),
+            "buying_power": self.buying_power(account),
+            "last_equity": account.last_equity.quantize(CENT),
+        }
+
+    # -- orders -------------------------------------------------------------------------------------------
+    def submit_order(self, account: Account, body: object) -> Order:
+        """Validate and accept an order as Alpaca would, or raise the BrokerError Alpaca would answer."""
+        request = parse_order_request(body)
+        with self.lock, self.store.transaction():
+            self._check_acceptable(account, request)
+            order = self._new_order(account, request, self.now)
+            order.status = "new" if self.calendar.is_open(self.now) else "accepted"
+            order.reserved = self._reservation(order)
+            self._index(order)
+            self.store.save_order(order)
+            self.store.save_account(account)
+            return order
+
+    def _check_acceptable(self, account: Account, request: OrderRequest) -> None:
+        if account.settings.get("suspend_trade"):
+            raise errors.BrokerError(403, 40310000, "trading is suspended for this account")
+        if request.client_order_id is not None and (account.id, request.client_order_id) in self._by_client_id:
+            raise errors.duplicate_client_order_id()
+        if request.symbol not in self.market.data.symbols:
+            raise errors.unknown_order_symbol(request.symbol)
+        if not self._tradable_now_or_next(request.symbol):
+            raise errors.asset_not_tradable(request.symbol)
+        if request.is_fractional and not account.settings.get("fractional_trading", True):
+            raise errors.invalid_request("fractional trading is not enabled for this account")
+        if request.is_fractional and not self.is_fractionable(request.symbol):
+            raise errors.invalid_request(f"asset {request.symbol} is not fractionable")
+        if any(o.symbol == request.symbol and o.side != request.side for o in self.open_orders(account)):
+            raise errors.wash_trade()
+        if request.side == "buy":
+            self._check_buying_power(account, request)
+        else:
+            self._check_sell_qty(account, request)
+
+    def _check_buying_power(self, account: Account, request: OrderRequest) -> None:
+        cost = self._estimated_cost(request)
+        available = self.buying_power(account)
+        if cost > available:
+            raise errors.insufficient_buying_power(str(available), str(cost))
+
+    def _check_sell_qty(self, account: Account, request: OrderRequest) -> None:
+        position = account.positions.get(request.symbol)
+        existing = position.qty if position else Decimal(0)
+        held = self.held_for_orders(account, request.symbol)
+        price = self.price(request.symbol)
+        wanted = request.qty if request.qty is not None else (request.notional / price if price else Decimal(0))
+        if wanted > existing - held:
+            raise errors.insufficient_qty(
+                request.symbol, str(wanted.quantize(QTY_STEP).normalize()), str(existing - held), str(held), str(existing)
+            )
+
+    def _estimated_cost(self, request: OrderRequest) -> Decimal:
+        if request.notional is not None:
+            return request.notional
+        assert request.qty is not None
+        if request.type == "limit":
+            assert request.limit_price is not None
+            return (request.qty * request.limit_price).quantize(CENT, ROUND_HALF_UP)
+        quote = self.market.quote(request.symbol, self.now)
+        ask = Decimal(str(quote.ask)) if quote else self.price(request.symbol)
+        impact = Decimal(str(self._impact_fraction(request.symbol, float(request.qty))))
+        return (request.qty * ask * (1 + impact)).quantize(CENT, ROUND_HALF_UP)
+
+    def _reservation(self, order: Order) -> Decimal:
+        if order.side != "buy":
+            return Decimal(0)
+        request = OrderRequest(
+            order.symbol, order.side, order.type, order.time_in_force, order.qty, order.notional,
+            order.limit_price, order.client_order_id, order.extended_hours,
+        )
+        return self._estimated_cost(request)
+
+    def _new_order(self, account: Account, request: OrderRequest, when: datetime, client_order_id: str | None = None) -> Order:
+        account.order_sequence += 1
+        order = Order(
+            id=str(uuid.uuid4()),
+            client_order_id=client_order_id or request.client_order_id or str(uuid.uuid4()),
+            account_id=account.id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            qty=request.qty,
+            notional=request.notional,
+            limit_price=request.limit_price,
+            status="new",
+            created_at=when,
+            updated_at=when,
+            submitted_at=when,
+            extended_hours=request.extended_hours,
+            sequence=account.order_sequence,
+        )
+        self._index(order)
+        return order
+
+    def cancel_order(self, account: Account, order_id: str) -> Order:
+        with self.lock, self.store.transaction():
+            order = self.get_order(account, order_id)
+            if not order.is_open:
+                raise errors.order_not_cancelable(order.status)
+            self._finish(order, "canceled")
+            return order
+
+    def cancel_all(self, account: Account) -> list[Order]:
+        with self.lock, self.store.transaction():
+            open_orders = self.open_orders(account)
+            for order in open_orders:
+                self._finish(order, "canceled")
+            return open_orders
+
+    def _finish(self, order: Order, status: str) -> None:
+        """End an order without further fills (canceled, expired), releasing what it reserved."""
+        order.status = status
+        order.updated_at = self.now
+        if status == "canceled":
+            order.canceled_at = self.now
+        elif status == "expired":
+            order.expired_at = self.now
+        order.reserved = Decimal(0)
+        self._index(order)
+        self.store.save_order(order)
+
+    def is_fractionable(self, symbol: str) -> bool:
+        return symbol not in self.matching.non_fractionable
+
+    def _tradable_now_or_next(self, symbol: str) -> bool:
+        session = self.calendar.session_at(self.now)
+        when = self.now if session else self.calendar.next_open(self.now)
+        return self.market.is_tradable(symbol, when)
+
+    # -- time -----------------------------------------------------------------------------------------------
+    def advance(self, delta: timedelta) -> None:
+        self.advance_to(self.now + delta)
+
+    def advance_to(self, target: datetime) -> None:
+        """Move simulated time forward to ``target``, opening, matching and closing sessions on the way."""
+        with self.lock, self.store.transaction():
+            while self.now < target:
+                self._step(target)
+            self.store.set_meta("now", self.now.isoformat())
+
+    def _step(self, target: datetime) -> None:
+        session = self.calendar.session_at(self.now)
+        if session is None:
+            self._close_pending_session()
+            next_open = self.calendar.next_open(self.now)
+            self.now = min(target, next_open)
+            if self.now == next_open:
+                self._open_session(self.calendar.session_at(next_open))
+            return
+        if self._opened != session.date:
+            self._open_session(session)
+        if not self._has_working_orders():
+            self.now = min(target, session.close)
+        else:
+            minute_start = self.now.replace(second=0, microsecond=0)
+            boundary = minute_start + MINUTE
+            self.now = min(target, boundary)
+            if self.now == boundary:
+                self._match_minute(minute_start)
+        if self.now >= session.close:
+            self._close_session(session.date)
+
+    def _has_working_orders(self) -> bool:
+        return any(o.status in ("new", "partially_filled") for o in self._open.values())
+
+    def _open_session(self, session) -> None:  # noqa: ANN001 - calendar.Session
+        self._opened = session.date
+        self.stats.sessions_opened += 1
+        self.store.set_meta("opened_session", session.date.isoformat())
+        self._pay_dividends(session.date)
+        for order in list(self._open.values()):
+            if order.status == "accepted":
+                order.status = "new"
+                order.updated_at = self.now
+                self.store.save_order(order)
+
+    def _close_pending_session(self) -> None:
+        if self._opened is not None and self._closed != self._opened:
+            self._close_session(self._opened)
+
+    def _close_session(self, day: date) -> None:
+        """Expire day orders and remember each account's equity at the close (Alpaca's ``last_equity``)."""
+        if self._closed == day:
+            return
+        self._closed = day
+        self.store.set_meta("closed_session", day.isoformat())
+        for order in list(self._open.values()):
+            if order.status in ("new", "partially_filled") and order.time_in_force == "day":
+                self._finish(order, "expired")
+        for account in self.accounts.values():
+            account.last_equity = self._equity(account)
+            account.last_equity_date = day
+            self.store.save_account(account)
+
+    def _pay_dividends(self, day: date) -> None:
+        dividends = self.market.data.dividends_on(day)
+        for account in self.accounts.values():
+            for symbol, per_share in dividends.items():
+                position = account.positions.get(symbol)
+                if not position or position.qty <= 0 or per_share <= 0:
+                    continue
+                rate = Decimal(str(per_share))
+                amount = (position.qty * rate).quantize(CENT, ROUND_HALF_UP)
+                account.cash += amount
+                self._add_activity(
+                    account,
+                    "DIV",
+                    self.now,
+                    {
+                        "activity_sub_type": "CDIV",
+                        "date": day.isoformat(),
+                        "net_amount": amount,
+                        "symbol": symbol,
+                        "qty": position.qty,
+                        "per_share_amount": rate,
+                        "status": "executed",
+                        "description": f"Cash dividend {symbol} {rate} per share",
+                    },
+                )
+                self.store.save_account(account)
+
+    # -- matching --------------------------------------------------------------------------------------------
+    def _match_minute(self, minute_start: datetime) -> None:
+        self.stats.minutes_matched += 1
+        working = sorted(
+            (o for o in self._open.values() if o.status in ("new", "partially_filled")),
+            key=lambda o: (o.submitted_at, o.sequence),
+        )
+        for order in working:
+            if order.submitted_at is not None and order.submitted_at >= minute_start + MINUTE:
+                continue
+            self._match_order(order, minute_start)
+        self.stats.taken = {k: v for k, v in self.stats.taken.items() if k[2] == minute_start}
+
+    def _match_order(self, order: Order, minute_start: datetime) -> None:
+        account = self.accounts[order.account_id]
+        bar = self.market.minute(order.symbol, minute_start)
+        quote = self.market.quote(order.symbol, minute_start)
+        if bar is None or quote is None or bar.volume <= 0:
+            self._after_attempt(order)
+            return
+        price = self._fill_price(order, quote, bar)
+        if price is None:
+            self._after_attempt(order)
+            return
+        wanted = order.remaining_qty(price)
+        room = self._participation_room(order, minute_start, bar.volume)
+        qty = self._fill_qty(order, account, wanted, room, price)
+        if order.time_in_force == "fok" and qty < wanted:
+            self._finish(order, "canceled")
+            return
+        if qty > 0:
+            self._apply_fill(account, order, qty, price, minute_start + MINUTE)
+            self.stats.taken[(order.account_id, order.symbol, minute_start)] = (
+                self.stats.taken.get((order.account_id, order.symbol, minute_start), 0.0) + float(qty)
+            )
+            self._remember_impact(order, float(qty), minute_start)
+        self._after_attempt(order)
+
+    def _after_attempt(self, order: Order) -> None:
+        """IOC orders get one minute to fill; what is left is canceled."""
+        if order.is_open and order.time_in_force in ("ioc", "fok"):
+            self._finish(order, "canceled")
+
+    def _fill_price(self, order: Order, quote, bar) -> Decimal | None:  # noqa: ANN001 - market types
+        size = float(order.qty) if order.qty is not None else float(order.notional or 0) / max(quote.mid, 1e-9)
+        impact = self._impact_fraction(order.symbol, size, order)
+        half_spread = (quote.ask - quote.bid) / 2
+        if order.side == "buy":
+            price = Decimal(str(quote.ask * (1 + impact))).quantize(CENT, ROUND_HALF_UP)
+            if order.limit_price is not None:
+                best_ask = bar.low + half_spread
+                if Decimal(str(best_ask)) > order.limit_price:
+                    return None
+                price = min(price, order.limit_price)
+        else:
+            price = Decimal(str(quote.bid * (1 - impact))).quantize(CENT, ROUND_HALF_UP)
+            if order.limit_price is not None:
+                best_bid = bar.high - half_spread
+                if Decimal(str(best_bid)) < order.limit_price:
+                    return None
+                price = max(price, order.limit_price)
+        return price if price > 0 else None
+
+    def _impact_fraction(self, symbol: str, size: float, order: Order | None = None) -> float:
+        """Temporary impact as a fraction of price: Y * sigma_daily * sqrt((size + recent volume) / ADV)."""
+        day = self.now.date()
+        adv = self.market.data.adv(symbol, day)
+        if adv <= 0:
+            return 0.0
+        recent = 0.0
+        if order is not None:
+            memory = self._impact.get((order.account_id, symbol, order.side))
+            if memory is not None and memory.at is not None:
+                age = (self.now - memory.at).total_seconds() / 60.0
+                recent = memory.qty * 0.5 ** (age / self.matching.impact_half_life_minutes)
+        sigma = self.market.data.sigma_daily(symbol, day)
+        return self.matching.impact_coefficient * sigma * math.sqrt(max(size + recent, 0.0) / adv)
+
+    def _remember_impact(self, order: Order, qty: float, minute_start: datetime) -> None:
+        key = (order.account_id, order.symbol, order.side)
+        memory = self._impact.setdefault(key, _ImpactMemory())
+        if memory.at is not None:
+            age = (minute_start - memory.at).total_seconds() / 60.0
+            memory.qty *= 0.5 ** (max(age, 0.0) / self.matching.impact_half_life_minutes)
+        memory.qty += qty
+        memory.at = minute_start
+
+    def _participation_room(self, order: Order, minute_start: datetime, volume: float) -> Decimal:
+        taken = self.stats.taken.get((order.account_id, order.symbol, minute_start), 0.0)
+        room = self.matching.max_minute_participation * volume - taken
+        return Decimal(str(max(room, 0.0))).quantize(QTY_STEP, ROUND_DOWN)
+
+    def _fill_qty(self, order: Order, account: Account, wanted: Decimal, room: Decimal, price: Decimal) -> Decimal:
+        qty = min(wanted, room)
+        whole_shares = order.qty is not None and order.qty == order.qty.to_integral_value()
+        if whole_shares:
+            qty = qty.to_integral_value(ROUND_DOWN)
+        if order.side == "buy":
+            spendable = account.cash - (self.reserved_cash(account) - order.reserved)
+            affordable = (spendable / price).quantize(QTY_STEP, ROUND_DOWN) if price > 0 else Decimal(0)
+            if whole_shares:
+                affordable = affordable.to_integral_value(ROUND_DOWN)
+            qty = min(qty, max(affordable, Decimal(0)))
+        else:
+            position = account.positions.get(order.symbol)
+            qty = min(qty, position.qty if position else Decimal(0))
+        return max(qty, Decimal(0))
+
+    def _apply_fill(self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime) -> None:
+        """Book one execution: cash, position, the order's progress and a FILL activity, in one transaction."""
+        value = (qty * price).quantize(CENT, ROUND_HALF_UP)
+        position = account.positions.setdefault(order.symbol, Position(order.symbol))
+        if order.side == "buy":
+            account.cash -= value
+            position.qty += qty
+            position.cost_basis += value
+        else:
+            account.cash += value
+            basis_sold = (position.cost_basis * qty / position.qty) if position.qty else Decimal(0)
+            position.qty -= qty
+            position.cost_basis = (position.cost_basis - basis_sold) if position.qty else Decimal(0)
+        order.filled_qty += qty
+        order.filled_value += qty * price
+        order.updated_at = when
+        done = self._is_complete(order, price)
+        if done:
+            order.status = "filled"
+            order.filled_at = when
+            order.reserved = Decimal(0)
+        else:
+            order.status = "partially_filled"
+            if order.side == "buy":
+                order.reserved = max(Decimal(0), order.reserved - value)
+        self.stats.fills += 1
+        self._add_activity(
+            account,
+            "FILL",
+            when,
+            {
+                "type": "fill" if done else "partial_fill",
+                "price": price,
+                "qty": qty,
+                "side": order.side,
+                "symbol": order.symbol,
+                "leaves_qty": Decimal(0) if done else order.remaining_qty(price),
+                "order_id": order.id,
+                "cum_qty": order.filled_qty,
+                "order_status": order.status,
+            },
+        )
+        self.store.save_position(account.id, position)
+        if position.qty == 0:
+            account.positions.pop(order.symbol, None)
+        self._index(order)
+        self.store.save_order(order)
+        self.store.save_account(account)
+
+    def _is_complete(self, order: Order, price: Decimal) -> bool:
+        if order.qty is not None:
+            return order.filled_qty >= order.qty
+        assert order.notional is not None
+        return order.remaining_qty(price) <= 0 or order.notional - order.filled_value < price * QTY_STEP * 10
+
+    def _add_activity(self, account: Account, kind: str, when: datetime, fields: dict) -> None:
+        stamp = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}"
+        activity = Activity(
+            id=f"{stamp}::{uuid.uuid4()}", account_id=account.id, activity_type=kind, time=when, fields=fields
+        )
+        self.activities.append(activity)
+        self.store.add_activity(activity)
+
+    # -- account configuration ---------------------------------------------------------------------------------
+    def update_settings(self, account: Account, changes: dict) -> dict:
+        with self.lock, self.store.transaction():
+            account.settings = {**account.settings, **changes}
+            self.store.save_account(account)
+            return account.settings
+
+
+def _date_or_none(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+

@@ -1,0 +1,162 @@
+"""Checks an order request the way Alpaca does, before the engine looks at cash or holdings.
+
+Each rule answers with Alpaca's status and code (``errors.py``), so a client meets here the same rejections it
+will meet on a real account: malformed JSON or fields, qty and notional together, fractional orders that are
+not market/day, sub-penny limit prices, an unknown symbol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.paper_broker import errors
+
+SUPPORTED_TYPES = ("market", "limit")
+SUPPORTED_TIF = ("day", "gtc", "ioc", "fok")
+KNOWN_TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
+KNOWN_TIF = ("day", "gtc", "opg", "cls", "ioc", "fok")
+MAX_QTY_DECIMALS = 9
+MIN_NOTIONAL = Decimal(1)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A syntactically valid order request."""
+
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    qty: Decimal | None
+    notional: Decimal | None
+    limit_price: Decimal | None
+    client_order_id: str | None
+    extended_hours: bool
+
+    @property
+    def is_fractional(self) -> bool:
+        """Alpaca's 'fractional order': a notional order or a qty that is not a whole number of shares."""
+        return self.notional is not None or (self.qty is not None and self.qty != self.qty.to_integral_value())
+
+
+def parse_order_request(body: Any) -> OrderRequest:
+    """Validate the JSON body of ``POST /v2/orders``; raise ``BrokerError`` naming the first problem."""
+    if not isinstance(body, dict):
+        raise errors.malformed_body()
+    symbol = _required_str(body, "symbol").upper()
+    side = _choice(body, "side", ("buy", "sell"))
+    order_type = _choice(body, "type", KNOWN_TYPES)
+    tif = _choice(body, "time_in_force", KNOWN_TIF)
+    if order_type not in SUPPORTED_TYPES:
+        raise errors.invalid_request(f"order type {order_type} is not supported by the paper broker")
+    if tif not in SUPPORTED_TIF:
+        raise errors.invalid_request(f"time_in_force {tif} is not supported by the paper broker")
+    if body.get("order_class") not in (None, "", "simple"):
+        raise errors.invalid_request(f"order_class {body['order_class']} is not supported by the paper broker")
+    qty = _decimal(body, "qty")
+    notional = _decimal(body, "notional")
+    limit_price = _decimal(body, "limit_price")
+    request = OrderRequest(
+        symbol=symbol,
+        side=side,
+        type=order_type,
+        time_in_force=tif,
+        qty=qty,
+        notional=notional,
+        limit_price=limit_price,
+        client_order_id=_client_order_id(body),
+        extended_hours=_bool(body, "extended_hours"),
+    )
+    _check_amounts(request)
+    _check_prices(request)
+    return request
+
+
+def _check_amounts(request: OrderRequest) -> None:
+    if request.qty is not None and request.notional is not None:
+        raise errors.invalid_request("qty and notional cannot both be specified")
+    if request.qty is None and request.notional is None:
+        raise errors.invalid_request("qty or notional is required")
+    if request.qty is not None:
+        if request.qty <= 0:
+            raise errors.invalid_request("qty must be > 0")
+        if -request.qty.as_tuple().exponent > MAX_QTY_DECIMALS:
+            raise errors.invalid_request(f"qty must have at most {MAX_QTY_DECIMALS} decimal places")
+    if request.notional is not None:
+        if request.notional < MIN_NOTIONAL:
+            raise errors.invalid_request("cost basis must be >= 1")
+        if -request.notional.as_tuple().exponent > 2:
+            raise errors.invalid_request("notional must be limited to 2 decimal places")
+    if request.is_fractional:
+        if request.type != "market":
+            raise errors.invalid_request("fractional orders must be market orders")
+        if request.time_in_force != "day":
+            raise errors.invalid_request("fractional orders must be DAY orders")
+
+
+def _check_prices(request: OrderRequest) -> None:
+    if request.type == "limit":
+        if request.limit_price is None:
+            raise errors.invalid_request("limit_price is required for limit orders")
+        if request.limit_price <= 0:
+            raise errors.invalid_request("limit_price must be > 0")
+        allowed = 2 if request.limit_price >= 1 else 4
+        if -request.limit_price.as_tuple().exponent > allowed:
+            raise errors.invalid_request("invalid limit_price. sub-penny increment does not fulfill minimum pricing criteria")
+    elif request.limit_price is not None:
+        raise errors.invalid_request("limit_price is only allowed for limit orders")
+    if request.extended_hours and not (request.type == "limit" and request.time_in_force == "day"):
+        raise errors.invalid_request("extended hours order must be DAY limit orders")
+
+
+def _required_str(body: dict, key: str) -> str:
+    value = body.get(key)
+    if value is None or value == "":
+        raise errors.invalid_request(f"{key} is required")
+    if not isinstance(value, str):
+        raise errors.invalid_request(f"{key} must be a string")
+    return value.strip()
+
+
+def _choice(body: dict, key: str, allowed: tuple[str, ...]) -> str:
+    value = _required_str(body, key).lower()
+    if value not in allowed:
+        raise errors.invalid_request(f"invalid {key}: {value!r}, must be one of {', '.join(allowed)}")
+    return value
+
+
+def _decimal(body: dict, key: str) -> Decimal | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise errors.invalid_request(f"{key} must be a decimal number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise errors.invalid_request(f"invalid {key}: {value!r} is not a number") from None
+    if not number.is_finite():
+        raise errors.invalid_request(f"invalid {key}: {value!r} is not a number")
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
+
+
+def _client_order_id(body: dict) -> str | None:
+    value = body.get("client_order_id")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise errors.invalid_request("client_order_id must be a string")
+    if len(value) > 128:
+        raise errors.invalid_request("client_order_id must be no more than 128 characters")
+    return value
+
+
+def _bool(body: dict, key: str) -> bool:
+    value = body.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise errors.invalid_request(f"{key} must be a boolean")
+    return value
