@@ -1,4 +1,4 @@
-"""The ``rebalance-bot`` command line (Typer). Each command is a thin front-end over the engine's functions."""
+"""The ``rebalance-bot`` command line (Typer): each command is a thin front-end over the engine."""
 
 from __future__ import annotations
 
@@ -26,23 +26,31 @@ def _parse_start(text: str) -> date | datetime:
 
 @app.command("paper-broker")
 def paper_broker(
-    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you know why.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0 = a free one).")] = 8765,
     speed: Annotated[
-        float, typer.Option(help="Wall seconds per simulated trading session; 0 = time only moves when stepped.")
+        float,
+        typer.Option(help="Wall seconds per simulated trading session; 0 = time only moves when stepped."),
     ] = 10.0,
-    closed_seconds: Annotated[float, typer.Option(help="Wall seconds for the closed time between sessions.")] = 1.0,
+    closed_seconds: Annotated[
+        float, typer.Option(help="Wall seconds for the closed time between sessions.")
+    ] = 1.0,
     start: Annotated[str, typer.Option(help="Simulated start date (YYYY-MM-DD) or ISO time.")] = "2020-01-02",
     accounts: Annotated[
         Path | None, typer.Option(help="YAML/JSON accounts file (keys, cash, positions with lots).")
     ] = None,
-    data: Annotated[Path | None, typer.Option(help="Directory of daily CSVs (bundled real data by default).")] = None,
-    database: Annotated[Path, typer.Option(help="SQLite file that keeps orders and fills across restarts.")] = Path(
-        "state/paper-broker.sqlite"
-    ),
+    data: Annotated[
+        Path | None, typer.Option(help="Directory of daily CSVs (bundled real data by default).")
+    ] = None,
+    database: Annotated[
+        Path, typer.Option(help="SQLite file that keeps orders and fills across restarts.")
+    ] = Path("state/paper-broker.sqlite"),
     reset: Annotated[bool, typer.Option(help="Start over: forget all orders, fills and balances.")] = False,
     faults: Annotated[
-        str | None, typer.Option(help='Fault injection as JSON, e.g. \'{"error_rate": 0.05, "slow_rate": 0.1}\'.')
+        str | None,
+        typer.Option(help='Fault injection as JSON, e.g. \'{"error_rate": 0.05, "slow_rate": 0.1}\'.'),
     ] = None,
 ) -> None:
     """Run the embedded paper broker: Alpaca's Trading and Market Data APIs on real historical prices."""
@@ -60,8 +68,14 @@ def paper_broker(
             closed_seconds=closed_seconds,
         )
         config = ServerConfig(
-            host=host, port=port, database=database, reset=reset, accounts=load_accounts_file(accounts),
-            data_dir=data, clock=clock, faults=fault_config,
+            host=host,
+            port=port,
+            database=database,
+            reset=reset,
+            accounts=load_accounts_file(accounts),
+            data_dir=data,
+            clock=clock,
+            faults=fault_config,
         )
         broker = PaperBroker(config)
     except (AccountsFileError, MarketDataError, ValueError) as exc:

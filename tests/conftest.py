@@ -6,6 +6,7 @@ time instead of sleeping on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -51,7 +52,8 @@ def two_accounts() -> AccountsFile:
                 cash=Decimal("50000"),
                 positions=(
                     StartingPosition(
-                        symbol="AGG", lots=(StartingLot(qty=Decimal(100), price=Decimal("105"), date=date(2019, 1, 2)),)
+                        symbol="AGG",
+                        lots=(StartingLot(qty=Decimal(100), price=Decimal("105"), date=date(2019, 1, 2)),),
                     ),
                 ),
                 settings={"account_type": "traditional_ira"},
@@ -68,7 +70,7 @@ def make_broker(tmp_path: Path) -> Iterator[BrokerFactory]:
     """Build and start brokers with overrides; all are stopped at the end of the test."""
     started: list[PaperBroker] = []
 
-    def factory(**overrides: object) -> PaperBroker:
+    def factory(wall_clock: Callable[[], float] = time.time, **overrides: object) -> PaperBroker:
         settings: dict = {
             "accounts": two_accounts(),
             "clock": ClockConfig(start=START),
@@ -76,7 +78,7 @@ def make_broker(tmp_path: Path) -> Iterator[BrokerFactory]:
             "faults": FaultConfig(rate_limit_per_minute=None),
         }
         settings.update(overrides)
-        broker = PaperBroker(ServerConfig(**settings)).start()
+        broker = PaperBroker(ServerConfig(**settings), wall_clock=wall_clock).start()
         started.append(broker)
         return broker
 

@@ -85,7 +85,9 @@ class AccountsFile(BaseModel):
 def default_accounts() -> AccountsFile:
     """A single demo account with $100,000 cash, used when no accounts file is given."""
     return AccountsFile(
-        accounts=(AccountSpec(name="paper", key_id="paper-key", secret_key="paper-secret", cash=Decimal(100_000)),)
+        accounts=(
+            AccountSpec(name="paper", key_id="paper-key", secret_key="paper-secret", cash=Decimal(100_000)),
+        )
     )
 
 

@@ -1,8 +1,8 @@
 """The paper broker's engine: accounts, order acceptance, matching on the simulated market, and time.
 
 Everything the HTTP layer does goes through one ``PaperBrokerEngine`` under one lock. Time moves only through
-``advance_to``; the engine never reads wall time, so a test can step a trading day in microseconds and the demo
-can run a quarter in a minute.
+``advance_to``; the engine never reads wall time, so a test can step a trading day in microseconds and the
+demo can run a quarter in a minute.
 
 Matching model (documented in README "Paper broker"):
 * Orders fill minute by minute while the market is open: minute ``[m, m+1)`` is matched when the clock
@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from bot.paper_broker import errors
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
@@ -36,6 +37,7 @@ from bot.paper_broker.store import BrokerStore
 CENT = Decimal("0.01")
 QTY_STEP = Decimal("1e-9")
 MINUTE = timedelta(minutes=1)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,10 @@ class PaperBrokerEngine:
         self.store.save_account(account)
         return account
 
-    def _book_starting_lot(self, account: Account, symbol: str, qty: Decimal, price: Decimal, day: date) -> None:
-        """A position held before the simulation: recorded as a filled order and a FILL activity on its date."""
+    def _book_starting_lot(
+        self, account: Account, symbol: str, qty: Decimal, price: Decimal, day: date
+    ) -> None:
+        """A position held before the simulation: a filled order and a FILL activity on its date."""
         when = datetime.combine(day, datetime.min.time()).replace(hour=15, tzinfo=self.now.tzinfo)
         order = self._new_order(
             account,
@@ -139,9 +143,11 @@ class PaperBrokerEngine:
         )
         order.status = "filled"
         self._apply_fill(account, order, qty, price, when)
-        account.cash += (qty * price).quantize(CENT, ROUND_HALF_UP)  # the starting cash is what is left after it
+        account.cash += (qty * price).quantize(
+            CENT, ROUND_HALF_UP
+        )  # the starting cash is what is left after it
 
-    # -- authentication and lookups ----------------------------------------------------------------------------
+    # -- authentication and lookups --------------------------------------------------------------------------
     def authenticate(self, key_id: str | None, secret_key: str | None) -> Account:
         for account in self.accounts.values():
             if account.key_id == key_id and account.secret_key == secret_key:
@@ -202,7 +208,9 @@ class PaperBrokerEngine:
         return self.price(symbol)
 
     def _market_value(self, account: Account) -> Decimal:
-        return sum((p.qty * self.price(p.symbol) for p in account.positions.values()), Decimal(0)).quantize(CENT)
+        return sum((p.qty * self.price(p.symbol) for p in account.positions.values()), Decimal(0)).quantize(
+            CENT
+        )
 
     def _equity(self, account: Account) -> Decimal:
         return (account.cash + self._market_value(account)).quantize(CENT)
@@ -248,7 +256,10 @@ class PaperBrokerEngine:
     def _check_acceptable(self, account: Account, request: OrderRequest) -> None:
         if account.settings.get("suspend_trade"):
             raise errors.BrokerError(403, 40310000, "trading is suspended for this account")
-        if request.client_order_id is not None and (account.id, request.client_order_id) in self._by_client_id:
+        if (
+            request.client_order_id is not None
+            and (account.id, request.client_order_id) in self._by_client_id
+        ):
             raise errors.duplicate_client_order_id()
         if request.symbol not in self.market.data.symbols:
             raise errors.unknown_order_symbol(request.symbol)
@@ -276,10 +287,16 @@ class PaperBrokerEngine:
         existing = position.qty if position else Decimal(0)
         held = self.held_for_orders(account, request.symbol)
         price = self.price(request.symbol)
-        wanted = request.qty if request.qty is not None else (request.notional / price if price else Decimal(0))
+        wanted = (
+            request.qty if request.qty is not None else (request.notional / price if price else Decimal(0))
+        )
         if wanted > existing - held:
             raise errors.insufficient_qty(
-                request.symbol, str(wanted.quantize(QTY_STEP).normalize()), str(existing - held), str(held), str(existing)
+                request.symbol,
+                str(wanted.quantize(QTY_STEP).normalize()),
+                str(existing - held),
+                str(held),
+                str(existing),
             )
 
     def _estimated_cost(self, request: OrderRequest) -> Decimal:
@@ -298,12 +315,21 @@ class PaperBrokerEngine:
         if order.side != "buy":
             return Decimal(0)
         request = OrderRequest(
-            order.symbol, order.side, order.type, order.time_in_force, order.qty, order.notional,
-            order.limit_price, order.client_order_id, order.extended_hours,
+            order.symbol,
+            order.side,
+            order.type,
+            order.time_in_force,
+            order.qty,
+            order.notional,
+            order.limit_price,
+            order.client_order_id,
+            order.extended_hours,
         )
         return self._estimated_cost(request)
 
-    def _new_order(self, account: Account, request: OrderRequest, when: datetime, client_order_id: str | None = None) -> Order:
+    def _new_order(
+        self, account: Account, request: OrderRequest, when: datetime, client_order_id: str | None = None
+    ) -> Order:
         account.order_sequence += 1
         order = Order(
             id=str(uuid.uuid4()),
@@ -485,9 +511,9 @@ class PaperBrokerEngine:
             return
         if qty > 0:
             self._apply_fill(account, order, qty, price, minute_start + MINUTE)
-            self.stats.taken[(order.account_id, order.symbol, minute_start)] = (
-                self.stats.taken.get((order.account_id, order.symbol, minute_start), 0.0) + float(qty)
-            )
+            self.stats.taken[(order.account_id, order.symbol, minute_start)] = self.stats.taken.get(
+                (order.account_id, order.symbol, minute_start), 0.0
+            ) + float(qty)
             self._remember_impact(order, float(qty), minute_start)
         self._after_attempt(order)
 
@@ -497,7 +523,9 @@ class PaperBrokerEngine:
             self._finish(order, "canceled")
 
     def _fill_price(self, order: Order, quote, bar) -> Decimal | None:  # noqa: ANN001 - market types
-        size = float(order.qty) if order.qty is not None else float(order.notional or 0) / max(quote.mid, 1e-9)
+        size = (
+            float(order.qty) if order.qty is not None else float(order.notional or 0) / max(quote.mid, 1e-9)
+        )
         impact = self._impact_fraction(order.symbol, size, order)
         half_spread = (quote.ask - quote.bid) / 2
         if order.side == "buy":
@@ -518,7 +546,7 @@ class PaperBrokerEngine:
 
     def _impact_fraction(self, symbol: str, size: float, order: Order | None = None) -> float:
         """Temporary impact as a fraction of price: Y * sigma_daily * sqrt((size + recent volume) / ADV)."""
-        day = self.now.date()
+        day = self.now.astimezone(NEW_YORK).date()
         adv = self.market.data.adv(symbol, day)
         if adv <= 0:
             return 0.0
@@ -545,7 +573,9 @@ class PaperBrokerEngine:
         room = self.matching.max_minute_participation * volume - taken
         return Decimal(str(max(room, 0.0))).quantize(QTY_STEP, ROUND_DOWN)
 
-    def _fill_qty(self, order: Order, account: Account, wanted: Decimal, room: Decimal, price: Decimal) -> Decimal:
+    def _fill_qty(
+        self, order: Order, account: Account, wanted: Decimal, room: Decimal, price: Decimal
+    ) -> Decimal:
         qty = min(wanted, room)
         whole_shares = order.qty is not None and order.qty == order.qty.to_integral_value()
         if whole_shares:
@@ -561,8 +591,10 @@ class PaperBrokerEngine:
             qty = min(qty, position.qty if position else Decimal(0))
         return max(qty, Decimal(0))
 
-    def _apply_fill(self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime) -> None:
-        """Book one execution: cash, position, the order's progress and a FILL activity, in one transaction."""
+    def _apply_fill(
+        self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime
+    ) -> None:
+        """Book one execution: cash, position, the order's progress and a FILL activity."""
         value = (qty * price).quantize(CENT, ROUND_HALF_UP)
         position = account.positions.setdefault(order.symbol, Position(order.symbol))
         if order.side == "buy":
@@ -624,7 +656,7 @@ class PaperBrokerEngine:
         self.activities.append(activity)
         self.store.add_activity(activity)
 
-    # -- account configuration ---------------------------------------------------------------------------------
+    # -- account configuration -------------------------------------------------------------------------------
     def update_settings(self, account: Account, changes: dict) -> dict:
         with self.lock, self.store.transaction():
             account.settings = {**account.settings, **changes}
@@ -634,4 +666,3 @@ class PaperBrokerEngine:
 
 def _date_or_none(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
-

@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass
 class BrokerError(Exception):
-    """An error the HTTP layer turns into ``status`` with body ``{"code": code, "message": message, **extra}``."""
+    """An error the HTTP layer answers as ``status`` with ``{"code": ..., "message": ..., **extra}``."""
 
     status: int
     code: int

@@ -7,8 +7,8 @@
   response is sent, so the client cannot know whether its order exists.
 
 Faults are chosen per run (``FaultConfig`` in the server config) and can be changed by tests at run time
-(``FaultInjector.configure`` or ``PUT /_paper/faults``). Random faults draw from a seeded generator so a failing
-run can be replayed; the ``*_next`` counters give tests exact, deterministic faults.
+(``FaultInjector.configure`` or ``PUT /_paper/faults``). Random faults draw from a seeded generator so a
+failing run can be replayed; the ``*_next`` counters give tests exact, deterministic faults.
 
 The rate limiter counts wall-clock minutes (it models Alpaca's HTTP front door, not the market), through an
 injectable time function so tests can step it.
@@ -87,7 +87,11 @@ class FaultInjector:
     def server_error(self) -> int | None:
         """An HTTP status to answer with instead of serving the request, or None."""
         with self._lock:
-            if self._burst_left == 0 and self.config.error_rate and self._rng.random() < self.config.error_rate:
+            if (
+                self._burst_left == 0
+                and self.config.error_rate
+                and self._rng.random() < self.config.error_rate
+            ):
                 self._burst_left = self.config.error_burst_length
             if self._burst_left > 0:
                 self._burst_left -= 1

@@ -38,7 +38,9 @@ class OrderRequest:
     @property
     def is_fractional(self) -> bool:
         """Alpaca's 'fractional order': a notional order or a qty that is not a whole number of shares."""
-        return self.notional is not None or (self.qty is not None and self.qty != self.qty.to_integral_value())
+        return self.notional is not None or (
+            self.qty is not None and self.qty != self.qty.to_integral_value()
+        )
 
 
 def parse_order_request(body: Any) -> OrderRequest:
@@ -54,7 +56,9 @@ def parse_order_request(body: Any) -> OrderRequest:
     if tif not in SUPPORTED_TIF:
         raise errors.invalid_request(f"time_in_force {tif} is not supported by the paper broker")
     if body.get("order_class") not in (None, "", "simple"):
-        raise errors.invalid_request(f"order_class {body['order_class']} is not supported by the paper broker")
+        raise errors.invalid_request(
+            f"order_class {body['order_class']} is not supported by the paper broker"
+        )
     qty = _decimal(body, "qty")
     notional = _decimal(body, "notional")
     limit_price = _decimal(body, "limit_price")
@@ -104,7 +108,9 @@ def _check_prices(request: OrderRequest) -> None:
             raise errors.invalid_request("limit_price must be > 0")
         allowed = 2 if request.limit_price >= 1 else 4
         if -request.limit_price.as_tuple().exponent > allowed:
-            raise errors.invalid_request("invalid limit_price. sub-penny increment does not fulfill minimum pricing criteria")
+            raise errors.invalid_request(
+                "invalid limit_price. sub-penny increment does not fulfill minimum pricing criteria"
+            )
     elif request.limit_price is not None:
         raise errors.invalid_request("limit_price is only allowed for limit orders")
     if request.extended_hours and not (request.type == "limit" and request.time_in_force == "day"):

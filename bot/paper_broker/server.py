@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ class ServerConfig(BaseModel):
 
 @dataclass
 class _SpeedDriver:
-    """Moves simulated time on with wall time: a session in ``session_seconds``, the night in ``closed_seconds``."""
+    """Moves simulated time with wall time: a session in `session_seconds`, a night in `closed_seconds`."""
 
     engine: PaperBrokerEngine
     config: ClockConfig
@@ -109,9 +110,12 @@ def _previous_close(engine: PaperBrokerEngine, t: datetime) -> datetime:
 
 
 class PaperBroker:
-    """An in-process paper broker: ``with PaperBroker(config) as broker: TradingClient(..., url_override=broker.url)``."""
+    """An in-process paper broker; point alpaca-py at it with ``url_override=broker.url``."""
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig | None = None, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        """``wall_clock`` feeds only the HTTP rate limiter (a wall-time concern); tests pass a stepped one."""
         self.config = config or ServerConfig()
         data = (
             MarketData.from_dir(self.config.data_dir, self.config.symbols)
@@ -127,9 +131,13 @@ class PaperBroker:
         if "non_fractionable" in matching:
             matching["non_fractionable"] = frozenset(matching["non_fractionable"])
         self.engine = PaperBrokerEngine(
-            self.market, self.store, self.config.accounts, self._start_time(calendar), MatchingConfig(**matching)
+            self.market,
+            self.store,
+            self.config.accounts,
+            self._start_time(calendar),
+            MatchingConfig(**matching),
         )
-        self.faults = FaultInjector(self.config.faults)
+        self.faults = FaultInjector(self.config.faults, clock=wall_clock)
         self.app = create_app(self.engine, self.faults)
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
@@ -156,9 +164,13 @@ class PaperBroker:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.config.host, self.config.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+        )
         self._server = uvicorn.Server(config)
-        thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="paper-broker")
+        thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="paper-broker"
+        )
         thread.start()
         self._threads.append(thread)
         deadline = time.monotonic() + 10

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS activities (
 
 
 class BrokerStore:
-    """A SQLite file (WAL) holding the broker's state; ``path=None`` keeps it in memory (for throwaway runs)."""
+    """A SQLite file (WAL) holding the broker's state; ``path=None`` keeps it in memory."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -81,7 +81,9 @@ class BrokerStore:
         record = to_record(account)
         record.pop("positions")
         with self.transaction():
-            self._db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (account.id, json.dumps(record)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO accounts VALUES (?, ?)", (account.id, json.dumps(record))
+            )
 
     def save_position(self, account_id: str, position: Position) -> None:
         with self.transaction():
@@ -106,7 +108,12 @@ class BrokerStore:
         with self.transaction():
             self._db.execute(
                 "INSERT INTO activities VALUES (?, ?, ?, ?)",
-                (activity.id, activity.account_id, activity.time.isoformat(), json.dumps(to_record(activity))),
+                (
+                    activity.id,
+                    activity.account_id,
+                    activity.time.isoformat(),
+                    json.dumps(to_record(activity)),
+                ),
             )
 
     # -- reads (at start-up) --------------------------------------------------------------------------------

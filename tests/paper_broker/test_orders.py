@@ -1,4 +1,4 @@
-"""The paper broker's trading behaviour, driven through alpaca-py over HTTP: fills, rejections, time, state."""
+"""The paper broker's trading behaviour through alpaca-py over HTTP: fills, rejections, time, state."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from tests.conftest import KEY, SECRET
 NEW_YORK_CLOSE_UTC = datetime(2019, 12, 17, 21, 0, tzinfo=UTC)
 
 
-def market(symbol: str, side: OrderSide, client_order_id: str | None = None, **amount: float) -> MarketOrderRequest:
+def market(
+    symbol: str, side: OrderSide, client_order_id: str | None = None, **amount: float
+) -> MarketOrderRequest:
     return MarketOrderRequest(
         symbol=symbol, side=side, time_in_force=TimeInForce.DAY, client_order_id=client_order_id, **amount
     )
@@ -85,7 +87,9 @@ def test_bigger_orders_pay_more_impact_per_share(make_broker):
 
 
 def _premium_over_mid(broker, activity: dict) -> float:  # noqa: ANN001
-    filled_at = datetime.fromisoformat(activity["transaction_time"].replace("Z", "+00:00")) - timedelta(minutes=1)
+    filled_at = datetime.fromisoformat(activity["transaction_time"].replace("Z", "+00:00")) - timedelta(
+        minutes=1
+    )
     quote = broker.market.quote(activity["symbol"], filled_at)
     return float(activity["price"]) / quote.mid - 1
 
@@ -104,14 +108,26 @@ def test_notional_buy_spends_the_notional_in_fractional_shares(broker, trading):
 def test_limit_buy_rests_below_the_market_and_fills_only_when_crossed(broker, trading, market_data):
     from alpaca.data.requests import StockLatestQuoteRequest
 
-    ask = market_data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="SPY"))["SPY"].ask_price
+    ask = market_data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="SPY"))[
+        "SPY"
+    ].ask_price
     far = trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                          limit_price=round(ask * 0.8, 2))
+        LimitOrderRequest(
+            symbol="SPY",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=round(ask * 0.8, 2),
+        )
     )
     near = trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                          limit_price=round(ask * 1.01, 2))
+        LimitOrderRequest(
+            symbol="SPY",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=round(ask * 1.01, 2),
+        )
     )
     broker.advance(minutes=5)
     assert trading.get_order_by_id(far.id).status == OrderStatus.NEW
@@ -124,7 +140,9 @@ def test_limit_buy_rests_below_the_market_and_fills_only_when_crossed(broker, tr
 def test_day_orders_expire_at_the_close_and_release_buying_power(broker, trading):
     start_bp = Decimal(trading.get_account().buying_power)
     order = trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100)
+        LimitOrderRequest(
+            symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100
+        )
     )
     assert Decimal(trading.get_account().buying_power) == start_bp - 1000
     broker.advance_to(NEW_YORK_CLOSE_UTC + timedelta(minutes=1))
@@ -135,7 +153,9 @@ def test_day_orders_expire_at_the_close_and_release_buying_power(broker, trading
 
 def test_gtc_orders_survive_the_close(broker, trading):
     order = trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=100)
+        LimitOrderRequest(
+            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=100
+        )
     )
     broker.advance(days=2)
     assert trading.get_order_by_id(order.id).status == OrderStatus.NEW
@@ -172,11 +192,17 @@ def test_dividends_are_paid_in_cash_on_the_ex_date(broker, other_trading):
     assert len(dividends) == 1 and dividends[0]["symbol"] == "AGG" and dividends[0]["net_amount"] == "19.05"
 
 
-# -- rejections -------------------------------------------------------------------------------------------------
+# -- rejections ----------------------------------------------------------------------------------------------
 def test_duplicate_client_order_id_is_refused_even_after_cancel(broker, trading):
     order = trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                          limit_price=100, client_order_id="plan-1-0")
+        LimitOrderRequest(
+            symbol="SPY",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            limit_price=100,
+            client_order_id="plan-1-0",
+        )
     )
     trading.cancel_order_by_id(order.id)
     error = rejected(lambda: trading.submit_order(market("SPY", OrderSide.BUY, "plan-1-0", qty=1)))
@@ -185,7 +211,9 @@ def test_duplicate_client_order_id_is_refused_even_after_cancel(broker, trading)
 
 def test_order_opposite_to_an_open_one_is_refused_as_a_potential_wash_trade(broker, trading):
     trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100)
+        LimitOrderRequest(
+            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100
+        )
     )
     error = rejected(lambda: trading.submit_order(market("SPY", OrderSide.SELL, qty=1)))
     assert (error.status_code, error.code) == (403, 40310000)
@@ -201,8 +229,19 @@ def test_insufficient_buying_power_and_quantity(broker, trading):
 
 
 def test_qty_and_notional_together_are_refused(broker, trading):
-    error = rejected(lambda: trading.post("/orders", {"symbol": "SPY", "qty": "1", "notional": "100",
-                                                      "side": "buy", "type": "market", "time_in_force": "day"}))
+    error = rejected(
+        lambda: trading.post(
+            "/orders",
+            {
+                "symbol": "SPY",
+                "qty": "1",
+                "notional": "100",
+                "side": "buy",
+                "type": "market",
+                "time_in_force": "day",
+            },
+        )
+    )
     assert (error.status_code, error.code) == (422, 40010001)
     assert "qty and notional" in error.message
 
@@ -217,13 +256,19 @@ def test_fractional_order_on_a_non_fractionable_asset_is_refused(make_broker):
 
 
 def test_fractional_orders_must_be_market_day_orders(broker, trading):
-    error = rejected(lambda: trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=0.5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=300)
-    ))
+    error = rejected(
+        lambda: trading.submit_order(
+            LimitOrderRequest(
+                symbol="SPY", qty=0.5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=300
+            )
+        )
+    )
     assert (error.status_code, error.message) == (422, "fractional orders must be market orders")
-    error = rejected(lambda: trading.submit_order(
-        MarketOrderRequest(symbol="SPY", notional=100, side=OrderSide.BUY, time_in_force=TimeInForce.GTC)
-    ))
+    error = rejected(
+        lambda: trading.submit_order(
+            MarketOrderRequest(symbol="SPY", notional=100, side=OrderSide.BUY, time_in_force=TimeInForce.GTC)
+        )
+    )
     assert (error.status_code, error.message) == (422, "fractional orders must be DAY orders")
     error = rejected(lambda: trading.submit_order(market("SPY", OrderSide.BUY, notional=0.5)))
     assert (error.status_code, error.message) == (422, "cost basis must be >= 1")
@@ -232,16 +277,28 @@ def test_fractional_orders_must_be_market_day_orders(broker, trading):
 def test_unknown_symbol_and_malformed_requests(broker, trading):
     error = rejected(lambda: trading.submit_order(market("NOPE", OrderSide.BUY, qty=1)))
     assert (error.status_code, error.code) == (422, 40010001) and "NOPE" in error.message
-    error = rejected(lambda: trading.post("/orders", {"symbol": "SPY", "qty": "abc", "side": "buy",
-                                                      "type": "market", "time_in_force": "day"}))
+    error = rejected(
+        lambda: trading.post(
+            "/orders",
+            {"symbol": "SPY", "qty": "abc", "side": "buy", "type": "market", "time_in_force": "day"},
+        )
+    )
     assert (error.status_code, error.code) == (422, 40010001) and "qty" in error.message
-    error = rejected(lambda: trading.post("/orders", {"symbol": "SPY", "qty": "1", "side": "up",
-                                                      "type": "market", "time_in_force": "day"}))
+    error = rejected(
+        lambda: trading.post(
+            "/orders", {"symbol": "SPY", "qty": "1", "side": "up", "type": "market", "time_in_force": "day"}
+        )
+    )
     assert error.status_code == 422 and "side" in error.message
     raw = trading._session.post(
-        f"{broker.url}/v2/orders", data=b"{not json", headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        f"{broker.url}/v2/orders",
+        data=b"{not json",
+        headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET},
     )
-    assert raw.status_code == 400 and raw.json() == {"code": 40010000, "message": "request body format is invalid"}
+    assert raw.status_code == 400 and raw.json() == {
+        "code": 40010000,
+        "message": "request body format is invalid",
+    }
 
 
 def test_inactive_symbol_is_refused(make_broker):
@@ -260,27 +317,34 @@ def test_bad_keys_are_refused_as_alpaca_refuses_them(broker):
 
 def test_cancel_answers_204_then_422_and_404(broker, trading):
     order = trading.submit_order(
-        LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100)
+        LimitOrderRequest(
+            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100
+        )
     )
     headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
     first = trading._session.delete(f"{broker.url}/v2/orders/{order.id}", headers=headers)
     assert first.status_code == 204
     again = trading._session.delete(f"{broker.url}/v2/orders/{order.id}", headers=headers)
     assert again.status_code == 422 and again.json()["code"] == 42210000
-    missing = trading._session.delete(f"{broker.url}/v2/orders/00000000-0000-0000-0000-000000000000", headers=headers)
+    missing = trading._session.delete(
+        f"{broker.url}/v2/orders/00000000-0000-0000-0000-000000000000", headers=headers
+    )
     assert missing.status_code == 404 and missing.json()["code"] == 40410000
 
 
 def test_cancel_all_answers_207_with_a_status_per_order(broker, trading):
     for price in (100, 101):
-        trading.submit_order(LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY,
-                                               time_in_force=TimeInForce.DAY, limit_price=price))
+        trading.submit_order(
+            LimitOrderRequest(
+                symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=price
+            )
+        )
     result = trading.cancel_orders()
     assert len(result) == 2 and {r.status for r in result} == {200}
     assert trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN)) == []
 
 
-# -- accounts and state -----------------------------------------------------------------------------------------
+# -- accounts and state --------------------------------------------------------------------------------------
 def test_two_accounts_are_isolated(broker, trading, other_trading):
     order = trading.submit_order(market("VTI", OrderSide.BUY, "same-id", qty=3))
     other = other_trading.submit_order(market("VTI", OrderSide.BUY, "same-id", qty=1))  # ids are per account
@@ -329,8 +393,11 @@ def test_state_survives_a_restart_and_reset_starts_over(make_broker, tmp_path):
     first = make_broker(database=database)
     client = TradingClient(KEY, SECRET, url_override=first.url)
     client.submit_order(market("VTI", OrderSide.BUY, "keep-me", qty=4))
-    resting = client.submit_order(LimitOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY,
-                                                    time_in_force=TimeInForce.GTC, limit_price=100))
+    resting = client.submit_order(
+        LimitOrderRequest(
+            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=100
+        )
+    )
     first.advance(minutes=3)
     cash, now = client.get_account().cash, first.now
     first.stop()

@@ -74,11 +74,17 @@ def test_partial_trades_the_given_fraction_of_the_way_back() -> None:
     # 50% of the way: SPY 70% -> 65% = sell 5,000 = 10 shares; AGG 30% -> 35% = buy 5,000.00
     # 25% of the way: SPY 70% -> 67.5% = sell 2,500 = 5 shares; AGG buy 2,500.00
     half = plan_rebalance(
-        seventy_thirty(), SIXTY_FORTY, bands("0.05"), settings(trade_to=TradeTo.PARTIAL, partial_fraction=D("0.5"))
+        seventy_thirty(),
+        SIXTY_FORTY,
+        bands("0.05"),
+        settings(trade_to=TradeTo.PARTIAL, partial_fraction=D("0.5")),
     )
     assert order_rows(half) == [("SPY", Side.SELL, D(10), None), ("AGG", Side.BUY, None, D("5000.00"))]
     quarter = plan_rebalance(
-        seventy_thirty(), SIXTY_FORTY, bands("0.05"), settings(trade_to=TradeTo.PARTIAL, partial_fraction=D("0.25"))
+        seventy_thirty(),
+        SIXTY_FORTY,
+        bands("0.05"),
+        settings(trade_to=TradeTo.PARTIAL, partial_fraction=D("0.25")),
     )
     assert order_rows(quarter) == [("SPY", Side.SELL, D(5), None), ("AGG", Side.BUY, None, D("2500.00"))]
 
@@ -176,7 +182,10 @@ def test_zero_target_sells_exactly_the_held_quantity() -> None:
     plan = plan_rebalance(snap, SIXTY_FORTY, bands("0.05", "0.25"), settings())
     assert order_rows(plan)[0] == ("GLD", Side.SELL, D("3.333333333"), None)
     assert "sell the whole position" in plan.orders[0].reason
-    assert order_rows(plan)[1:] == [("AGG", Side.BUY, None, D("199.99")), ("SPY", Side.BUY, None, D("299.99"))]
+    assert order_rows(plan)[1:] == [
+        ("AGG", Side.BUY, None, D("199.99")),
+        ("SPY", Side.BUY, None, D("299.99")),
+    ]
     assert "GLD" not in plan.weights_after
 
 
@@ -215,7 +224,10 @@ def test_quotes_make_estimates_conservative() -> None:
         fractionable={"SPY": True, "AGG": True},
     )
     plan = plan_rebalance(snap, SIXTY_FORTY, bands("0.05"), settings())
-    assert order_rows(plan) == [("SPY", Side.SELL, D("20.020020020"), None), ("AGG", Side.BUY, None, D("10000.00"))]
+    assert order_rows(plan) == [
+        ("SPY", Side.SELL, D("20.020020020"), None),
+        ("AGG", Side.BUY, None, D("10000.00")),
+    ]
     assert plan.orders[0].est_price == D("499.50") and plan.orders[1].est_price == D("100.10")
 
 
