@@ -82,7 +82,8 @@ class AccountConfig(_Model):
     """Name of the environment variable holding the API key id (never the key itself)."""
     secret_key_env: str = "APCA_API_SECRET_KEY"
     base_url: str | None = None
-    """Override of the Alpaca trading API URL; the default follows ``broker``."""
+    """Override of the trading API URL. Alpaca brokers default to Alpaca's paper/live URL; for ``embedded``
+    it points at an already running ``rebalance-bot paper-broker`` (e.g. http://127.0.0.1:8765)."""
     manual: bool = False
     """True: the scheduler leaves this account alone; it is rebalanced only when a human runs the CLI."""
 
@@ -112,8 +113,8 @@ class AccountConfig(_Model):
         if self.base_url is None:
             return self
         host = urlparse(self.base_url).netloc
-        if self.broker == "embedded":
-            raise KeyProblems([(("base_url",), "only applies to alpaca_paper / alpaca_live accounts")])
+        if self.broker == "embedded" and host.endswith("alpaca.markets"):
+            raise KeyProblems([(("base_url",), "points at Alpaca; use broker alpaca_paper or alpaca_live")])
         if self.broker == "alpaca_paper" and host == urlparse(LIVE_API_URL).netloc:
             raise KeyProblems([(("base_url",), "points at the LIVE trading API but broker is alpaca_paper")])
         if self.broker == "alpaca_live" and "paper" in host:
@@ -122,11 +123,12 @@ class AccountConfig(_Model):
 
     @property
     def needs_credentials(self) -> bool:
-        return self.broker != "embedded"
+        """Alpaca accounts always do; an embedded broker the bot starts itself does not."""
+        return self.broker != "embedded" or self.base_url is not None
 
     @property
     def trading_url(self) -> str | None:
-        """The Alpaca trading API this account talks to (None for the embedded broker)."""
+        """The trading API this account talks to (None: an embedded broker the bot starts itself)."""
         defaults = {"alpaca_paper": PAPER_API_URL, "alpaca_live": LIVE_API_URL}
         return self.base_url or defaults.get(self.broker)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
+from strategies.money import as_decimal
+
 
 @dataclass(frozen=True)
 class Band:
@@ -26,6 +28,9 @@ class Band:
             raise ValueError("a band needs an absolute and/or a relative width")
         for name in ("absolute", "relative"):
             value = getattr(self, name)
+            if value is not None:
+                value = as_decimal(value)
+                object.__setattr__(self, name, value)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} band must be greater than 0, got {value}")
 

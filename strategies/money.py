@@ -27,3 +27,10 @@ def floor_cents(amount: Decimal) -> Decimal:
 def floor_quantity(qty: Decimal, *, fractional: bool) -> Decimal:
     """Round a share quantity down to 9 decimals (fractional) or to whole shares."""
     return qty.quantize(QTY_STEP if fractional else WHOLE, rounding=ROUND_DOWN)
+
+
+def as_decimal(value: Decimal | int | float | str) -> Decimal:
+    """Coerce to Decimal; floats go through their shortest repr, so 0.35 becomes exactly 0.35."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)

@@ -26,7 +26,7 @@ from enum import StrEnum
 
 from strategies.bands import BandPolicy
 from strategies.formatting import pct, usd
-from strategies.money import floor_cents, floor_quantity, to_cents
+from strategies.money import as_decimal, floor_cents, floor_quantity, to_cents
 from strategies.plan import PlannedOrder, RebalancePlan, SkippedTrade
 from strategies.portfolio import (
     PortfolioSnapshot,
@@ -68,6 +68,8 @@ class PlannerSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trade_to", TradeTo(self.trade_to))
+        for name in ("partial_fraction", "min_trade_notional", "cash_buffer"):
+            object.__setattr__(self, name, as_decimal(getattr(self, name)))
         if not ZERO < self.partial_fraction <= ONE:
             raise ValueError(f"partial_fraction must be in (0, 1], got {self.partial_fraction}")
         if self.min_trade_notional < 0:
@@ -189,6 +191,7 @@ def _deploy_excess_cash(
     excess = cash_after_goals - _cash_goal_weight(decision, settings) * equity
     if excess <= 0:
         return goals
+    rows = {row.symbol: row for row in decision.assets}
     current = {s: goals[s].value if s in goals else v for s, v in values.items()}
     shortfalls = {
         row.symbol: row.target * equity - current[row.symbol]
@@ -204,9 +207,7 @@ def _deploy_excess_cash(
         share = deploy * shortfall / total_shortfall
         note = f"invest {usd(share)} of excess cash toward target"
         reason = (
-            f"{goals[symbol].reason}; {note}"
-            if symbol in goals
-            else f"{decision.asset(symbol).describe()}: {note}"
+            f"{goals[symbol].reason}; {note}" if symbol in goals else f"{rows[symbol].describe()}: {note}"
         )
         deployed[symbol] = _Goal(current[symbol] + share, reason)
     return deployed
@@ -294,7 +295,7 @@ def _size_buys(
         else:
             wanted[symbol] = amount
     total = sum(wanted.values(), start=ZERO)
-    scale = ONE if total <= spendable else max(spendable, ZERO) / total
+    scale = ONE if total == ZERO or total <= spendable else max(spendable, ZERO) / total
     orders: list[PlannedOrder] = []
     for symbol, amount in wanted.items():
         reason = goals[symbol].reason

@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from strategies.money import as_decimal
 from strategies.targets import CASH, ZERO, TargetAllocation
 
 
@@ -41,15 +42,14 @@ class OpenOrder:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "side", Side(self.side))
+        for name in ("qty", "notional"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, as_decimal(getattr(self, name)))
         if (self.qty is None) == (self.notional is None):
             raise ValueError(f"open order on {self.symbol}: give exactly one of qty or notional")
         amount = self.qty if self.qty is not None else self.notional
         if amount is not None and amount <= 0:
             raise ValueError(f"open order on {self.symbol}: remaining amount must be positive, got {amount}")
-
-
-def _frozen_mapping(mapping: Mapping) -> Mapping:
-    return MappingProxyType(dict(mapping))
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,11 @@ class PortfolioSnapshot:
     open_orders: tuple[OpenOrder, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("positions", "prices", "bids", "asks", "fractionable"):
-            object.__setattr__(self, name, _frozen_mapping(getattr(self, name)))
+        object.__setattr__(self, "cash", as_decimal(self.cash))
+        for name in ("positions", "prices", "bids", "asks"):
+            amounts = {symbol: as_decimal(v) for symbol, v in getattr(self, name).items()}
+            object.__setattr__(self, name, MappingProxyType(amounts))
+        object.__setattr__(self, "fractionable", MappingProxyType(dict(self.fractionable)))
         object.__setattr__(self, "open_orders", tuple(self.open_orders))
         self._validate()
 

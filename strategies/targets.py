@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
+from strategies.money import as_decimal
+
 CASH = "cash"
 """Key used for the cash row in weights and drift tables (tickers are upper-case, so it cannot collide)."""
 
@@ -34,9 +36,9 @@ class TargetAllocation:
     cash: Decimal = ZERO
 
     def __post_init__(self) -> None:
-        frozen = MappingProxyType({symbol: Decimal(w) for symbol, w in self.weights.items()})
+        frozen = MappingProxyType({symbol: as_decimal(w) for symbol, w in self.weights.items()})
         object.__setattr__(self, "weights", frozen)
-        object.__setattr__(self, "cash", Decimal(self.cash))
+        object.__setattr__(self, "cash", as_decimal(self.cash))
         self._validate()
 
     def _validate(self) -> None:

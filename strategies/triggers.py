@@ -103,19 +103,21 @@ class BandTrigger:
         projected = apply_open_orders(snapshot)
         if total_equity(projected) <= 0:
             return TriggerDecision("bands", False, "portfolio has no equity; nothing to rebalance")
-        rows = tuple(self._check(symbol, d) for symbol, d in drift(projected, targets).items())
+        rows = tuple(
+            self._check(symbol, asset_drift) for symbol, asset_drift in drift(projected, targets).items()
+        )
         return TriggerDecision("bands", any(r.breached for r in rows), _band_reason(rows), rows)
 
-    def _check(self, symbol: str, d: Drift) -> AssetCheck:
+    def _check(self, symbol: str, asset_drift: Drift) -> AssetCheck:
         band = self.bands.band_for(symbol)
+        weight, target = asset_drift.weight, asset_drift.target
         if symbol == CASH:
-            width = _cash_width(band, d.target)
-            excess = d.weight - max(d.target, self.cash_floor)
-            breached = width is not None and excess > width
+            width = _cash_width(band, target)
+            breached = width is not None and weight - max(target, self.cash_floor) > width
         else:
-            width = band.width(d.target)
-            breached = abs(d.absolute) > width
-        return AssetCheck(symbol, d.weight, d.target, d.absolute, d.relative, width, breached)
+            width = band.width(target)
+            breached = abs(asset_drift.absolute) > width
+        return AssetCheck(symbol, weight, target, asset_drift.absolute, asset_drift.relative, width, breached)
 
 
 def _cash_width(band: Band, target: Decimal) -> Decimal | None:

@@ -130,7 +130,7 @@ def test_config_is_frozen() -> None:
         (
             "accounts.0.base_url",
             "https://paper-api.alpaca.markets",
-            "accounts[0].base_url: only applies to alpaca",
+            "accounts[0].base_url: points at Alpaca; use broker alpaca_paper",
         ),
         ("accounts.0.base_url", "paper-api.alpaca.markets", "accounts[0].base_url: must be an http(s) URL"),
         ("accounts.0.manual", "sometimes", "accounts[0].manual: must be true or false (got 'sometimes')"),
@@ -302,3 +302,10 @@ def test_a_mistyped_secret_in_an_env_field_is_not_echoed(tmp_path: Path) -> None
     data = with_change("accounts.0.secret_key_env", "abc/DEF+ghi=jkl")
     (line,) = problems_for(tmp_path, data)
     assert "abc/DEF+ghi=jkl" not in line
+
+
+def test_embedded_account_may_point_at_a_running_paper_broker() -> None:
+    account = AccountConfig(name="demo", broker="embedded", base_url="http://127.0.0.1:8765")
+    assert account.needs_credentials and account.trading_url == "http://127.0.0.1:8765"
+    assert not AccountConfig(name="demo", broker="embedded").needs_credentials
+    assert AccountConfig(name="p", broker="alpaca_paper").trading_url == "https://paper-api.alpaca.markets"

@@ -117,6 +117,14 @@ def test_target_allocation_validates(weights: dict[str, str], cash: str, message
         TargetAllocation({s: Decimal(w) for s, w in weights.items()}, Decimal(cash))
 
 
+def test_floats_and_strings_are_coerced_exactly() -> None:
+    # Decimal(0.35) would be 0.34999999999999997779...; the shortest repr gives exactly 0.35
+    alloc = TargetAllocation({"VTI": 0.35, "AGG": 0.65})  # type: ignore[dict-item]
+    assert alloc.weights == {"VTI": D("0.35"), "AGG": D("0.65")}
+    snap = PortfolioSnapshot(cash=0.1, positions={"VTI": "2.5"}, prices={"VTI": 200.1})  # type: ignore[arg-type]
+    assert (snap.cash, snap.positions["VTI"], snap.prices["VTI"]) == (D("0.1"), D("2.5"), D("200.1"))
+
+
 def test_target_allocation_tolerates_float_noise_and_reports_untargeted_as_zero() -> None:
     alloc = TargetAllocation({"SPY": D("0.6000000001"), "AGG": D("0.4")})
     assert alloc.weight("GLD") == 0
