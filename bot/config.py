@@ -16,6 +16,7 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -315,6 +316,21 @@ class LoggingConfig(_Model):
         return level.upper() if isinstance(level, str) else level
 
 
+class EmbeddedConfig(_Model):
+    """The paper broker the bot starts itself for ``embedded`` accounts without a ``base_url``."""
+
+    start: date = date(2020, 1, 2)
+    """Simulated date the market starts on (bundled real data covers 2003-2022)."""
+    session_seconds: float = Field(60.0, gt=0)
+    """Wall seconds one simulated trading session lasts."""
+    closed_seconds: float = Field(2.0, ge=0)
+    """Wall seconds the closed time between two sessions lasts."""
+    cash: Decimal = Field(Decimal("100000"), ge=0)
+    """Starting cash of each embedded account."""
+    database: Path | None = None
+    """The paper broker's SQLite file; default ``<state_dir>/paper-broker.sqlite``."""
+
+
 # --- the whole file ---------------------------------------------------------------------------------
 
 
@@ -330,6 +346,7 @@ class BotConfig(_Model):
     limits: LimitsConfig = LimitsConfig()
     state_dir: Path = Path("state")
     logging: LoggingConfig = LoggingConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:

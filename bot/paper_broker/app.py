@@ -64,6 +64,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
         return JSONResponse({"code": 40010001, "message": f"invalid {where}: {first['msg']}"}, status_code=422)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        """A bug still answers in Alpaca's error shape (Starlette would send a plain-text 500)."""
+        return JSONResponse({"code": 50010000, "message": "internal server error"}, status_code=500)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: 40410000, 405: 40510000}.get(exc.status_code, exc.status_code * 100000)
@@ -83,9 +88,11 @@ def _account_dependency(engine: PaperBrokerEngine):  # noqa: ANN202 - FastAPI de
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = json.loads(raw) if raw else None
+        json.dumps(body, ensure_ascii=False).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
         raise errors.malformed_body() from None
+    return body
 
 
 # -- trading API -----------------------------------------------------------------------------------------------
@@ -536,13 +543,16 @@ class FaultMiddleware:
             await _send_json(send, status, {"code": status * 100000, "message": "internal server error"}, headers)
             return
         delay = self.faults.delay()
-        if delay:
-            await asyncio.sleep(delay)
-        await self.app(scope, receive, self._wrap_send(scope, send, headers))
+        await self.app(scope, receive, self._wrap_send(scope, send, headers, delay))
 
-    def _wrap_send(self, scope, send, headers: list[tuple[bytes, bytes]]):  # noqa: ANN001, ANN202
+    def _wrap_send(self, scope, send, headers: list[tuple[bytes, bytes]], delay: float = 0.0):  # noqa: ANN001, ANN202
+        """Slow answers are delayed after the request was served, so an order that times out is still booked,
+        as a slow real broker would book it."""
+
         async def wrapped(message: dict) -> None:
             if message["type"] == "http.response.start":
+                if delay:
+                    await asyncio.sleep(delay)
                 if scope.get(DROP_FLAG) and message["status"] == 200 and self.faults.drop_accepted_order():
                     _drop_connection(send)
                     scope["paper_broker.dropped"] = True

@@ -175,7 +175,11 @@ def asset_json(engine: PaperBrokerEngine, symbol: str) -> dict[str, Any]:
 
 def activity_json(activity: Activity) -> dict[str, Any]:
     fields = {k: (dec(v) if isinstance(v, Decimal) else v) for k, v in activity.fields.items()}
-    body: dict[str, Any] = {"id": activity.id, "activity_type": activity.activity_type, **fields}
+    # account_id is not in the Trading API spec's activity schemas, but alpaca-py's TradeActivity and
+    # NonTradeActivity require it; the spec allows extra properties, so both are satisfied.
+    body: dict[str, Any] = {
+        "id": activity.id, "account_id": activity.account_id, "activity_type": activity.activity_type, **fields
+    }
     if activity.activity_type == "FILL":
         body["transaction_time"] = ts(activity.time)
     else:

@@ -4,8 +4,8 @@ The two specs (``specs/trading-api.json``, ``specs/market-data-api.json``, OpenA
 as one resource in a ``referencing.Registry`` under its file URI, so that a body is validated against e.g.
 ``{"$ref": "<uri>#/components/schemas/Order"}`` or against the response schema the spec gives a path
 (``<uri>#/paths/~1v2~1orders/get/responses/200/content/application~1json/schema``) with Draft 2020-12, the
-dialect of OpenAPI 3.1. Formats are asserted (``date-time``, ``date``, ``uuid``), which ``jsonschema`` does not
-do by default.
+dialect of OpenAPI 3.1. Formats are asserted (``date-time``, ``date``, ``uuid``), which ``jsonschema`` does
+not do by default.
 
 A few places where the published spec contradicts itself or Alpaca's real answers are corrected before use;
 each correction is listed in ``ERRATA`` with its reason and has a test of its own in ``test_contract.py``.
@@ -36,13 +36,12 @@ SPEC_DIR = Path(__file__).parent / "specs"
 TRADING = "trading-api"
 MARKET_DATA = "market-data-api"
 
-RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True)
 class Erratum:
+    name: str
     spec: str
     pointer: str
     """JSON pointer (without ``#``) of the value replaced."""
@@ -53,22 +52,24 @@ class Erratum:
 
 ERRATA: tuple[Erratum, ...] = (
     Erratum(
+        "dividend-date-is-a-date",
         TRADING,
         "/components/schemas/NonTradeActivities/properties/date/format",
         "date-time",
         "date",
         "The spec types a non-trade activity's `date` as date-time, but its own example (and Alpaca's real "
-        "answers) send a plain date such as 2019-08-01, and alpaca-py's NonTradeActivity parses it as a date.",
+        "answers) send a plain date such as 2019-08-01, and alpaca-py's NonTradeActivity parses a date.",
     ),
     Erratum(
+        "activities-oneOf-is-anyOf",
         TRADING,
         "/paths/~1v2~1account~1activities~1{activity_type}/get/responses/200/content/application~1json/schema/items",
         "oneOf",
         "anyOf",
-        "The items are `oneOf` TradingActivities / NonTradeActivities, but neither schema requires anything or "
-        "forbids extra properties, so every activity (Alpaca's own FILL example included) matches both and a "
-        "`oneOf` can never pass. Read as `anyOf`; the contract tests also check each item against the one "
-        "schema its activity_type selects.",
+        "The items are `oneOf` TradingActivities / NonTradeActivities, but neither schema requires anything "
+        "or forbids extra properties, so every activity (Alpaca's own FILL example included) matches both "
+        "and a `oneOf` can never pass. Read as `anyOf`; the contract tests also check each item against "
+        "the one schema its activity_type selects.",
     ),
 )
 
@@ -82,7 +83,9 @@ def _format_checker() -> FormatChecker:
             return True
         if not RFC3339.match(value):
             return False
-        datetime.fromisoformat(re.sub(r"\.(\d{6})\d+", r".\1", value).replace("z", "Z").replace("Z", "+00:00"))
+        datetime.fromisoformat(
+            re.sub(r"\.(\d{6})\d+", r".\1", value).replace("z", "Z").replace("Z", "+00:00")
+        )
         return True
 
     return checker
@@ -149,7 +152,9 @@ class ApiSpec:
         content = response.get("content", {}).get("application/json")
         if not content or not content.get("schema"):
             return None
-        pointer = f"/paths/{escape(template)}/{method.lower()}/responses/{status}/content/application~1json/schema"
+        pointer = (
+            f"/paths/{escape(template)}/{method.lower()}/responses/{status}/content/application~1json/schema"
+        )
         return {"$ref": f"{self.published_uri if published else self.uri}#{pointer}"}
 
     def match(self, method: str, path: str) -> str | None:
@@ -199,7 +204,9 @@ def assert_valid(instance: Any, schema: dict, what: str = "") -> None:
     problems = errors_of(instance, schema)
     if problems:
         shown = json.dumps(instance, indent=1)[:3000]
-        raise AssertionError(f"{what or schema} violates the spec:\n  " + "\n  ".join(problems) + f"\nbody: {shown}")
+        raise AssertionError(
+            f"{what or schema} violates the spec:\n  " + "\n  ".join(problems) + f"\nbody: {shown}"
+        )
 
 
 def assert_schema(instance: Any, component: str, spec: str = TRADING) -> None:
@@ -208,7 +215,9 @@ def assert_schema(instance: Any, component: str, spec: str = TRADING) -> None:
 
 def assert_error_body(body: Any, status: int | None = None) -> None:
     """Every error answer carries ``code`` and ``message`` (the trading spec's ``Error`` schema)."""
-    assert isinstance(body, dict), f"error body is not a JSON object: {body!r}"
+    assert isinstance(body, dict), (
+        f"error body{f' of a {status}' if status else ''} is not a JSON object: {body!r}"
+    )
     assert_schema(body, "Error")
     assert isinstance(body["message"], str) and body["message"], body
 
@@ -221,7 +230,7 @@ def activity_component(activity: dict) -> str:
     return "TradingActivities" if activity.get("activity_type") == "FILL" else "NonTradeActivities"
 
 
-# -- alpaca-py's traffic ----------------------------------------------------------------------------------------
+# -- alpaca-py's traffic -------------------------------------------------------------------------------------
 @dataclass
 class Exchange:
     method: str
@@ -237,7 +246,7 @@ class Exchange:
 
 
 class Recorder:
-    """Keeps every response an alpaca-py client's ``requests.Session`` receives, to validate them afterwards."""
+    """Keeps every response an alpaca-py client's ``requests.Session`` receives, to validate them later."""
 
     def __init__(self) -> None:
         self.exchanges: list[Exchange] = []
@@ -254,28 +263,34 @@ class Recorder:
             body = json.loads(text) if text else None
         except json.JSONDecodeError:
             body = text
-        self.exchanges.append(Exchange(response.request.method, split.path, split.query, response.status_code, body, text))
+        self.exchanges.append(
+            Exchange(response.request.method, split.path, split.query, response.status_code, body, text)
+        )
         return response
 
     def clear(self) -> None:
         self.exchanges.clear()
 
-    def last(self, method: str, path_prefix: str = "") -> Exchange:
+    def last(self, method: str, path: str) -> Exchange:
+        """The latest ``method path`` exchange; a path ending in ``/`` matches every path under it."""
         for exchange in reversed(self.exchanges):
-            if exchange.method == method and exchange.path.startswith(path_prefix):
+            under = path.endswith("/") and exchange.path.startswith(path)
+            if exchange.method == method and (exchange.path == path or under):
                 return exchange
-        raise AssertionError(f"no {method} {path_prefix} recorded")
+        raise AssertionError(f"no {method} {path} recorded")
 
     def validate(self, exchange: Exchange) -> str | None:
         """Check one exchange against the spec; return the template it matched (None for unknown paths)."""
         spec = spec_for(exchange.path)
         template = spec.match(exchange.method, exchange.path)
-        assert template is not None, f"{exchange}: path not in Alpaca's {spec.name} spec"
-        if exchange.status >= 400:
+        if exchange.status >= 400:  # errors have Alpaca's shape on every path, even ones the spec lacks
             assert_error_body(exchange.body, exchange.status)
-            return template
+            return template or exchange.path
+        assert template is not None, f"{exchange}: path not in Alpaca's {spec.name} spec"
         declared = spec.document["paths"][template][exchange.method.lower()]["responses"]
-        assert str(exchange.status) in declared, f"{exchange}: status not among {sorted(declared)} in the spec"
+        assert str(exchange.status) in declared, (
+            f"{exchange}: status not among {sorted(declared)} in the spec"
+        )
         if exchange.status == 204:
             assert exchange.text == "", f"{exchange}: a 204 must have no body, got {exchange.text!r}"
             return template

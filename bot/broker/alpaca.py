@@ -1,0 +1,531 @@
+"""The bot's broker adapter over alpaca-py: typed reads, retries we control, and a submit that never doubles.
+
+alpaca-py is used for what it does well (authentication headers, URLs, turning error answers into
+``APIError``), with two of its defaults switched off because an unattended bot cannot live with them:
+
+* it sets no HTTP timeout: a ``requests`` adapter mounted on each client's session adds one (and counts the
+  requests actually sent, for the requests-per-cycle benchmark);
+* it silently retries 429 and 504 three times, 3 s apart, *including* ``POST /v2/orders``: its retry count
+  is set to zero and retries happen here instead, with tenacity and the injected ``sleep``.
+
+Reads (and the idempotent cancels) are retried on connection errors, timeouts, 5xx and 429 with exponential
+backoff and jitter; a 429 waits until ``X-RateLimit-Reset`` (capped by ``max_wait``). A submit is never
+retried blindly: after an ambiguous failure the order is looked up by its client_order_id, and only when the
+broker says it does not exist is it sent again (with the same client_order_id, which Alpaca keeps unique, so
+even a late-arriving first request cannot create a second order).
+
+Bodies are posted as raw JSON with decimal strings, and answers are mapped by hand to ``models``: no amount
+ever goes through a float.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import requests
+import structlog
+from alpaca.common.exceptions import APIError
+from alpaca.common.rest import RESTClient
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.trading.client import TradingClient
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt
+
+from bot.broker.models import (
+    AccountState,
+    AssetInfo,
+    BrokerClock,
+    BrokerError,
+    BrokerUnavailable,
+    OrderIntent,
+    OrderNotSent,
+    OrderState,
+    PositionState,
+    QuoteState,
+    SubmitOutcomeUnknown,
+)
+from bot.broker.rounding import round_limit_price, round_notional, round_qty, wire
+
+log = structlog.get_logger(__name__)
+
+DUPLICATE_CLIENT_ORDER_ID = "client_order_id must be unique"
+BACKOFF_INITIAL = 0.5
+BACKOFF_JITTER = 0.5
+ORDERS_MAX_LIMIT = 500
+ACTIVITIES_MAX_PAGE_SIZE = 100
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    requests.exceptions.ConnectionError,  # includes a connection dropped before any answer
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.InvalidJSONError,  # a 2xx whose body is not JSON (cut short)
+)
+
+
+class _Transient(Exception):
+    """An answer that may change if asked again: 5xx or 429 (with the rate limit's reset time, if sent)."""
+
+    def __init__(self, status: int, code: int | None, message: str, reset: float | None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.reset = reset
+
+
+class _TimeoutCountingAdapter(HTTPAdapter):
+    """Gives every request a timeout (alpaca-py passes none) and counts what is sent."""
+
+    def __init__(self, timeout: float, on_send: Callable[[], None]) -> None:
+        super().__init__()
+        self._timeout = timeout
+        self._on_send = on_send
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        self._on_send()
+        return super().send(request, **kwargs)
+
+
+class AlpacaBroker:
+    """Alpaca's Trading and Market Data APIs as the bot needs them (see the module docstring)."""
+
+    def __init__(
+        self,
+        key_id: str,
+        secret_key: str,
+        *,
+        trading_url: str | None = None,
+        data_url: str | None = None,
+        paper: bool = True,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        feed: str | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self._trading = TradingClient(key_id, secret_key, paper=paper, url_override=trading_url)
+        self._data = StockHistoricalDataClient(key_id, secret_key, url_override=data_url or trading_url)
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._feed = feed
+        self._count_lock = threading.Lock()
+        self._request_count = 0
+        self._fractionable: dict[str, bool] = {}
+        for client in (self._trading, self._data):
+            _tame(client, _TimeoutCountingAdapter(timeout, self._count_request))
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (every attempt, both APIs)."""
+        return self._request_count
+
+    def _count_request(self) -> None:
+        with self._count_lock:
+            self._request_count += 1
+
+    # -- reads -------------------------------------------------------------------------------------------
+    def clock(self) -> BrokerClock:
+        raw = self._read(self._trading, "GET", "/clock")
+        return BrokerClock(
+            timestamp=_ts(raw["timestamp"]),
+            is_open=bool(raw["is_open"]),
+            next_open=_ts(raw["next_open"]),
+            next_close=_ts(raw["next_close"]),
+        )
+
+    def account(self) -> AccountState:
+        raw = self._read(self._trading, "GET", "/account")
+        return AccountState(
+            cash=_dec(raw["cash"]),
+            equity=_dec(raw["equity"]),
+            buying_power=_dec(raw["buying_power"]),
+            status=str(raw["status"]),
+        )
+
+    def positions(self) -> list[PositionState]:
+        return [_position(p) for p in self._read(self._trading, "GET", "/positions")]
+
+    def open_orders(self) -> list[OrderState]:
+        return self.orders(status="open", limit=ORDERS_MAX_LIMIT)
+
+    def orders(
+        self,
+        after: datetime | None = None,
+        status: str = "all",
+        limit: int = ORDERS_MAX_LIMIT,
+        direction: str = "desc",
+    ) -> list[OrderState]:
+        """One page of orders (Alpaca does not paginate orders: at most 500, newest first by default)."""
+        params: dict[str, Any] = {"status": status, "limit": limit, "direction": direction}
+        if after is not None:
+            params["after"] = _iso(after)
+        return [_order(o) for o in self._read(self._trading, "GET", "/orders", params)]
+
+    def order(self, order_id: str) -> OrderState:
+        return _order(self._read(self._trading, "GET", f"/orders/{order_id}"))
+
+    def order_by_client_id(self, client_order_id: str) -> OrderState | None:
+        try:
+            raw = self._read(
+                self._trading, "GET", "/orders:by_client_order_id", {"client_order_id": client_order_id}
+            )
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _order(raw)
+
+    def latest_quotes(self, symbols: Sequence[str]) -> dict[str, QuoteState]:
+        """Latest quotes of all ``symbols`` in one request; symbols without a quote are left out."""
+        wanted = sorted({s.upper() for s in symbols})
+        if not wanted:
+            return {}
+        params: dict[str, Any] = {"symbols": ",".join(wanted)}
+        if self._feed:
+            params["feed"] = self._feed
+        raw = self._read(self._data, "GET", "/stocks/quotes/latest", params)
+        quotes = {}
+        for symbol, q in (raw.get("quotes") or {}).items():
+            quotes[symbol] = QuoteState(
+                symbol=symbol,
+                bid=_dec(q.get("bp") or 0),
+                ask=_dec(q.get("ap") or 0),
+                timestamp=_ts(q["t"]) if q.get("t") else None,
+            )
+        return quotes
+
+    def assets(self, symbols: Sequence[str]) -> dict[str, AssetInfo]:
+        """One request per symbol. A symbol the broker does not know comes back not tradable ("not_found")."""
+        out: dict[str, AssetInfo] = {}
+        for symbol in dict.fromkeys(s.upper() for s in symbols):
+            try:
+                raw = self._read(self._trading, "GET", f"/assets/{symbol}")
+            except BrokerError as exc:
+                if exc.status != 404:
+                    raise
+                log.warning("asset not found", symbol=symbol)
+                out[symbol] = AssetInfo(symbol, tradable=False, fractionable=False, status="not_found")
+                continue
+            info = AssetInfo(
+                symbol=str(raw["symbol"]),
+                tradable=bool(raw.get("tradable")),
+                fractionable=bool(raw.get("fractionable")),
+                status=str(raw.get("status", "")),
+            )
+            self._fractionable[symbol] = info.fractionable
+            out[symbol] = info
+        return out
+
+    def fill_activities(
+        self, after: datetime | None = None, page_size: int = ACTIVITIES_MAX_PAGE_SIZE
+    ) -> list[dict]:
+        """All FILL activities (oldest first), following ``page_token`` until a short page."""
+        if not 1 <= page_size <= ACTIVITIES_MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {ACTIVITIES_MAX_PAGE_SIZE}")
+        params: dict[str, Any] = {"direction": "asc", "page_size": page_size}
+        if after is not None:
+            params["after"] = _iso(after)
+        out: list[dict] = []
+        token: str | None = None
+        while True:
+            query = {**params, "page_token": token}
+            page = self._read(self._trading, "GET", "/account/activities/FILL", query) or []
+            out.extend(page)
+            if len(page) < page_size:
+                return out
+            last = str(page[-1]["id"])
+            if last == token:  # a broker that ignores the token would loop forever
+                raise BrokerUnavailable("activity paging did not advance")
+            token = last
+
+    # -- orders ------------------------------------------------------------------------------------------
+    def cancel(self, order_id: str) -> None:
+        try:
+            self._read(self._trading, "DELETE", f"/orders/{order_id}")
+        except BrokerError as exc:
+            if exc.status in (404, 422):
+                log.info("cancel: order already final or unknown", order_id=order_id, status=exc.status)
+                return
+            raise
+
+    def cancel_all(self) -> int:
+        """Cancel every open order; returns how many the broker accepted to cancel."""
+        raw = self._read(self._trading, "DELETE", "/orders") or []
+        return sum(1 for item in raw if 200 <= int(item.get("status", 200)) < 300)
+
+    def submit(self, intent: OrderIntent) -> OrderState:
+        """Place ``intent`` exactly once (see the module docstring).
+
+        Raises BrokerError for a refusal and SubmitOutcomeUnknown when the order's fate could not be learnt.
+        """
+        body = self._order_body(intent)
+        cid = intent.client_order_id
+        bound = log.bind(client_order_id=cid, symbol=intent.symbol, side=intent.side)
+        for send in range(1, self._max_attempts + 1):
+            bound.info("submit: sending", attempt=send)
+            try:
+                raw = self._once(self._trading, "POST", "/orders", body)
+            except BrokerError as exc:
+                if exc.status == 422 and DUPLICATE_CLIENT_ORDER_ID in exc.message:
+                    bound.warning("submit: client_order_id already used, looking the order up")
+                    return self._existing(intent, bound, exc)
+                if send > 1:
+                    # An earlier send may still have been booked (a timed-out request served late), and a
+                    # refusal of the resend (buying power it reserved, a wash trade with it) must not hide it.
+                    found = self._lookup(intent, bound, exc)
+                    if found is not None:
+                        bound.info("submit: resend refused, earlier send found", order_id=found.id)
+                        return found
+                bound.warning("submit: refused", status=exc.status, code=exc.code, message=exc.message)
+                raise
+            except (_Transient, *TRANSPORT_ERRORS) as exc:
+                bound.warning(
+                    "submit: no definite answer, looking the order up", attempt=send, error=_brief(exc)
+                )
+                found = self._lookup(intent, bound, exc)
+                if found is not None:
+                    bound.info("submit: order found at the broker", order_id=found.id, status=found.status)
+                    return found
+                if send == self._max_attempts:
+                    break
+                wait = self._resend_wait(exc, send)
+                bound.info("submit: order absent at the broker, sending again", wait=round(wait, 3))
+                if wait > 0:
+                    self._sleep(wait)
+                continue
+            try:
+                state = _order(raw)
+            except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+                # Accepted (2xx) but unreadable: never send again; the lookup may still tell what was booked.
+                bound.error("submit: accepted but the answer could not be read", error=_brief(exc))
+                found = self._lookup(intent, bound, exc)
+                if found is None:
+                    raise SubmitOutcomeUnknown(cid, f"unreadable answer to an accepted order: {exc}") from exc
+                return found
+            bound.info("submit: accepted", order_id=state.id, status=state.status)
+            return state
+        bound.error("submit: giving up after ambiguous failures", attempts=self._max_attempts)
+        raise SubmitOutcomeUnknown(
+            cid, f"no definite answer after {self._max_attempts} sends; the last lookup found no order"
+        )
+
+    def _order_body(self, intent: OrderIntent) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "symbol": intent.symbol.upper(),
+            "side": intent.side,
+            "type": intent.type,
+            "time_in_force": intent.time_in_force,
+            "client_order_id": intent.client_order_id,
+        }
+        if intent.qty is not None:
+            fractionable = self._fractionable.get(intent.symbol.upper(), True)
+            qty = round_qty(intent.qty, fractionable)
+            if qty <= 0:
+                raise OrderNotSent(f"qty {intent.qty} rounds to {qty} (fractionable={fractionable})")
+            body["qty"] = wire(qty)
+        if intent.notional is not None:
+            notional = round_notional(intent.notional)
+            if notional <= 0:
+                raise OrderNotSent(f"notional {intent.notional} rounds to {notional}")
+            body["notional"] = wire(notional)
+        if intent.limit_price is not None:
+            body["limit_price"] = wire(round_limit_price(intent.limit_price, intent.side))
+        return body
+
+    def _lookup(self, intent: OrderIntent, bound: Any, cause: Exception) -> OrderState | None:
+        try:
+            found = self.order_by_client_id(intent.client_order_id)
+        except (BrokerUnavailable, BrokerError) as exc:
+            bound.error("submit: lookup failed, outcome unknown", error=_brief(exc))
+            raise SubmitOutcomeUnknown(
+                intent.client_order_id, f"send failed ({_brief(cause)}) and the lookup failed ({_brief(exc)})"
+            ) from exc
+        if found is not None:
+            _check_same_order(intent, found)
+        return found
+
+    def _existing(self, intent: OrderIntent, bound: Any, duplicate: BrokerError) -> OrderState:
+        found = self._lookup(intent, bound, duplicate)
+        if found is None:
+            raise SubmitOutcomeUnknown(intent.client_order_id, "duplicate client_order_id, yet no such order")
+        bound.info("submit: answered by the existing order", order_id=found.id, status=found.status)
+        return found
+
+    # -- transport ---------------------------------------------------------------------------------------
+    def _read(self, client: RESTClient, method: str, path: str, params: dict | None = None) -> Any:
+        """One idempotent request with the read retry policy; BrokerError at once for a definite refusal."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, (_Transient, *TRANSPORT_ERRORS))),
+            sleep=self._sleep,
+            before_sleep=lambda state: log.warning(
+                "broker request failed, retrying",
+                method=method,
+                path=path,
+                attempt=state.attempt_number,
+                error=_brief(state.outcome.exception()),
+                wait=round(state.next_action.sleep, 3) if state.next_action else None,
+            ),
+        )
+        try:
+            return retrying(self._once, client, method, path, params)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            attempts = self._max_attempts
+            log.error("broker unavailable", method=method, path=path, attempts=attempts, error=_brief(last))
+            raise BrokerUnavailable(f"{method} {path}: {_brief(last)} after {attempts} attempts") from last
+
+    def _once(self, client: RESTClient, method: str, path: str, data: dict | None) -> Any:
+        """Exactly one HTTP request through alpaca-py (whose own retries are off)."""
+        if data is not None:
+            data = {k: v for k, v in data.items() if v is not None}
+        call = {"GET": client.get, "POST": client.post, "DELETE": client.delete}[method]
+        try:
+            return call(path, data)
+        except APIError as exc:
+            status, code, message, reset = _error_details(exc)
+            if status == 429 or status >= 500 or status == 0:
+                raise _Transient(status, code, message, reset) from exc
+            raise BrokerError(status, code, message) from exc
+
+    def _resend_wait(self, exc: BaseException, send: int) -> float:
+        """Before sending an order again. After a 429 the lookup has just got through, so only a reset still
+        ahead is waited for; other failures back off as reads do."""
+        if isinstance(exc, _Transient) and exc.status == 429:
+            left = exc.reset - self._wall_clock() if exc.reset is not None else 0.0
+            return min(max(left, 0.0), self._max_wait)
+        return self._wait_after(exc, send)
+
+    def _wait(self, state: RetryCallState) -> float:
+        return self._wait_after(state.outcome.exception() if state.outcome else None, state.attempt_number)
+
+    def _wait_after(self, exc: BaseException | None, attempt: int) -> float:
+        """Until the rate limit resets for a 429 that says when; else exponential backoff with jitter."""
+        if isinstance(exc, _Transient) and exc.status == 429 and exc.reset is not None:
+            left = exc.reset - self._wall_clock()
+            if left > 0:
+                return min(left, self._max_wait)
+        return min(BACKOFF_INITIAL * 2 ** (attempt - 1) + random.uniform(0, BACKOFF_JITTER), self._max_wait)
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _tame(client: RESTClient, adapter: HTTPAdapter) -> None:
+    """Switch alpaca-py's own retries off and give its session a timeout and a request counter."""
+    client._retry = 0
+    client._retry_codes = []
+    client._session.mount("https://", adapter)
+    client._session.mount("http://", adapter)
+
+
+def _error_details(exc: APIError) -> tuple[int, int | None, str, float | None]:
+    response = exc.response
+    status = response.status_code if response is not None else 0
+    code: int | None = None
+    message = str(exc)
+    try:
+        code = int(exc.code)
+        message = str(exc.message)
+    except (ValueError, KeyError, TypeError):
+        pass
+    reset = None
+    if response is not None and response.headers.get("X-RateLimit-Reset"):
+        try:
+            reset = float(response.headers["X-RateLimit-Reset"])
+        except ValueError:
+            reset = None
+    return status, code, message, reset
+
+
+def _check_same_order(intent: OrderIntent, found: OrderState) -> None:
+    """A client_order_id reused for a different order must not pass as this one."""
+    if found.symbol.upper() != intent.symbol.upper() or found.side != intent.side:
+        raise BrokerError(
+            422,
+            40010001,
+            f"{DUPLICATE_CLIENT_ORDER_ID}: {intent.client_order_id} is order {found.id} "
+            f"({found.side} {found.symbol}), not {intent.side} {intent.symbol}",
+        )
+
+
+def _brief(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _dec(value: Any) -> Decimal:
+    if value is None:
+        raise ValueError("missing decimal")
+    return Decimal(str(value))
+
+
+def _opt_dec(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else Decimal(str(value))
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def _ts(value: str) -> datetime:
+    """RFC 3339 (Z or offset, up to nanoseconds) to an aware UTC datetime."""
+    parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("z", "Z")))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _opt_ts(value: str | None) -> datetime | None:
+    return _ts(value) if value else None
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("give an aware datetime")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _position(raw: dict) -> PositionState:
+    return PositionState(
+        symbol=str(raw["symbol"]),
+        qty=_dec(raw["qty"]),
+        market_value=_dec(raw.get("market_value") or 0),
+        avg_entry_price=_dec(raw.get("avg_entry_price") or 0),
+        current_price=_dec(raw.get("current_price") or 0),
+    )
+
+
+def _order(raw: dict) -> OrderState:
+    return OrderState(
+        id=str(raw["id"]),
+        client_order_id=str(raw["client_order_id"]),
+        symbol=str(raw["symbol"]),
+        side=str(raw["side"]),
+        type=str(raw.get("type") or raw.get("order_type")),
+        time_in_force=str(raw["time_in_force"]),
+        qty=_opt_dec(raw.get("qty")),
+        notional=_opt_dec(raw.get("notional")),
+        limit_price=_opt_dec(raw.get("limit_price")),
+        filled_qty=_dec(raw.get("filled_qty") or 0),
+        filled_avg_price=_opt_dec(raw.get("filled_avg_price")),
+        status=str(raw["status"]),
+        submitted_at=_opt_ts(raw.get("submitted_at")),
+        updated_at=_opt_ts(raw.get("updated_at")),
+    )
