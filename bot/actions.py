@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import structlog
 
-from bot.state.store import StateStore
+from bot.state.store import StateError, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +23,12 @@ def approve_plan(
     """Approve a held plan. ``content_hash`` binds the decision to the plan a person saw (defaults to the
     stored one for channels that show the plan from the database, like the CLI)."""
     plan = _held_plan(store, plan_id)
-    store.decide_approval(plan_id, "approved", who, channel, content_hash=content_hash or plan.content_hash)
+    try:
+        store.decide_approval(
+            plan_id, "approved", who, channel, content_hash=content_hash or plan.content_hash
+        )
+    except StateError as exc:
+        raise ActionError(str(exc)) from exc
     store.set_plan_status(plan_id, "approved", f"approved by {who} via {channel}")
     store.audit("plan_approved", account=plan.account, plan_id=plan_id, who=who, channel=channel)
     log.info("plan approved", plan_id=plan_id, who=who, channel=channel)
@@ -31,7 +36,12 @@ def approve_plan(
 
 def reject_plan(store: StateStore, plan_id: str, who: str, channel: str, reason: str = "") -> None:
     plan = _held_plan(store, plan_id)
-    store.decide_approval(plan_id, "rejected", who, channel, reason=reason, content_hash=plan.content_hash)
+    try:
+        store.decide_approval(
+            plan_id, "rejected", who, channel, reason=reason, content_hash=plan.content_hash
+        )
+    except StateError as exc:
+        raise ActionError(str(exc)) from exc
     store.set_plan_status(plan_id, "rejected", reason or f"rejected by {who}")
     store.audit(
         "plan_rejected", account=plan.account, plan_id=plan_id, who=who, channel=channel, reason=reason

@@ -30,13 +30,20 @@ class BrokerFollowingClock:
         self._lock = threading.Lock()
         self._broker_time: datetime | None = None
         self._wall_time = 0.0
+        self._was_open = False
         self.rate = 1.0
 
-    def observe(self, broker_time: datetime) -> None:
-        """Record a fresh reading of the broker's clock and update the rate estimate (smoothed)."""
+    def observe(self, broker_time: datetime, market_open: bool = True) -> None:
+        """Record a fresh reading of the broker's clock and update the rate estimate (smoothed).
+
+        Only readings taken while the market is open (now and at the previous reading) update the rate: an
+        accelerated paper market may skip a night in a blink, and that rate says nothing about the session.
+        """
         with self._lock:
             wall = self._wall()
-            if self._broker_time is not None and wall > self._wall_time:
+            both_open = market_open and self._was_open
+            self._was_open = market_open
+            if both_open and self._broker_time is not None and wall > self._wall_time:
                 elapsed_wall = wall - self._wall_time
                 elapsed_broker = (broker_time - self._broker_time).total_seconds()
                 if elapsed_broker >= 0 and elapsed_wall > 1e-3:

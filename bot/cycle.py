@@ -139,7 +139,9 @@ class AccountBot:
             if plan is None or plan.account != self.account.name:
                 continue
             if approval.expires_at is not None and clock.timestamp >= approval.expires_at:
-                self.store.set_plan_status(plan.plan_id, "expired", "no decision before the market close")
+                self.store.set_plan_status(
+                    plan.plan_id, "expired", "no decision before the market close", expected="held"
+                )
                 self.store.expire_approval(plan.plan_id)
                 log.info("held plan expired without a decision", plan_id=plan.plan_id)
 

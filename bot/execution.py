@@ -158,6 +158,7 @@ class PlanExecutor:
                     intent.type,
                     intent.limit_price,
                     est_notional=Decimal(spec["est_notional"]),
+                    created_at=self.clock.now(),
                 )
             self._submit(intent, resumed=record is not None)
 
@@ -229,6 +230,7 @@ class PlanExecutor:
                 None,
                 est_notional=Decimal(0),
                 status="canceled",
+                created_at=self.clock.now(),
             )
         else:
             self.store.update_order(cid, status="canceled", final_at=self.clock.now())

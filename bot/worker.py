@@ -9,6 +9,7 @@ account its turn; whether a cycle is due is decided on the broker's time, not on
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Mapping
@@ -27,6 +28,10 @@ from bot.state.lock import StateLock
 from bot.state.store import StateStore
 
 log = structlog.get_logger(__name__)
+
+# A tick still running when the next is due is skipped on purpose (max_instances=1); APScheduler would log
+# each skip as a warning, which at sub-second ticks buries everything else in the log.
+logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 EMBEDDED_KEY = "embedded-{name}-key"
 EMBEDDED_SECRET = "embedded-{name}-secret"
@@ -71,6 +76,7 @@ def connect(config: BotConfig, environ: Mapping[str, str] | None = None, speed: 
 def start_embedded(config: BotConfig, speed: bool = True):  # noqa: ANN201 - PaperBroker (imported lazily)
     """Start the paper broker in-process, hosting one account per ``embedded`` account of the config."""
     from bot.paper_broker.accounts import AccountsFile, AccountSpec
+    from bot.paper_broker.faults import FaultConfig
     from bot.paper_broker.server import ClockConfig, PaperBroker, ServerConfig
 
     embedded = config.embedded
@@ -86,6 +92,9 @@ def start_embedded(config: BotConfig, speed: bool = True):  # noqa: ANN201 - Pap
     )
     server = ServerConfig(
         accounts=AccountsFile(accounts=specs),
+        # Alpaca's 200 requests/minute counts wall minutes, while the embedded market runs hours per wall
+        # second: the limit would throttle a bot that is far below it in market time. Tests cover the limit.
+        faults=FaultConfig(rate_limit_per_minute=None),
         database=embedded.database or Path(config.state_dir) / "paper-broker.sqlite",
         clock=ClockConfig(
             mode="speed" if speed else "manual",
@@ -163,7 +172,7 @@ class Bot:
         broker_clock = self.primary.clock()
         observe = getattr(self.clock, "observe", None)
         if observe is not None:
-            observe(broker_clock.timestamp)
+            observe(broker_clock.timestamp, broker_clock.is_open)
         outcomes = {}
         for name, account_bot in self.accounts.items():
             try:
@@ -190,7 +199,7 @@ def tick_seconds(config: BotConfig, connections: Connections) -> float:
         return 15.0
     session_minutes = 390
     cycles = max(session_minutes / config.schedule.interval_minutes, 1)
-    return min(15.0, max(0.02, config.embedded.session_seconds / cycles / 4))
+    return min(15.0, max(0.05, config.embedded.session_seconds / cycles / 4))
 
 
 def run_forever(bot: Bot, state_dir: Path, every: float, stop: threading.Event | None = None) -> None:

@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,8 +48,15 @@ def requests_per_second(broker: PaperBroker, kind: str, total: int, threads: int
         session = requests.Session()
         for n in range(count):
             if kind == "orders":
-                body = {"symbol": "SPY", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "gtc",
-                        "limit_price": "100", "client_order_id": f"bench-{offset}-{n}-{time.monotonic_ns()}"}
+                body = {
+                    "symbol": "SPY",
+                    "qty": "1",
+                    "side": "buy",
+                    "type": "limit",
+                    "time_in_force": "gtc",
+                    "limit_price": "100",
+                    "client_order_id": f"bench-{offset}-{n}-{time.monotonic_ns()}",
+                }
                 answer = session.post(f"{broker.url}/v2/orders", json=body, headers=HEADERS, timeout=10)
             else:
                 answer = session.get(f"{broker.url}/v2/positions", headers=HEADERS, timeout=10)
@@ -64,7 +71,13 @@ def requests_per_second(broker: PaperBroker, kind: str, total: int, threads: int
 
 def seed_positions(broker: PaperBroker) -> None:
     for symbol in SYMBOLS:
-        body = {"symbol": symbol, "notional": "10000", "side": "buy", "type": "market", "time_in_force": "day"}
+        body = {
+            "symbol": symbol,
+            "notional": "10000",
+            "side": "buy",
+            "type": "market",
+            "time_in_force": "day",
+        }
         requests.post(f"{broker.url}/v2/orders", json=body, headers=HEADERS, timeout=10).raise_for_status()
     broker.advance(minutes=2)
 
@@ -78,15 +91,26 @@ def simulated_year(workdir: Path, with_orders: bool) -> tuple[float, int]:
     started = time.perf_counter()
     while broker.now < end:
         if with_orders and broker.engine.calendar.is_open(broker.now):
-            quotes = session.get(f"{broker.url}/v2/stocks/quotes/latest", params={"symbols": ",".join(SYMBOLS)},
-                                 headers=HEADERS, timeout=10)
+            quotes = session.get(
+                f"{broker.url}/v2/stocks/quotes/latest",
+                params={"symbols": ",".join(SYMBOLS)},
+                headers=HEADERS,
+                timeout=10,
+            )
             quotes.raise_for_status()
             for n, symbol in enumerate(SYMBOLS):
                 side = "buy" if (sessions + n) % 2 == 0 or sessions == 0 else "sell"
                 notional = "1000" if side == "buy" else "400"
-                body = {"symbol": symbol, "notional": notional, "side": side, "type": "market",
-                        "time_in_force": "day"}
-                session.post(f"{broker.url}/v2/orders", json=body, headers=HEADERS, timeout=10).raise_for_status()
+                body = {
+                    "symbol": symbol,
+                    "notional": notional,
+                    "side": side,
+                    "type": "market",
+                    "time_in_force": "day",
+                }
+                session.post(
+                    f"{broker.url}/v2/orders", json=body, headers=HEADERS, timeout=10
+                ).raise_for_status()
         broker.advance(hours=24)
         sessions += 1
     elapsed = time.perf_counter() - started
@@ -116,12 +140,18 @@ def main() -> None:
         ("POST /v2/orders (resting limit orders), requests/s, 2 client threads", "orders", "{:.0f}"),
         ("GET /v2/positions (10 positions), requests/s, 2 client threads", "positions", "{:.0f}"),
         ("one simulated year (2019), 10 symbols, clock only, seconds", "year_idle", "{:.2f}"),
-        ("one simulated year (2019), 10 symbols, quotes + 10 orders every session over HTTP, seconds",
-         "year_trading", "{:.2f}"),
+        (
+            "one simulated year (2019), 10 symbols, quotes + 10 orders every session over HTTP, seconds",
+            "year_trading",
+            "{:.2f}",
+        ),
     ]
     for label, key, fmt in rows:
         values = results[key]
-        print(f"| {label} | {fmt.format(statistics.median(values))} | {', '.join(fmt.format(v) for v in values)} |")
+        print(
+            f"| {label} | {fmt.format(statistics.median(values))} "
+            f"| {', '.join(fmt.format(v) for v in values)} |"
+        )
 
 
 if __name__ == "__main__":

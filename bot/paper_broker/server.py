@@ -160,8 +160,8 @@ class PaperBroker:
         return f"http://{self.config.host}:{self.port}"
 
     def start(self) -> PaperBroker:
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening socket
-        # says it is TCP; without it every keep-alive response stalls ~40 ms on Nagle + delayed ACK.
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+        # socket says it is TCP; without it every keep-alive response stalls ~40 ms on Nagle + delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.config.host, self.config.port))

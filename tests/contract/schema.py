@@ -44,7 +44,7 @@ class Erratum:
     name: str
     spec: str
     pointer: str
-    """JSON pointer (without ``#``) of the value replaced."""
+    """JSON pointer (without ``#``) of the value replaced, or of the schema whose keyword is renamed."""
     published: Any
     corrected: Any
     reason: str
@@ -57,8 +57,8 @@ ERRATA: tuple[Erratum, ...] = (
         "/components/schemas/NonTradeActivities/properties/date/format",
         "date-time",
         "date",
-        "The spec types a non-trade activity's `date` as date-time, but its own example (and Alpaca's real "
-        "answers) send a plain date such as 2019-08-01, and alpaca-py's NonTradeActivity parses a date.",
+        "The spec types a non-trade activity's `date` as date-time, but its own example sends a plain date "
+        "(2019-08-01), and alpaca-py's NonTradeActivity parses the field as a date.",
     ),
     Erratum(
         "activities-oneOf-is-anyOf",
@@ -268,9 +268,6 @@ class Recorder:
         )
         return response
 
-    def clear(self) -> None:
-        self.exchanges.clear()
-
     def last(self, method: str, path: str) -> Exchange:
         """The latest ``method path`` exchange; a path ending in ``/`` matches every path under it."""
         for exchange in reversed(self.exchanges):
@@ -279,8 +276,8 @@ class Recorder:
                 return exchange
         raise AssertionError(f"no {method} {path} recorded")
 
-    def validate(self, exchange: Exchange) -> str | None:
-        """Check one exchange against the spec; return the template it matched (None for unknown paths)."""
+    def validate(self, exchange: Exchange) -> str:
+        """Check one exchange against the spec; return its path template (its path, for errors off-spec)."""
         spec = spec_for(exchange.path)
         template = spec.match(exchange.method, exchange.path)
         if exchange.status >= 400:  # errors have Alpaca's shape on every path, even ones the spec lacks

@@ -322,7 +322,6 @@ def send_order(account: Account, payload: tuple[str, Any]) -> None:
     event(f"POST /v2/orders -> {response.status_code}")  # shown by pytest --hypothesis-show-statistics
     if response.status_code != 200:
         event(f"{response.status_code}: {re.sub(r'[0-9.]+', 'N', body['message'])[:40]}")
-    if response.status_code != 200:
         return
     schema.assert_schema(body, "Order")
     assert body["status"] in ("new", "accepted") and body["filled_qty"] == "0", body
