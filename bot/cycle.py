@@ -22,7 +22,7 @@ from bot.broker.models import BrokerClock
 from bot.clock import Clock
 from bot.config import AccountConfig, BotConfig
 from bot.execution import ExecutionSettings, PlanExecutor
-from bot.guards import check_limits, needs_approval
+from bot.guards import check_limits, materially_different, needs_approval
 from bot.snapshot import AccountView, build_snapshot, symbols_of_interest
 from bot.state.store import PlanRecord, StateStore
 from strategies.plan import RebalancePlan
@@ -189,7 +189,7 @@ class AccountBot:
         now = self.clock.now()
         content_hash = plan.content_hash()
         pending = self._pending_plan()
-        if pending is not None and pending.content_hash == content_hash:
+        if pending is not None and not materially_different(pending.details, plan):
             return CycleOutcome("held, waiting for approval", pending.plan_id)
         if self._rejected_today(content_hash, now):
             return CycleOutcome("same plan was rejected today; not asking again", detail=content_hash[:10])

@@ -66,3 +66,25 @@ def needs_approval(
                 f"{approval.max_plan_fraction:.1%}"
             )
     return GuardVerdict(bool(reasons), tuple(reasons))
+
+
+MATERIAL_CHANGE = Decimal("0.10")
+"""A held plan is replaced by a new one only if the trades change this much (share of gross notional)."""
+
+
+def materially_different(
+    held_details: dict, plan: RebalancePlan, tolerance: Decimal = MATERIAL_CHANGE
+) -> bool:
+    """Whether a fresh plan differs enough from a held one to ask again.
+
+    Prices move every minute, so a plan recomputed five minutes later never has the same content hash; asking
+    a person again each time would mean nothing could ever be approved. A held plan stands until the set of
+    trades changes (a symbol or side appears or disappears) or any trade's size moves by more than
+    ``tolerance`` of the plan's gross notional.
+    """
+    held = {(o["symbol"], o["side"]): Decimal(o["est_notional"]) for o in held_details["orders"]}
+    fresh = {(o.symbol, o.side.value): o.est_notional for o in plan.orders}
+    if held.keys() != fresh.keys():
+        return True
+    gross = max(Decimal(held_details["gross_notional"]), plan.gross_notional, Decimal(1))
+    return any(abs(held[key] - fresh[key]) > tolerance * gross for key in held)

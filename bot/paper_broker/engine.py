@@ -24,7 +24,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
 from bot.paper_broker import errors
@@ -243,7 +243,8 @@ class PaperBrokerEngine:
     def submit_order(self, account: Account, body: object) -> Order:
         """Validate and accept an order as Alpaca would, or raise the BrokerError Alpaca would answer."""
         request = parse_order_request(body)
-        with self.lock, self.store.transaction():
+        with self.lock, self.store.transaction(), localcontext() as context:
+            context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
             self._check_acceptable(account, request)
             order = self._new_order(account, request, self.now)
             order.status = "new" if self.calendar.is_open(self.now) else "accepted"

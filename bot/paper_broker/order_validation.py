@@ -19,6 +19,8 @@ KNOWN_TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
 KNOWN_TIF = ("day", "gtc", "opg", "cls", "ioc", "fok")
 MAX_QTY_DECIMALS = 9
 MIN_NOTIONAL = Decimal(1)
+MAX_DIGITS_BEFORE_POINT = 15
+"""Amounts of 10^15 or more are refused as invalid: far beyond any account, and beyond exact Decimal maths."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ def _decimal(body: dict, key: str) -> Decimal | None:
         raise errors.invalid_request(f"invalid {key}: {value!r} is not a number") from None
     if not number.is_finite():
         raise errors.invalid_request(f"invalid {key}: {value!r} is not a number")
+    if number.adjusted() >= MAX_DIGITS_BEFORE_POINT:
+        raise errors.invalid_request(f"invalid {key}: {value!r} is too large")
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
 
 

@@ -428,12 +428,6 @@ ASTRONOMICAL = st.integers(10**28, 10**60).flatmap(
 ) | st.integers(19, 400).map(lambda e: f"1e{e}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (order_validation._decimal, engine._estimated_cost/_check_sell_qty): a qty, notional or "
-    "limit_price with more digits than Decimal's 28-digit context (qty '1e30', 10**28, 1e308; a sell of "
-    "'1e19' shares) raises decimal.InvalidOperation while quantizing: 500 instead of Alpaca's 422/403",
-)
 @settings(
     max_examples=10, deadline=None, phases=[Phase.explicit, Phase.generate]
 )  # no shrinking: it is known
