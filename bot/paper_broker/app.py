@@ -1,9 +1,9 @@
 """The paper broker's HTTP face: Alpaca's Trading API v2 and Market Data API v2 paths over FastAPI.
 
 Routes are thin: they authenticate, parse parameters, call the engine under its lock and serialise. Alpaca's
-error shape (``{"code", "message"}``) is used for every error, including unknown routes, malformed JSON and bad
-query parameters. ``FaultMiddleware`` sits in front of everything to inject rate limits, server errors, slow
-responses and dropped connections. Paths under ``/_paper`` are the simulator's own controls (not Alpaca's).
+error shape (``{"code", "message"}``) is used for every error, including unknown routes, malformed JSON and
+bad query parameters. ``FaultMiddleware`` sits in front of everything to inject rate limits, server errors,
+slow responses and dropped connections. Paths under ``/_paper`` are the simulator's own controls (not Alpaca's).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from bot.paper_broker.serialize import (
     ts_new_york,
 )
 
-CLOSED_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"})
+CLOSED_STATUSES = frozenset(
+    {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"}
+)
 DROP_FLAG = "paper_broker.drop_response"
 
 
@@ -52,7 +54,7 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
 
 
-# -- errors ---------------------------------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------------------------
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.BrokerError)
     async def _broker_error(_: Request, exc: errors.BrokerError) -> JSONResponse:
@@ -62,7 +64,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-        return JSONResponse({"code": 40010001, "message": f"invalid {where}: {first['msg']}"}, status_code=422)
+        return JSONResponse(
+            {"code": 40010001, "message": f"invalid {where}: {first['msg']}"}, status_code=422
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -89,13 +93,15 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         body = json.loads(raw) if raw else None
-        json.dumps(body, ensure_ascii=False).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
+        json.dumps(
+            body, ensure_ascii=False
+        ).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
     except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
         raise errors.malformed_body() from None
     return body
 
 
-# -- trading API -----------------------------------------------------------------------------------------------
+# -- trading API ---------------------------------------------------------------------------------------------
 def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C901 - one place lists the routes
     current = Depends(_account_dependency(engine))
 
@@ -205,7 +211,9 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         }
 
     @app.get("/v2/calendar")
-    def get_calendar(account: Account = current, start: str | None = None, end: str | None = None) -> list[dict]:
+    def get_calendar(
+        account: Account = current, start: str | None = None, end: str | None = None
+    ) -> list[dict]:
         today = engine.now.astimezone(NEW_YORK).date()
         first = _date_param(start, "start") or today
         last = _date_param(end, "end") or first + timedelta(days=365 * 2)
@@ -214,7 +222,9 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         return [_calendar_day(engine, s) for s in engine.calendar.sessions_between(first, last)]
 
     @app.get("/v2/assets")
-    def list_assets(account: Account = current, status: str | None = None, asset_class: str | None = None) -> list:
+    def list_assets(
+        account: Account = current, status: str | None = None, asset_class: str | None = None
+    ) -> list:
         with engine.lock:
             assets = [asset_json(engine, s) for s in sorted(engine.market.data.symbols)]
         if asset_class not in (None, "us_equity"):
@@ -237,7 +247,9 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         page_size: int = 100,
         page_token: str | None = None,
     ) -> list[dict]:
-        return _activities(engine, account, {activity_type.upper()}, date, after, until, direction, page_size, page_token)
+        return _activities(
+            engine, account, {activity_type.upper()}, date, after, until, direction, page_size, page_token
+        )
 
     @app.get("/v2/account/activities")
     def all_activities(
@@ -272,7 +284,7 @@ def _activities(
     page_size: int,
     page_token: str | None,
 ) -> list[dict]:
-    """Alpaca's activity paging: sorted by time, ``page_token`` is the id of the last activity already seen."""
+    """Alpaca's activity paging: sorted by time; ``page_token`` is the id of the last activity seen."""
     if direction not in ("asc", "desc"):
         raise errors.invalid_request("direction must be asc or desc")
     if not 1 <= page_size <= 100:
@@ -300,7 +312,9 @@ def _activities(
 def _calendar_day(engine: PaperBrokerEngine, session) -> dict:  # noqa: ANN001 - calendar.Session
     open_local = session.open.astimezone(NEW_YORK)
     close_local = session.close.astimezone(NEW_YORK)
-    following = engine.calendar.sessions_between(session.date + timedelta(days=1), session.date + timedelta(days=10))
+    following = engine.calendar.sessions_between(
+        session.date + timedelta(days=1), session.date + timedelta(days=10)
+    )
     return {
         "date": session.date.isoformat(),
         "open": open_local.strftime("%H:%M"),
@@ -342,7 +356,7 @@ def _date_param(value: str | None, name: str) -> date | None:
         raise errors.BrokerError(400, 40010000, f"invalid {name}: {value!r} is not a date") from None
 
 
-# -- market data API ------------------------------------------------------------------------------------------
+# -- market data API -----------------------------------------------------------------------------------------
 TIMEFRAMES = {"1Min": "1Min", "1T": "1Min", "1Day": "1Day", "1D": "1Day"}
 
 
@@ -356,8 +370,15 @@ def _market_data_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:
             quote = engine.market.quote(symbol, engine.now) if symbol in engine.market.data.symbols else None
             if quote is not None:
                 quotes[symbol] = {
-                    "ap": quote.ask, "as": int(quote.ask_size), "ax": "V", "bp": quote.bid,
-                    "bs": int(quote.bid_size), "bx": "V", "c": ["R"], "t": ts(quote.t), "z": "B",
+                    "ap": quote.ask,
+                    "as": int(quote.ask_size),
+                    "ax": "V",
+                    "bp": quote.bid,
+                    "bs": int(quote.bid_size),
+                    "bx": "V",
+                    "c": ["R"],
+                    "t": ts(quote.t),
+                    "z": "B",
                 }
         return {"quotes": quotes}
 
@@ -368,8 +389,13 @@ def _market_data_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:
             trade = engine.market.trade(symbol, engine.now) if symbol in engine.market.data.symbols else None
             if trade is not None:
                 trades[symbol] = {
-                    "p": trade.price, "s": int(trade.size), "t": ts(trade.t), "x": "V",
-                    "i": int(trade.t.timestamp()), "c": ["@"], "z": "B",
+                    "p": trade.price,
+                    "s": int(trade.size),
+                    "t": ts(trade.t),
+                    "x": "V",
+                    "i": int(trade.t.timestamp()),
+                    "c": ["@"],
+                    "z": "B",
                 }
         return {"trades": trades}
 
@@ -400,7 +426,11 @@ def _market_data_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:
         sort: str = "asc",
     ) -> dict:
         result = _bars(engine, [symbol.upper()], timeframe, start, end, limit, page_token, sort)
-        return {"symbol": symbol.upper(), "bars": result["bars"].get(symbol.upper(), []), "next_page_token": result["next_page_token"]}
+        return {
+            "symbol": symbol.upper(),
+            "bars": result["bars"].get(symbol.upper(), []),
+            "next_page_token": result["next_page_token"],
+        }
 
 
 def _symbols(text: str) -> list[str]:
@@ -423,11 +453,15 @@ def _bars(
     """Bars of several symbols, symbol by symbol then by time, ``limit`` bars per page in all."""
     frame = TIMEFRAMES.get(timeframe)
     if frame is None:
-        raise errors.BrokerError(400, 40010000, f"invalid timeframe {timeframe!r}: the paper broker serves 1Min and 1Day")
+        raise errors.BrokerError(
+            400, 40010000, f"invalid timeframe {timeframe!r}: the paper broker serves 1Min and 1Day"
+        )
     if not 1 <= limit <= 10000:
         raise errors.BrokerError(400, 40010000, "limit must be between 1 and 10000")
     now = engine.now
-    start_t = _time_param(start, "start") or datetime.combine(now.astimezone(NEW_YORK).date(), time(), NEW_YORK)
+    start_t = _time_param(start, "start") or datetime.combine(
+        now.astimezone(NEW_YORK).date(), time(), NEW_YORK
+    )
     end_t = min(_time_param(end, "end") or now, now)
     resume = _decode_page_token(page_token)
     out: dict[str, list[dict]] = {}
@@ -465,8 +499,14 @@ def _after_token(stamp: str, token_stamp: str, sort: str) -> bool:
 
 def _bar_json(bar) -> dict:  # noqa: ANN001 - market.Bar
     return {
-        "t": _bar_stamp(bar), "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
-        "v": int(bar.volume), "n": int(bar.trade_count), "vw": bar.vwap,
+        "t": _bar_stamp(bar),
+        "o": bar.open,
+        "h": bar.high,
+        "l": bar.low,
+        "c": bar.close,
+        "v": int(bar.volume),
+        "n": int(bar.trade_count),
+        "vw": bar.vwap,
     }
 
 
@@ -519,7 +559,7 @@ def _control_routes(app: FastAPI, engine: PaperBrokerEngine, faults: FaultInject
         return config.model_dump()
 
 
-# -- faults ---------------------------------------------------------------------------------------------------
+# -- faults --------------------------------------------------------------------------------------------------
 class FaultMiddleware:
     """Pure ASGI middleware in front of the app: rate limit, server errors, slowness, dropped connections."""
 
@@ -540,7 +580,9 @@ class FaultMiddleware:
             return
         status = self.faults.server_error()
         if status is not None:
-            await _send_json(send, status, {"code": status * 100000, "message": "internal server error"}, headers)
+            await _send_json(
+                send, status, {"code": status * 100000, "message": "internal server error"}, headers
+            )
             return
         delay = self.faults.delay()
         await self.app(scope, receive, self._wrap_send(scope, send, headers, delay))
@@ -596,7 +638,10 @@ async def _send_json(send, status: int, body: dict, headers: list[tuple[bytes, b
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ]
             + headers,
         }
     )

@@ -1,8 +1,9 @@
 """Turns the engine's state into Alpaca's JSON shapes.
 
-Decimal fields travel as JSON strings, as Alpaca sends them; timestamps are RFC 3339 in UTC (``...Z``) except the
-clock, which Alpaca reports in New York time. Where alpaca-py is stricter than Alpaca's OpenAPI spec (it requires
-``easy_to_borrow`` on assets, which the spec does not list), both are satisfied; the contract tests check both.
+Decimal fields travel as JSON strings, as Alpaca sends them; timestamps are RFC 3339 in UTC (``...Z``) except
+the clock, which Alpaca reports in New York time. Where alpaca-py is stricter than Alpaca's OpenAPI spec (it
+requires ``easy_to_borrow`` on assets, which the spec does not list), both are satisfied; the contract tests
+check both.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def order_json(order: Order) -> dict[str, Any]:
         "notional": dec(order.notional),
         "qty": dec(order.qty),
         "filled_qty": dec(order.filled_qty),
-        "filled_avg_price": dec(order.filled_avg_price.quantize(Decimal("0.0001"))) if order.filled_qty else None,
+        "filled_avg_price": dec(order.filled_avg_price.quantize(Decimal("0.0001")))
+        if order.filled_qty
+        else None,
         "order_class": "",
         "order_type": order.type,
         "type": order.type,
@@ -178,7 +181,10 @@ def activity_json(activity: Activity) -> dict[str, Any]:
     # account_id is not in the Trading API spec's activity schemas, but alpaca-py's TradeActivity and
     # NonTradeActivity require it; the spec allows extra properties, so both are satisfied.
     body: dict[str, Any] = {
-        "id": activity.id, "account_id": activity.account_id, "activity_type": activity.activity_type, **fields
+        "id": activity.id,
+        "account_id": activity.account_id,
+        "activity_type": activity.activity_type,
+        **fields,
     }
     if activity.activity_type == "FILL":
         body["transaction_time"] = ts(activity.time)

@@ -1,4 +1,4 @@
-"""The command line on bad configs (exit 2, one clear line, no trading) and secrets kept out of logs and state."""
+"""The CLI on bad configs (exit 2, one clear line, no trading); secrets kept out of logs and state."""
 
 from __future__ import annotations
 

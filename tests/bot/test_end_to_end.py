@@ -1,4 +1,4 @@
-"""The real bot against the paper broker, through alpaca-py over HTTP, on real prices, stepping simulated time."""
+"""The real bot against the paper broker through alpaca-py over HTTP, on real prices, in simulated time."""
 
 from __future__ import annotations
 
