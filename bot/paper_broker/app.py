@@ -3,7 +3,7 @@
 Routes are thin: they authenticate, parse parameters, call the engine under its lock and serialise. Alpaca's
 error shape (``{"code", "message"}``) is used for every error, including unknown routes, malformed JSON and
 bad query parameters. ``FaultMiddleware`` sits in front of everything to inject rate limits, server errors,
-slow responses and dropped connections. Paths under ``/_paper`` are the simulator's own controls (not Alpaca's).
+slow responses and dropped connections. Paths under ``/_paper`` are the simulator's own controls.
 """
 
 from __future__ import annotations
