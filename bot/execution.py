@@ -11,7 +11,7 @@ again on its next tick until the plan is done.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 import structlog
@@ -260,7 +260,3 @@ def _fit_to_budget(
     return (
         scaled.to_integral_value(ROUND_DOWN) if whole else scaled.quantize(Decimal("1e-9"), ROUND_DOWN)
     ), None
-
-
-def plan_age(plan: PlanRecord, now: datetime) -> timedelta:
-    return now - plan.created_at

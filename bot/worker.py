@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.broker.alpaca import AlpacaBroker
 from bot.clock import BrokerFollowingClock, Clock
-from bot.config import AccountConfig, BotConfig, resolve_credentials
+from bot.config import BotConfig, resolve_credentials
 from bot.cycle import AccountBot, CycleOutcome
 from bot.state.lock import StateLock
 from bot.state.store import StateStore
@@ -240,7 +240,3 @@ def run_forever(bot: Bot, state_dir: Path, every: float, stop: threading.Event |
                 signal.signal(sig, handler)
             bot.finish("stopped", {"signal": stopping["signal"]})
             log.info("bot stopped")
-
-
-def account_by_name(config: BotConfig, name: str) -> AccountConfig:
-    return config.account(name)

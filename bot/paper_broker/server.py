@@ -122,7 +122,7 @@ class PaperBroker:
             if self.config.data_dir
             else MarketData.bundled(self.config.symbols)
         )
-        calendar = TradingCalendar()
+        calendar = TradingCalendar.for_span(data.first_day(), data.last_day())
         self.market = SimMarket(data, calendar, MarketConfig(**self.config.market))
         self.store = BrokerStore(self.config.database)
         if self.config.reset:

@@ -7,7 +7,7 @@ instead of sleeping, and every request goes through alpaca-py over HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -109,3 +109,7 @@ def make_harness(
     store = StateStore(tmp_path / "state" / "bot.sqlite")
     bot = Bot(config, {"main": adapter}, store, clock=BrokerTime(broker))
     return Harness(broker, bot, store, adapter)
+
+
+OPEN_TIME = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
+"""The open of the harness's default start day, 2019-12-17 (09:30 New York)."""
