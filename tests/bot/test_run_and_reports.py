@@ -1,4 +1,4 @@
-"""``rebalance-bot run`` as a process (SIGTERM, one bot per state dir), reconciliation, and the report commands."""
+"""`rebalance-bot run` as a process (SIGTERM, one bot per state dir), reconciliation, reports."""
 
 from __future__ import annotations
 
