@@ -113,16 +113,23 @@ class PaperBroker:
     """An in-process paper broker; point alpaca-py at it with ``url_override=broker.url``."""
 
     def __init__(
-        self, config: ServerConfig | None = None, wall_clock: Callable[[], float] = time.time
+        self,
+        config: ServerConfig | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        *,
+        data: MarketData | None = None,
+        calendar: TradingCalendar | None = None,
     ) -> None:
-        """``wall_clock`` feeds only the HTTP rate limiter (a wall-time concern); tests pass a stepped one."""
+        """``wall_clock`` feeds only the HTTP rate limiter (a wall-time concern); tests pass a stepped one.
+        ``data`` and ``calendar`` let many short-lived brokers share one read-only copy (loading takes ~1 s)."""
         self.config = config or ServerConfig()
-        data = (
-            MarketData.from_dir(self.config.data_dir, self.config.symbols)
-            if self.config.data_dir
-            else MarketData.bundled(self.config.symbols)
-        )
-        calendar = TradingCalendar.for_span(data.first_day(), data.last_day())
+        if data is None:
+            data = (
+                MarketData.from_dir(self.config.data_dir, self.config.symbols)
+                if self.config.data_dir
+                else MarketData.bundled(self.config.symbols)
+            )
+        calendar = calendar or TradingCalendar.for_span(data.first_day(), data.last_day())
         self.market = SimMarket(data, calendar, MarketConfig(**self.config.market))
         self.store = BrokerStore(self.config.database)
         if self.config.reset:

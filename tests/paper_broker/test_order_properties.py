@@ -35,7 +35,6 @@ import requests
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from bot.paper_broker import server
 from bot.paper_broker.calendar import TradingCalendar
 from bot.paper_broker.faults import FaultConfig
 from bot.paper_broker.marketdata import MarketData
@@ -356,28 +355,26 @@ def cancel_all(account: Account) -> None:
 @pytest.fixture(scope="module")
 def fresh_broker() -> Iterator[Callable[[], PaperBroker]]:
     """A new broker per example, sharing the (read-only) bundled data and calendar so each starts fast."""
-    data, calendar = MarketData.bundled(), TradingCalendar()
+    data = MarketData.bundled()
+    calendar = TradingCalendar.for_span(data.first_day(), data.last_day())
     stopping = ThreadPoolExecutor(max_workers=4)  # a uvicorn server takes ~0.2 s to stop: not on the hot path
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(server.MarketData, "bundled", classmethod(lambda cls, symbols=None: data))
-        patch.setattr(server, "TradingCalendar", lambda: calendar)
-        started: list[PaperBroker] = []
+    started: list[PaperBroker] = []
 
-        def factory() -> PaperBroker:
-            if started:
-                stopping.submit(started[-1].stop)
-            config = ServerConfig(
-                accounts=two_accounts(),
-                clock=ClockConfig(start=START),
-                faults=FaultConfig(rate_limit_per_minute=None),
-            )
-            started.append(PaperBroker(config).start())
-            return started[-1]
-
-        yield factory
+    def factory() -> PaperBroker:
         if started:
             stopping.submit(started[-1].stop)
-        stopping.shutdown(wait=True)
+        config = ServerConfig(
+            accounts=two_accounts(),
+            clock=ClockConfig(start=START),
+            faults=FaultConfig(rate_limit_per_minute=None),
+        )
+        started.append(PaperBroker(config, data=data, calendar=calendar).start())
+        return started[-1]
+
+    yield factory
+    if started:
+        stopping.submit(started[-1].stop)
+    stopping.shutdown(wait=True)
 
 
 @SETTINGS
