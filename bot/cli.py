@@ -330,6 +330,141 @@ def paper_broker(
     broker.serve_forever()
 
 
+@app.command()
+def backtest(
+    config: ConfigOption = DEFAULT_CONFIG,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First session, YYYY-MM-DD (default: the first one with data for every asset)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last session, YYYY-MM-DD (default: the last in the data).")
+    ] = None,
+    targets: Annotated[
+        str,
+        typer.Option(
+            help="60-40 (SPY/AGG), diversified (the example mix on funds with data since 2004), or config."
+        ),
+    ] = "config",
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: never, monthly, quarterly, annual, band-5pp-monthly, opportunistic-20pct, "
+            "bot (the config's own), or all."
+        ),
+    ] = "all",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Directory of daily CSVs in the bundled layout (bundled real data by default)."),
+    ] = None,
+    alpaca: Annotated[
+        bool,
+        typer.Option(
+            "--alpaca", help="Daily bars from Alpaca with the config's first keyed account (cached)."
+        ),
+    ] = False,
+    cache: Annotated[
+        Path | None, typer.Option(help="Cache for Alpaca bars (default: <state_dir>/bars).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write metrics/equity/drift/trades CSV, summary.json and report.html here."),
+    ] = None,
+    costs: Annotated[
+        bool,
+        typer.Option(
+            "--costs/--no-costs", help="Charge the paper broker's spread and impact (and commission)."
+        ),
+    ] = True,
+    spread_bps: Annotated[float, typer.Option(help="Full bid-ask spread in basis points.")] = 2.0,
+    commission: Annotated[float, typer.Option(help="Commission per order in dollars (Alpaca: 0).")] = 0.0,
+    dividends: Annotated[
+        str,
+        typer.Option(help="reinvest (trade at adj_close) or cash (trade at close, dividends paid to cash)."),
+    ] = "reinvest",
+    capital: Annotated[
+        float, typer.Option(help="Starting cash, invested at target on the first session.")
+    ] = 100_000.0,
+    contribution: Annotated[
+        float, typer.Option(help="Deposit on every --contribution-every date; negative for a withdrawal.")
+    ] = 0.0,
+    contribution_every: Annotated[str, typer.Option(help="week, month, quarter or year.")] = "month",
+    flows_to: Annotated[
+        str,
+        typer.Option(
+            help="underweight (invest at once where the targets need it) or cash (left to the policy)."
+        ),
+    ] = "underweight",
+    risk_free: Annotated[float, typer.Option(help="Yearly risk-free rate for the Sharpe ratio.")] = 0.0,
+) -> None:
+    """Replay daily history through the bot's decision code and compare rebalancing policies."""
+    from rich.console import Console
+
+    from bot.backtest.costs import FREE, CostModel
+    from bot.backtest.data import DividendMode, MarketDataError, load_history
+    from bot.backtest.engine import CashFlows, FlowsTo, SimOptions
+    from bot.backtest.html import write_html
+    from bot.backtest.policies import policies_for, targets_for
+    from bot.backtest.report import print_report, write_files
+    from bot.backtest.runner import run_policies
+    from strategies.costs import Commission
+    from strategies.schedules import Period, Periodic
+
+    loaded = _load(config)
+    try:
+        allocation = targets_for(targets, loaded)
+        chosen = policies_for([p.strip() for p in policies.split(",") if p.strip()], loaded)
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+        flows = (
+            CashFlows(contribution, Periodic(Period(contribution_every)), FlowsTo(flows_to))
+            if contribution
+            else None
+        )
+        model = (
+            CostModel(spread_bps=spread_bps, commission=Commission(per_order=commission)) if costs else FREE
+        )
+        options = SimOptions(capital=capital, dividends=DividendMode(dividends), costs=model, flows=flows)
+        data_dir = data
+        if alpaca:
+            data_dir = _alpaca_bars(loaded, allocation.symbols, first, last, cache)
+        history = load_history(allocation.symbols, first, last, data_dir)
+    except (MarketDataError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if first is None:
+        typer.echo(f"start: {history.start} (the first session with data for every asset)")
+    comparison = run_policies(
+        history, allocation, chosen, options, loaded.bands.to_policy(), risk_free, label=targets
+    )
+    print_report(comparison, Console())
+    if out is not None:
+        written = [*write_files(comparison, out), write_html(comparison, out / "report.html")]
+        typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+def _alpaca_bars(config, symbols, first, last, cache):  # noqa: ANN001, ANN202 - returns the cache Path
+    """Fetch (or reuse) Alpaca daily bars for the backtest with the first account that has keys."""
+    from datetime import timedelta
+
+    from alpaca.data.historical import StockHistoricalDataClient
+
+    from bot.backtest.data import fetch_alpaca_bars
+    from bot.config import resolve_credentials
+
+    account = next((a for a in config.accounts if a.needs_credentials), None)
+    if account is None:
+        raise ValueError(
+            "--alpaca needs an account with Alpaca keys in the config (alpaca_paper or alpaca_live)"
+        )
+    credentials = resolve_credentials(account)
+    url = account.base_url if account.broker == "embedded" else None
+    client = StockHistoricalDataClient(credentials.key_id, credentials.secret_key, url_override=url)
+    end = last or date.today() - timedelta(days=1)
+    begin = first or date(2016, 1, 4)  # Alpaca's daily history starts in 2016
+    return fetch_alpaca_bars(symbols, begin, end, cache or Path(config.state_dir) / "bars", client)
+
+
 def main() -> None:
     app()
 

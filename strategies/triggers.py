@@ -16,12 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from strategies.bands import Band, BandPolicy
 from strategies.formatting import pct, pp, signed_pp
 from strategies.portfolio import Drift, PortfolioSnapshot, apply_open_orders, drift, total_equity
 from strategies.targets import CASH, ZERO, TargetAllocation
+
+if TYPE_CHECKING:
+    from strategies.market_state import MarketState
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class TriggerContext:
 
     now: datetime | None = None
     last_rebalance_at: datetime | None = None
+    market: MarketState | None = None
+    """Returns history and cost inputs for the dynamic triggers (``strategies.dynamic_triggers``)."""
 
 
 NO_CONTEXT = TriggerContext()

@@ -19,7 +19,6 @@ Matching model (documented in README "Paper broker"):
 
 from __future__ import annotations
 
-import math
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
 from bot.paper_broker.order_validation import OrderRequest, parse_order_request
 from bot.paper_broker.store import BrokerStore
+from strategies.costs import impact_fraction
 
 CENT = Decimal("0.01")
 QTY_STEP = Decimal("1e-9")
@@ -558,7 +558,7 @@ class PaperBrokerEngine:
                 age = (self.now - memory.at).total_seconds() / 60.0
                 recent = memory.qty * 0.5 ** (age / self.matching.impact_half_life_minutes)
         sigma = self.market.data.sigma_daily(symbol, day)
-        return self.matching.impact_coefficient * sigma * math.sqrt(max(size + recent, 0.0) / adv)
+        return impact_fraction(size + recent, adv, sigma, self.matching.impact_coefficient)
 
     def _remember_impact(self, order: Order, qty: float, minute_start: datetime) -> None:
         key = (order.account_id, order.symbol, order.side)

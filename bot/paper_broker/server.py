@@ -121,7 +121,7 @@ class PaperBroker:
         calendar: TradingCalendar | None = None,
     ) -> None:
         """``wall_clock`` feeds only the HTTP rate limiter (a wall-time concern); tests pass a stepped one.
-        ``data`` and ``calendar`` let many short-lived brokers share one read-only copy (loading takes ~1 s)."""
+        ``data`` and ``calendar`` let many short-lived brokers share one read-only copy."""
         self.config = config or ServerConfig()
         if data is None:
             data = (
