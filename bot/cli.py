@@ -324,7 +324,8 @@ def paper_broker(
     except (AccountsFileError, MarketDataError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"paper broker on {broker.url.replace(':None', f':{port}')} (Ctrl-C to stop)")
+    broker.start()
+    typer.echo(f"paper broker on {broker.url} at simulated {broker.now:%Y-%m-%d %H:%M} UTC (Ctrl-C to stop)")
     for account in broker.engine.accounts.values():
         typer.echo(f"  account {account.name}: key id {account.key_id}")
     broker.serve_forever()
@@ -350,7 +351,7 @@ def backtest(
         str,
         typer.Option(
             help="Comma-separated: never, monthly, quarterly, annual, band-5pp-monthly, opportunistic-20pct, "
-            "bot (the config's own), or all."
+            "bot (the config's own policy), any other registered one, or all."
         ),
     ] = "all",
     data: Annotated[

@@ -9,6 +9,7 @@ night in one), driven by a small thread that only ever calls ``engine.advance_to
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import threading
 import time
@@ -205,13 +206,15 @@ class PaperBroker:
             self.store.close()
 
     def serve_forever(self) -> None:
-        """Run in the foreground until interrupted (the CLI's ``paper-broker`` command)."""
-        self.start()
+        """Block until SIGINT/SIGTERM, then stop cleanly (the CLI's ``paper-broker`` command)."""
+        if self._server is None:
+            self.start()
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
         try:
-            while all(t.is_alive() for t in self._threads):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+            while not stop.is_set() and all(t.is_alive() for t in self._threads):
+                stop.wait(0.5)
         finally:
             self.stop()
 
