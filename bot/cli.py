@@ -438,7 +438,10 @@ def backtest(
     comparison = run_policies(
         history, allocation, chosen, options, loaded.bands.to_policy(), risk_free, label=targets
     )
-    print_report(comparison, Console())
+    console = Console()
+    if not console.is_terminal:  # piped or redirected: do not squeeze the tables into 80 columns
+        console = Console(width=150)
+    print_report(comparison, console)
     if out is not None:
         written = [*write_files(comparison, out), write_html(comparison, out / "report.html")]
         typer.echo("wrote " + ", ".join(str(p) for p in written))
