@@ -114,6 +114,7 @@ def plan_rebalance(
     values = _market_values(projected, decision)
     goals = _breach_goals(decision, equity, settings)
     goals = _deploy_excess_cash(goals, decision, values, projected.cash, equity, settings)
+    goals = _fund_buys_from_overweight(goals, decision, values, projected.cash, equity, settings)
     sells, sell_skips = _size_sells(snapshot, goals, values, settings)
     proceeds = sum((o.est_notional for o in sells), start=ZERO)
     spendable = projected.cash + proceeds - settings.cash_buffer * equity
@@ -211,6 +212,47 @@ def _deploy_excess_cash(
         )
         deployed[symbol] = _Goal(current[symbol] + share, reason)
     return deployed
+
+
+def _fund_buys_from_overweight(
+    goals: dict[str, _Goal],
+    decision: TriggerDecision,
+    values: Mapping[str, Decimal],
+    cash: Decimal,
+    equity: Decimal,
+    settings: PlannerSettings,
+) -> dict[str, _Goal]:
+    """Step 2b: when cash and the breaching sells cannot pay for the breaching buys, sell assets that are
+    overweight but still inside their bands, most overweight first, down to their targets.
+
+    Without it a 60/40 portfolio whose bonds breach low while stocks are 4.9 pp high (inside a 5 pp band)
+    could never be fixed: nothing is sold, so nothing can be bought, and the drift stays.
+    """
+    need = sum((g.value - values[s] for s, g in goals.items() if g.value > values[s]), start=ZERO)
+    freed = sum((values[s] - g.value for s, g in goals.items() if g.value < values[s]), start=ZERO)
+    shortfall = need - (cash + freed - settings.cash_buffer * equity)
+    if shortfall <= 0:
+        return goals
+    overweight = sorted(
+        (
+            (values[row.symbol] - row.target * equity, row)
+            for row in decision.assets
+            if row.symbol != CASH
+            and row.symbol not in goals
+            and values.get(row.symbol, ZERO) > row.target * equity
+        ),
+        key=lambda item: item[0],
+        reverse=True,
+    )
+    funded = dict(goals)
+    for excess, row in overweight:
+        if shortfall <= 0:
+            break
+        take = min(excess, shortfall)
+        note = f"overweight inside its band; sell {usd(take)} toward target to fund the breaching buys"
+        funded[row.symbol] = _Goal(values[row.symbol] - take, f"{row.describe()}: {note}")
+        shortfall -= take
+    return funded
 
 
 def _size_sells(

@@ -251,3 +251,15 @@ def test_planner_is_pure_inputs_unchanged_and_results_repeatable() -> None:
     second = plan_rebalance(snap, SIXTY_FORTY, bands("0.05"), settings())
     assert first == second
     assert (dict(snap.positions), snap.cash) == before
+
+
+def test_a_breaching_buy_is_funded_by_selling_an_overweight_asset_still_inside_its_band() -> None:
+    # SPY 649 x $100 = 64,900 (+4.9pp: inside 5pp), AGG 346 x $100 = 34,600 (-5.4pp: breach), cash 500
+    # equity 100,000; buffer 0.5% = 500, so cash brings nothing; AGG needs 40,000 - 34,600 = 5,400
+    # nothing breaches high, so without help nothing is sold and the buy cannot be paid for (the drift
+    # would stay forever). SPY is overweight by 4,900 -> sold down to its 60,000 target: 49 shares;
+    # AGG then buys what is spendable: 500 + 4,900 - 500 = 4,900.00
+    snap = snapshot({"SPY": (649, 100), "AGG": (346, 100)}, cash=500)
+    plan = plan_rebalance(snap, SIXTY_FORTY, bands("0.05"), settings(cash_buffer=D("0.005")))
+    assert order_rows(plan) == [("SPY", Side.SELL, D(49), None), ("AGG", Side.BUY, None, D("4900.00"))]
+    assert "inside its band" in plan.orders[0].reason
