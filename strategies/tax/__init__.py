@@ -1,0 +1,45 @@
+"""Tax-aware execution (issue 8): lot ledger, wash-sale rule, tax estimates. Pure decision code, no I/O."""
+
+from strategies.tax.estimate import (
+    SaleEstimate,
+    TaxedOrder,
+    TaxRates,
+    annotate_orders,
+    estimate_sale,
+    plan_tax,
+)
+from strategies.tax.lots import (
+    Fill,
+    GainSummary,
+    Ledger,
+    Lot,
+    Mismatch,
+    Realisation,
+    Relief,
+    ReliefMethod,
+    Term,
+    build_ledger,
+    fill_from_activity,
+    holding_term,
+    reconcile,
+    relief_order,
+    relieve,
+)
+from strategies.tax.wash_sale import (
+    HouseholdLedger,
+    LossSaleRisk,
+    PurchaseBlock,
+    WashSale,
+    WashSaleRules,
+    blocked_purchases,
+    build_household_ledger,
+    loss_sale_risk,
+)
+
+__all__ = [
+    "Fill", "GainSummary", "HouseholdLedger", "Ledger", "LossSaleRisk", "Lot", "Mismatch", "PurchaseBlock",
+    "Realisation", "Relief", "ReliefMethod", "SaleEstimate", "TaxRates", "TaxedOrder", "Term", "WashSale",
+    "WashSaleRules", "annotate_orders", "blocked_purchases", "build_household_ledger", "build_ledger",
+    "estimate_sale", "fill_from_activity", "holding_term", "loss_sale_risk", "plan_tax", "reconcile",
+    "relief_order", "relieve",
+]  # fmt: skip
