@@ -32,10 +32,29 @@ REDACTED = "***"
 SENSITIVE_KEY_PARTS = ("secret", "password", "passwd", "token", "api_key", "apikey", "authorization")
 FOREIGN_MIN_LEVEL = logging.WARNING
 """Other libraries' stdlib records are shown from this level up (or from the configured level if higher)."""
-NOISY_LOGGERS = ("urllib3", "alpaca", "uvicorn", "uvicorn.access", "uvicorn.error", "apscheduler", "httpx",
-                 "httpcore", "asyncio", "websockets", "fastapi")
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40, "critical": 50,
-          "fatal": 50}
+NOISY_LOGGERS = (
+    "urllib3",
+    "alpaca",
+    "uvicorn",
+    "uvicorn.access",
+    "uvicorn.error",
+    "apscheduler",
+    "httpx",
+    "httpcore",
+    "asyncio",
+    "websockets",
+    "fastapi",
+)
+LEVELS = {
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+    "fatal": 50,
+}
 DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_BACKUPS = 5
 

@@ -14,8 +14,26 @@ from pathlib import Path
 import pandas as pd
 
 TICKERS = [
-    "SPY", "IVV", "VTI", "ITOT", "SCHB", "VEA", "EFA", "VWO", "EEM", "AGG",
-    "BND", "TLT", "IEF", "TIP", "SHY", "VNQ", "IYR", "GLD", "IAU", "BIL",
+    "SPY",
+    "IVV",
+    "VTI",
+    "ITOT",
+    "SCHB",
+    "VEA",
+    "EFA",
+    "VWO",
+    "EEM",
+    "AGG",
+    "BND",
+    "TLT",
+    "IEF",
+    "TIP",
+    "SHY",
+    "VNQ",
+    "IYR",
+    "GLD",
+    "IAU",
+    "BIL",
 ]
 DAILY_COLUMNS = ["date", "open", "high", "low", "close", "adj_close", "volume", "dividend"]
 START = "2003-01-01"
