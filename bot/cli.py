@@ -77,24 +77,36 @@ def check_config(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 @app.command()
 def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Run the bot unattended until Ctrl-C or SIGTERM."""
+    """Run the bot unattended until Ctrl-C or SIGTERM, with its web dashboard (unless web.enabled: false)."""
+    from bot.approval.links import LinkSigner, access_token, signing_key
     from bot.config import ConfigError
     from bot.state.lock import AlreadyRunning
-    from bot.worker import Bot, connect, run_forever, tick_seconds
+    from bot.web.server import DashboardService
+    from bot.worker import Bot, build_notifier, connect, run_forever, tick_seconds
 
     loaded = _load(config)
     try:
+        notifier, notify_secrets = build_notifier(loaded)
         connections = connect(loaded)
     except ConfigError as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from exc
-    _logging(loaded, secrets=connections.secrets)
+    state_dir = Path(loaded.state_dir)
     store = _store(loaded)
+    signer = LinkSigner(signing_key(state_dir))
+    services = []
+    token = None
+    if loaded.web.enabled:
+        token, created = access_token(state_dir)
+        if created:
+            typer.echo(f"dashboard access token (shown only now; kept in {state_dir / 'web-token'}): {token}")
+    _logging(loaded, secrets=[*connections.secrets, *notify_secrets, *([token] if token else [])])
+    bot = Bot(loaded, connections.brokers, store, notifier=notifier, signer=signer)
+    if token is not None:
+        services.append(DashboardService(bot, token, loaded.logging.file or state_dir / "bot.log"))
     try:
-        run_forever(
-            Bot(loaded, connections.brokers, store), Path(loaded.state_dir), tick_seconds(loaded, connections)
-        )
+        run_forever(bot, state_dir, tick_seconds(loaded, connections), services=services)
     except AlreadyRunning as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -200,7 +212,9 @@ def resume_command(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 @app.command()
 def approvals(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Plans waiting for a person's decision."""
+    """Plans waiting for a person's decision: why, what, estimated cost and tax, until when."""
+    from bot.approval.summary import PlanSummary
+
     loaded = _load(config)
     store = _store(loaded)
     pending = store.pending_approvals()
@@ -208,9 +222,14 @@ def approvals(config: ConfigOption = DEFAULT_CONFIG) -> None:
         typer.echo("no plans waiting for approval")
     for approval in pending:
         held = store.get_plan(approval.plan_id)
-        typer.echo(f"{approval.plan_id}  (expires {approval.expires_at:%Y-%m-%d %H:%M} UTC)")
+        expires = f"expires {approval.expires_at:%Y-%m-%d %H:%M} UTC" if approval.expires_at else "no expiry"
+        typer.echo(f"{approval.plan_id}  (version {approval.content_hash[:12]}, {expires})")
         if held is not None:
+            summary = PlanSummary.of(held)
+            typer.echo(f"  why you are asked: {summary.why_asked}")
+            typer.echo(f"  {summary.cost_line()}")
             typer.echo("  " + held.explanation.replace("\n", "\n  "))
+        typer.echo(f"  decide: rebalance-bot approve {approval.plan_id}  (or reject ... --reason ...)")
 
 
 @app.command()

@@ -27,8 +27,10 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from strategies.bands import Band, BandPolicy
+from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
 from strategies.planner import PlannerSettings, TradeTo
 from strategies.targets import CASH, SUM_TOLERANCE, TargetAllocation
+from strategies.triggers import Trigger
 
 TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}([./][A-Z0-9]{1,4})?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -235,6 +237,41 @@ class BandsConfig(_Model):
         return BandPolicy(self.default.to_band(), overrides)
 
 
+# --- dynamic policy (issue 5) ------------------------------------------------------------------------
+
+
+class PolicyConfig(_Model):
+    """The dynamic trigger around the ``bands`` (``strategies.dynamic_policy``); optional: without a
+    ``policy`` section the bot uses the plain band trigger and ``bands.trade_to``. The defaults are the
+    policy chosen by the backtests in ``BENCHMARKS.md`` ("Dynamic triggers")."""
+
+    kind: Literal["dynamic", "bands"] = "dynamic"
+    band_model: Literal["volatility", "cost_optimal", "fixed"] = "volatility"
+    trade_to: Literal["target", "band_edge", "partial"] = "band_edge"
+    """Overrides ``bands.trade_to`` when the section is present."""
+    partial_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    vol_halflife: float = Field(20.0, gt=0)
+    vol_reference: int = Field(252, ge=2)
+    min_scale: Decimal = Field(Decimal("0.5"), gt=0)
+    max_scale: Decimal = Field(Decimal("2"), gt=0)
+    gamma: float = Field(3.0, gt=0)
+    cost_benefit: bool = True
+    horizon_years: float = Field(1.0, gt=0)
+    risk_halflife: float = Field(60.0, gt=0)
+    backstop_days: int = Field(0, ge=0)
+    cooldown_days: int = Field(5, ge=0)
+    lookback: int = Field(252, ge=2)
+
+    @model_validator(mode="after")
+    def _scales(self) -> PolicyConfig:
+        if self.min_scale > self.max_scale:
+            raise KeyProblems([(("min_scale",), "must not exceed max_scale")])
+        return self
+
+    def to_spec(self) -> DynamicPolicySpec:
+        return DynamicPolicySpec(**self.model_dump())
+
+
 # --- schedule, execution, approval, limits, logging -------------------------------------------------
 
 
@@ -257,6 +294,37 @@ class ScheduleConfig(_Model):
         return self
 
 
+class SlicingConfig(_Model):
+    """How one planned order is executed: at once, or sliced into child orders (``bot/slicing``)."""
+
+    policy: Literal["auto", "single", "twap"] = "auto"
+    """``auto``: orders under ``small_order_adv_fraction`` of the symbol's ADV go at once, larger ones are
+    sliced; ``single``: always one market order; ``twap``: always sliced."""
+    small_order_adv_fraction: Decimal = Field(Decimal("0.005"), ge=0, le=1)
+    """``auto`` sends an order at once below this share of the average daily volume (0.005 = 0.5%)."""
+    twap_window_minutes: int = Field(60, ge=1)
+    """Shortest window a sliced order is spread over; longer when the participation cap needs it."""
+    children: int = Field(12, ge=1)
+    """Child orders over ``twap_window_minutes``: one every window / children minutes."""
+    participation_cap: Decimal = Field(Decimal("0.10"), gt=0, le=1)
+    """A child is at most this share of the volume traded in its interval (from the latest minute bars)."""
+    max_child_notional: Decimal | None = Field(None, gt=0)
+    """USD cap on one child order; an order above it is sliced even when small against the volume."""
+    collar_half_spreads: Decimal | None = Field(Decimal("2"), ge=0)
+    """Limit children: buy at most mid + k half-spreads, sell at least mid - k half-spreads. null sends
+    market children instead."""
+    reprice_after_minutes: int = Field(2, ge=1)
+    """A limit child still open after this long is canceled and its rest sent again at the new collar."""
+    deadline_minutes_before_close: int = Field(15, ge=0)
+    """What is not filled by then is canceled; the next cycle plans it again (a parent never spans days)."""
+
+    @model_validator(mode="after")
+    def _interval(self) -> SlicingConfig:
+        if self.twap_window_minutes < self.children:
+            raise KeyProblems([(("children",), "must not exceed twap_window_minutes (one child a minute)")])
+        return self
+
+
 class ExecutionConfig(_Model):
     """How plans turn into orders."""
 
@@ -267,22 +335,105 @@ class ExecutionConfig(_Model):
     fractional: bool = True
     order_timeout_minutes: int = Field(10, ge=1)
     poll_seconds: int = Field(5, ge=1)
+    slicing: SlicingConfig = SlicingConfig()
 
 
 class ApprovalConfig(_Model):
-    """When a plan waits for a human: ``always``, ``never`` or by ``policy`` (size thresholds)."""
+    """When a plan waits for a human: ``always``, ``never`` or by ``policy`` (the rules below), and how long a
+    request stands. The rules are in :mod:`bot.approval.policy`; any one of them holds a plan."""
 
     mode: Literal["always", "never", "policy"] = "policy"
     max_plan_notional: Decimal | None = Field(Decimal("5000"), gt=0)
     """USD of buys plus sells above which a plan is held for approval."""
     max_plan_fraction: Decimal | None = Field(Decimal("0.10"), gt=0, le=2)
     """Buys plus sells as a fraction of equity above which a plan is held for approval."""
+    max_order_notional: Decimal | None = Field(None, gt=0)
+    """USD: a plan with any single order above this is held (None: no such rule)."""
+    max_estimated_tax: Decimal | None = Field(None, ge=0)
+    """USD: a plan whose sells would realise an estimated tax above this is held (None: no such rule)."""
+    tax_rate: Decimal = Field(Decimal("0.20"), ge=0, le=1)
+    """Rate applied to realised gains (sell price above the average cost) for the tax estimate."""
+    on_harvest: bool = True
+    """Hold plans that harvest losses (once tax-aware execution plans them)."""
+    on_swap: bool = True
+    """Hold plans that swap one security for another (once tax-aware execution plans them)."""
+    first_plan: bool = False
+    """Hold an account's first plan (until a plan of that account has ever been executed)."""
+    expiry: Literal["market_close"] | int = "market_close"
+    """When a request lapses: at the market close, or after this many minutes (never after the close)."""
+    price_tolerance: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
+    """On approval the plan is checked on fresh quotes: if any of its prices moved by more than this fraction
+    since it was planned, it is planned again and asked again."""
+    change_tolerance: Decimal = Field(Decimal("0.10"), ge=0, le=1)
+    """A plan differs materially from a held or approved one when a trade appears or disappears or any
+    trade's size moves by more than this share of the plan's buys plus sells: the held one is replaced, the
+    approved one is planned again and asked again."""
+    reask_drift_change: Decimal = Field(Decimal("0.01"), ge=0, le=1)
+    """A rejected plan is not asked again until some asset's drift has moved by more than this (weight units:
+    0.01 = 1 point) since the rejection."""
+
+    @field_validator("expiry")
+    @classmethod
+    def _positive_minutes(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be market_close or a number of minutes (at least 1)")
+        return value
 
     @model_validator(mode="after")
     def _policy_has_threshold(self) -> ApprovalConfig:
         if self.mode == "policy" and self.max_plan_notional is None and self.max_plan_fraction is None:
             raise KeyProblems([((), "mode policy needs max_plan_notional and/or max_plan_fraction")])
         return self
+
+
+class NotificationsConfig(_Model):
+    """Where approval prompts and alerts go: Apprise URLs (Slack, Telegram, e-mail, ntfy, Discord...)."""
+
+    urls: tuple[str, ...] = ()
+    """One Apprise URL per line, e.g. ``ntfy://my-topic`` or ``tgram://${TELEGRAM_BOT}/${TELEGRAM_CHAT}``.
+    ``${VAR}`` is replaced from the environment (or ``.env``) so tokens stay out of the file."""
+    daily_summary: bool = False
+    """Send a summary of the day after each close."""
+    retries: int = Field(3, ge=0, le=10)
+    """Delivery attempts after the first one, with exponential backoff."""
+    rejections_alert: int = Field(3, ge=1)
+    """Alert when the broker rejects this many of an account's orders in one day."""
+
+    @field_validator("urls")
+    @classmethod
+    def _look_like_urls(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        problems: list[tuple[KeyPath, str]] = []
+        for index, url in enumerate(urls):
+            if "://" not in url:
+                problems.append(((index,), "must be an Apprise URL (scheme://...)"))
+        _raise_if(problems)
+        return urls
+
+
+class WebConfig(_Model):
+    """The dashboard started by ``rebalance-bot run``: pending approvals, weights, plans, orders, the log."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    """Address to bind; keep 127.0.0.1 (put a TLS reverse proxy in front to reach it from elsewhere)."""
+    port: int = Field(8780, ge=0, le=65535)
+    public_url: str | None = None
+    """Base URL of the dashboard as people reach it, for the links in prompts; default http://host:port."""
+    session_hours: float = Field(12, gt=0)
+    """How long a dashboard login lasts."""
+    link_hours: float = Field(8, gt=0)
+    """How long an approve/reject link in a prompt stays valid (the request's own expiry also applies)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _is_http_url(cls, url: str | None) -> str | None:
+        if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+            raise ValueError(f"must be an http(s) URL (got {url!r})")
+        return url.rstrip("/") if url else url
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
 
 class LimitsConfig(_Model):
@@ -340,6 +491,8 @@ class BotConfig(_Model):
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
     targets: TargetsConfig
     bands: BandsConfig = BandsConfig()
+    policy: PolicyConfig | None = None
+    """The dynamic trigger (issue 5); None: the plain band trigger, as before."""
     schedule: ScheduleConfig = ScheduleConfig()
     execution: ExecutionConfig = ExecutionConfig()
     approval: ApprovalConfig = ApprovalConfig()
@@ -347,6 +500,8 @@ class BotConfig(_Model):
     state_dir: Path = Path("state")
     logging: LoggingConfig = LoggingConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    web: WebConfig = WebConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:
@@ -359,6 +514,14 @@ class BotConfig(_Model):
         for symbol in self.bands.overrides:
             if symbol != CASH and symbol not in self.targets.weights:
                 problems.append((("bands", "overrides", symbol), "is not in targets (only targets or cash)"))
+        if self.execution.slicing.deadline_minutes_before_close > self.schedule.stop_before_close_minutes:
+            problems.append(
+                (
+                    ("execution", "slicing", "deadline_minutes_before_close"),
+                    "must not exceed schedule.stop_before_close_minutes (a plan made after the deadline "
+                    "could not trade)",
+                )
+            )
         _raise_if(problems)
         return self
 
@@ -374,6 +537,19 @@ class BotConfig(_Model):
             cash_buffer=self.execution.cash_buffer,
             fractional=self.execution.fractional,
         )
+
+    def policy_spec(self) -> DynamicPolicySpec:
+        """The ``policy`` section as a spec; without one, the chosen default (``PolicyConfig()``)."""
+        return (self.policy or PolicyConfig()).to_spec()
+
+    def policy_trigger(self) -> tuple[Trigger, PlannerSettings, int] | None:
+        """The live bot's trigger, the planner settings to plan with and the sessions of daily returns it
+        needs, from the ``policy`` section; None without one (plain bands and ``bands.trade_to``)."""
+        if self.policy is None:
+            return None
+        spec = self.policy.to_spec()
+        settings = spec.settings(self.planner_settings())
+        return build_trigger(spec, self.bands.to_policy(), settings), settings, spec.market_lookback
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -618,3 +794,40 @@ def resolve_credentials(
     if problems:
         raise ConfigError(problems)
     return Credentials(values[account.key_id_env], values[account.secret_key_env])
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def resolve_notification_urls(
+    urls: tuple[str, ...] | list[str],
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | Path | None = ".env",
+) -> tuple[list[str], list[str]]:
+    """Apprise URLs with ``${VAR}`` replaced from ``environ`` (default ``os.environ``), else ``dotenv_path``.
+
+    Returns the URLs and the values substituted (to be redacted from logs). A missing variable raises
+    :class:`ConfigError` naming the VARIABLE, never a value.
+    """
+    environ = os.environ if environ is None else environ
+    dotenv: Mapping[str, str | None] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        dotenv = dotenv_values(dotenv_path)
+    resolved: list[str] = []
+    secrets: list[str] = []
+    problems: list[str] = []
+    for index, url in enumerate(urls):
+
+        def _value(match: re.Match[str], index: int = index) -> str:
+            name = match.group(1)
+            value = environ.get(name) or dotenv.get(name)
+            if not value:
+                problems.append(f"notifications.urls[{index}]: {name} is not set (looked in the environment)")
+                return ""
+            secrets.append(value)
+            return value
+
+        resolved.append(_PLACEHOLDER.sub(_value, url))
+    if problems:
+        raise ConfigError(problems)
+    return resolved, secrets

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.approval.lifecycle import trades_differ
+from bot.approval.policy import PlanFacts, approval_required
 from bot.config import ApprovalConfig, LimitsConfig
 from strategies.plan import RebalancePlan
 
@@ -45,31 +47,15 @@ def check_limits(plan: RebalancePlan, limits: LimitsConfig, traded_today: Decima
 def needs_approval(
     plan: RebalancePlan, approval: ApprovalConfig, manual_account: bool = False
 ) -> GuardVerdict:
-    """Whether a person must approve the plan first (``allowed`` = True means: it waits)."""
-    if approval.mode == "never" and not manual_account:
-        return GuardVerdict(False)
-    if approval.mode == "always":
-        return GuardVerdict(True, ("approval.mode is always",))
-    reasons = []
-    if manual_account:
-        reasons.append("the account is marked manual")
-    if approval.max_plan_notional is not None and plan.gross_notional > approval.max_plan_notional:
-        reasons.append(
-            f"plan ~${plan.gross_notional:,.2f} exceeds approval.max_plan_notional "
-            f"${approval.max_plan_notional:,.2f}"
-        )
-    if approval.max_plan_fraction is not None and plan.equity > 0:
-        share = plan.gross_notional / plan.equity
-        if share > approval.max_plan_fraction:
-            reasons.append(
-                f"plan is {share:.1%} of the portfolio, above approval.max_plan_fraction "
-                f"{approval.max_plan_fraction:.1%}"
-            )
-    return GuardVerdict(bool(reasons), tuple(reasons))
+    """Whether a person must approve the plan first (``allowed`` = True means: it waits). The size and
+    manual-account rules only; the bot uses :func:`bot.approval.policy.approval_required` with all facts."""
+    verdict = approval_required(plan, approval, PlanFacts(manual_account=manual_account))
+    return GuardVerdict(verdict.required, verdict.reasons)
 
 
 MATERIAL_CHANGE = Decimal("0.10")
-"""A held plan is replaced by a new one only if the trades change this much (share of gross notional)."""
+"""A held plan is replaced by a new one only if the trades change this much (share of gross notional);
+the default of ``approval.change_tolerance``."""
 
 
 def materially_different(
@@ -82,9 +68,4 @@ def materially_different(
     trades changes (a symbol or side appears or disappears) or any trade's size moves by more than
     ``tolerance`` of the plan's gross notional.
     """
-    held = {(o["symbol"], o["side"]): Decimal(o["est_notional"]) for o in held_details["orders"]}
-    fresh = {(o.symbol, o.side.value): o.est_notional for o in plan.orders}
-    if held.keys() != fresh.keys():
-        return True
-    gross = max(Decimal(held_details["gross_notional"]), plan.gross_notional, Decimal(1))
-    return any(abs(held[key] - fresh[key]) > tolerance * gross for key in held)
+    return trades_differ(held_details, plan, tolerance)

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import BotConfig
+from bot.slicing.report import average_price, plan_shortfall_bp
 from bot.state.store import StateStore
 
 
@@ -49,28 +50,93 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
 
 
 def print_history(store: StateStore, limit: int = 20, console: Console | None = None) -> None:
+    """Recent plans, each with its orders: how each was executed (at once or sliced into children), what it
+    filled, and its execution report (arrival mid, average fill, implementation shortfall, participation)."""
     console = console or Console()
     for plan in store.plans(limit=limit):
+        reports = {r.parent_id: r for r in store.execution_reports(plan_id=plan.plan_id)}
+        plan_bp = plan_shortfall_bp(reports.values())
         console.print(
             f"[bold]{plan.plan_id}[/] {plan.status} at {plan.created_at:%Y-%m-%d %H:%M} "
             f"({plan.account}): {plan.details['trigger']['reason']}"
+            + (f" - shortfall {plan_bp:+.1f} bp" if plan_bp is not None else "")
         )
-        table = Table(show_header=True)
+        parents = store.exec_parents(plan_id=plan.plan_id)
+        if not parents:
+            _orders_table(store, plan.plan_id, console)
+            continue
+        orders = Table(show_header=True)
         for column in ("client_order_id", "side", "symbol", "planned", "status", "filled", "avg price"):
-            table.add_column(column)
-        for order in store.orders(plan_id=plan.plan_id):
-            planned = f"{order.qty} sh" if order.qty is not None else f"${order.notional}"
-            table.add_row(
-                order.client_order_id,
-                order.side,
-                order.symbol,
+            orders.add_column(column)
+        execution = Table(show_header=True, title="execution")
+        for column in ("client_order_id", "how", "arrival mid", "shortfall bp", "participation"):
+            execution.add_column(column)
+        for parent in parents:
+            report = reports.get(parent.parent_id)
+            children = store.exec_children(parent.parent_id) if parent.policy != "single" else []
+            sent = [c for c in children if c.order is not None]
+            filled, avg = _filled(store, parent.parent_id, sent, report)
+            status = parent.status if children or parent.is_final else _single_status(store, parent)
+            planned = f"{parent.qty} sh" if parent.qty is not None else f"${parent.notional}"
+            orders.add_row(
+                parent.parent_id,
+                parent.side,
+                parent.symbol,
                 planned,
-                order.status,
-                str(order.filled_qty or 0),
-                str(order.filled_avg_price or "-"),
+                status,
+                str(filled),
+                f"{avg:.4f}" if avg is not None else "-",
             )
-        console.print(table)
+            execution.add_row(
+                parent.parent_id,
+                f"{parent.policy}, {len(sent)} children" if children else parent.policy,
+                str(parent.arrival_mid or "-"),
+                f"{report.shortfall_bp:+.2f}" if report and report.shortfall_bp is not None else "-",
+                _share(report.participation if report else None),
+            )
+        console.print(orders)
+        console.print(execution)
+
+
+def _orders_table(store: StateStore, plan_id: str, console: Console) -> None:
+    table = Table(show_header=True)
+    for column in ("client_order_id", "side", "symbol", "planned", "status", "filled", "avg price"):
+        table.add_column(column)
+    for order in store.orders(plan_id=plan_id):
+        planned = f"{order.qty} sh" if order.qty is not None else f"${order.notional}"
+        table.add_row(
+            order.client_order_id,
+            order.side,
+            order.symbol,
+            planned,
+            order.status,
+            str(order.filled_qty or 0),
+            str(order.filled_avg_price or "-"),
+        )
+    console.print(table)
+
+
+def _filled(store: StateStore, parent_id: str, sent: list, report) -> tuple[Decimal, Decimal | None]:  # noqa: ANN001
+    if report is not None:
+        return report.filled_qty, report.avg_price
+    if sent:
+        return average_price((c.order.filled_qty or Decimal(0), c.order.filled_avg_price) for c in sent)
+    order = store.get_order(parent_id)
+    if order is None:
+        return Decimal(0), None
+    return order.filled_qty or Decimal(0), order.filled_avg_price
+
+
+def _single_status(store: StateStore, parent) -> str:  # noqa: ANN001 - ExecParentRecord
+    order = store.get_order(parent.parent_id)
+    return order.status if order is not None else "not sent"
 
 
 def _pct(value: str) -> str:
     return f"{Decimal(value) * 100:.2f}%"
+
+
+def _share(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2%}" if value >= 0.0001 else "<0.01%"

@@ -5,6 +5,11 @@ start it takes the state directory's lock (one bot per directory), reconciles wi
 matched by client_order_id, unknown ones reported, half-executed plans resumed on the next tick) and then lets
 APScheduler call ``tick`` every few wall seconds. Each tick reads the broker's clock once and gives every
 account its turn; whether a cycle is due is decided on the broker's time, not on wall time.
+
+The bot also speaks to people through :class:`bot.notify.Notifier`: a prompt with signed approve/reject links
+when a plan is held, and alerts for what needs a person (a halt, repeated order rejections by the broker,
+open orders it does not know at start-up, the bot stopping), plus an optional daily summary after the close.
+Services such as the web dashboard start after the state lock is taken and stop with the bot.
 """
 
 from __future__ import annotations
@@ -12,18 +17,24 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.approval.links import LinkSigner, approval_links
 from bot.broker.alpaca import AlpacaBroker
+from bot.broker.models import BrokerClock
 from bot.clock import BrokerFollowingClock, Clock
-from bot.config import BotConfig, resolve_credentials
+from bot.config import BotConfig, resolve_credentials, resolve_notification_urls
 from bot.cycle import AccountBot, CycleOutcome
+from bot.notify import Notifier, render_alert, render_daily_summary, render_prompt
 from bot.state.lock import StateLock
 from bot.state.store import StateStore
 
@@ -106,6 +117,13 @@ def start_embedded(config: BotConfig, speed: bool = True):  # noqa: ANN201 - Pap
     return PaperBroker(server).start()
 
 
+def build_notifier(config: BotConfig, environ: Mapping[str, str] | None = None) -> tuple[Notifier, list[str]]:
+    """The notifier for the config's Apprise URLs (``${VAR}`` resolved), and the values to redact from
+    logs."""
+    urls, secrets = resolve_notification_urls(config.notifications.urls, environ)
+    return Notifier(urls, retries=config.notifications.retries), secrets
+
+
 class Bot:
     """All accounts of one config, ticked together on the broker's time."""
 
@@ -115,15 +133,31 @@ class Bot:
         brokers: Mapping[str, AlpacaBroker],
         store: StateStore,
         clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        signer: LinkSigner | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.config = config
         self.brokers = dict(brokers)
         self.store = store
         self.clock = clock or BrokerFollowingClock()
+        self.notifier = notifier or Notifier([])
+        self.signer = signer
+        """Signs the approve/reject links in prompts (and the dashboard's sessions)."""
+        self.base_url = base_url
+        """The dashboard's URL as people reach it; None: prompts carry CLI instructions instead of links."""
         self.accounts = {
-            a.name: AccountBot(config, a, self.brokers[a.name], store, self.clock) for a in config.accounts
+            a.name: AccountBot(config, a, self.brokers[a.name], store, self.clock, on_held=self.prompt)
+            for a in config.accounts
         }
         self.run_id: str | None = None
+        self.tick_seconds: float | None = None
+        self.last_tick: float | None = None
+        """Wall time (Unix) the last tick finished, for the health check."""
+        self._halt_alerted = False
+        self._audit_seen = 0
+        self._rejections: dict[tuple[str, date], int] = {}
+        self._was_open: bool | None = None
 
     @property
     def primary(self) -> AlpacaBroker:
@@ -131,11 +165,14 @@ class Bot:
 
     def start(self, kind: str = "run") -> str:
         self.run_id = self.store.start_run(kind, config_fingerprint(self.config))
+        latest = self.store.audit_trail(limit=1)
+        self._audit_seen = latest[0].id if latest else 0
         self.reconcile()
         return self.run_id
 
     def reconcile(self) -> None:
-        """Match the broker's open orders with ours; report the ones we do not know."""
+        """Match the broker's open orders with ours; report the ones we do not know (log, audit, alert)."""
+        unknown: list[str] = []
         for name, broker in self.brokers.items():
             known = 0
             for order in broker.open_orders():
@@ -155,6 +192,7 @@ class Bot:
                         symbol=order.symbol,
                         side=order.side,
                     )
+                    unknown.append(f"{name}: {order.client_order_id} {order.side} {order.symbol}")
                 else:
                     known += 1
             unfinished = self.store.unfinished_plans(name)
@@ -163,6 +201,16 @@ class Bot:
                 account=name,
                 open_orders_known=known,
                 plans_to_resume=[p.plan_id for p in unfinished],
+            )
+        if unknown:
+            self.alert(
+                "open orders the bot does not know",
+                [
+                    "At start-up the broker has open orders the bot did not send (by hand, or by another",
+                    "program). The bot leaves them alone, but they change what it plans. Check them:",
+                    *[f"  {line}" for line in unknown],
+                ],
+                topic="reconciliation",
             )
 
     def tick(self) -> dict[str, CycleOutcome]:
@@ -180,7 +228,108 @@ class Bot:
             except Exception as exc:  # one account's failure must not stop the others or the bot
                 log.exception("tick failed", account=name, error=str(exc))
                 outcomes[name] = CycleOutcome("error", detail=str(exc))
+        try:
+            self._watch(broker_clock)
+        except Exception as exc:  # noqa: BLE001 - alerts are a courtesy; trading goes on without them
+            log.error("alert check failed", error=str(exc))
+        self.last_tick = time.time()
         return outcomes
+
+    # -- people --------------------------------------------------------------------------------------------
+    def prompt(self, plan_id: str) -> None:
+        """Send the approval prompt for a held plan, with signed approve/reject links when the dashboard
+        runs."""
+        plan = self.store.get_plan(plan_id)
+        if plan is None:
+            return
+        approval = self.store.get_approval(plan_id)
+        links = None
+        if self.signer is not None and self.base_url:
+            links = approval_links(
+                self.signer, self.base_url, plan_id, plan.content_hash, self.config.web.link_hours * 3600
+            )
+        if not self.notifier.enabled:
+            log.info(
+                "no notification channel configured; decide on the dashboard or with the CLI", plan_id=plan_id
+            )
+            return
+        self.notifier.send(render_prompt(plan, approval, links, self.base_url))
+        self.store.audit(
+            "approval_prompted", account=plan.account, plan_id=plan_id, channels=len(self.notifier.urls)
+        )
+
+    def alert(self, title: str, lines: Sequence[str], topic: str, kind: str = "warning") -> None:
+        """An alert that needs a person, on every notification channel (and in the log)."""
+        log.warning("alert", topic=topic, title=title)
+        self.notifier.send(render_alert(title, lines, kind, topic))
+
+    def _watch(self, broker_clock: BrokerClock) -> None:
+        """Alerts that come from the state: a halt, repeated rejections; the daily summary after the close."""
+        halted = self.store.get_flag("halted")
+        if halted and not self._halt_alerted:
+            self.alert(
+                "halted",
+                [
+                    f"The bot is halted ({halted}): it sends nothing and cancels its open orders.",
+                    "Undo with: rebalance-bot resume",
+                ],
+                topic="halt",
+                kind="failure",
+            )
+        self._halt_alerted = bool(halted)
+        fresh = [
+            e for e in self.store.audit_trail(limit=200, event="order_rejected") if e.id > self._audit_seen
+        ]
+        latest = self.store.audit_trail(limit=1)
+        self._audit_seen = max(self._audit_seen, latest[0].id if latest else 0)
+        day = broker_clock.timestamp.date()
+        threshold = self.config.notifications.rejections_alert
+        for event in fresh:
+            key = (event.account or "", day)
+            self._rejections[key] = self._rejections.get(key, 0) + 1
+            if self._rejections[key] == threshold:
+                self.alert(
+                    f"the broker rejected {threshold} orders of {event.account} today",
+                    [
+                        f"The broker has rejected {threshold} orders of account {event.account} today; the",
+                        f"latest: {event.client_order_id}: {event.fields.get('error', '')}",
+                        "Look at: rebalance-bot logs --level warning",
+                    ],
+                    topic="rejections",
+                )
+        closed_now = self._was_open and not broker_clock.is_open
+        self._was_open = broker_clock.is_open
+        if closed_now and self.config.notifications.daily_summary:
+            self.send_daily_summary(day)
+
+    def send_daily_summary(self, day: date) -> None:
+        plans = [p for p in self.store.plans(limit=200) if p.created_at.date() == day]
+        orders = [
+            o
+            for o in self.store.orders(limit=500)
+            if o.submitted_at is not None and o.submitted_at.date() == day
+        ]
+        weights = {
+            name: (bot.last_check or {}).get("assets", [])
+            for name, bot in self.accounts.items()
+            if bot.last_check
+        }
+        message = render_daily_summary(
+            day, plans, orders, self.store.pending_approvals(), weights, self.store.get_flag("halted")
+        )
+        self.notifier.send(message)
+
+    def health(self) -> dict:
+        """For the dashboard's /health: is the scheduler ticking?"""
+        age = None if self.last_tick is None else time.time() - self.last_tick
+        limit = max(60.0, 10 * (self.tick_seconds or 15.0))
+        ok = age is not None and age <= limit
+        return {
+            "status": "ok" if ok else "stale",
+            "last_tick_seconds_ago": None if age is None else round(age, 1),
+            "halted": bool(self.store.get_flag("halted")),
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
 
     def finish(self, status: str, summary: dict | None = None) -> None:
         if self.run_id is not None:
@@ -202,10 +351,37 @@ def tick_seconds(config: BotConfig, connections: Connections) -> float:
     return min(15.0, max(0.05, config.embedded.session_seconds / cycles / 4))
 
 
-def run_forever(bot: Bot, state_dir: Path, every: float, stop: threading.Event | None = None) -> None:
+class Service(Protocol):
+    """Something that runs beside the bot (the web dashboard): started after the lock, stopped at the end."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def run_forever(
+    bot: Bot,
+    state_dir: Path,
+    every: float,
+    stop: threading.Event | None = None,
+    services: Sequence[Service] = (),
+) -> None:
     """Run the bot under APScheduler until SIGINT/SIGTERM (or ``stop``), holding the state dir's lock."""
     with StateLock(state_dir):
+        bot.tick_seconds = every
         bot.start("run")
+        started: list[Service] = []
+        for service in services:
+            try:
+                service.start()
+                started.append(service)
+            except Exception as exc:  # noqa: BLE001 - the bot trades without its dashboard
+                log.error(
+                    "service did not start; the bot runs without it", service=service.name, error=str(exc)
+                )
+                bot.alert(f"{service.name} did not start", [f"{service.name}: {exc}"], topic="service")
         scheduler = BlockingScheduler(timezone="UTC")
         scheduler.add_job(
             bot.tick,
@@ -240,3 +416,14 @@ def run_forever(bot: Bot, state_dir: Path, every: float, stop: threading.Event |
                 signal.signal(sig, handler)
             bot.finish("stopped", {"signal": stopping["signal"]})
             log.info("bot stopped")
+            bot.alert(
+                "the bot stopped",
+                [f"rebalance-bot stopped ({stopping['signal'] or 'on request'}): nothing trades now"],
+                topic="stopped",
+            )
+            for service in reversed(started):
+                try:
+                    service.stop()
+                except Exception as exc:  # noqa: BLE001
+                    log.error("service did not stop cleanly", service=service.name, error=str(exc))
+            bot.notifier.close(timeout=15)

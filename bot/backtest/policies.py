@@ -13,6 +13,7 @@ Built-in baselines (``research/NOTES.md`` section 1):
 | ``band-5pp-monthly`` | first session of each month | 5 pp absolute band (Vanguard) | target |
 | ``opportunistic-20pct`` | first session of every other week | 20% relative band (Daryanani) | half-way |
 | ``bot`` | every session (at the close) | the configured bands, as the live bot | ``trade_to`` |
+| ``dynamic`` | every session | ``strategies.dynamic_policy`` (config ``policy``) | its ``trade_to`` |
 
 Execution settings (``min_trade_notional``, ``cash_buffer``, ``fractional``) come from the config for all of
 them, so policies differ only in when they look, whether they trade and how far. More policies (e.g. the
@@ -27,6 +28,7 @@ from decimal import Decimal
 
 from bot.config import BotConfig
 from strategies.bands import Band, BandPolicy
+from strategies.dynamic_policy import build_trigger
 from strategies.planner import PlannerSettings, TradeTo
 from strategies.schedules import CalendarTrigger, EverySession, NoChecks, Period, Periodic, Schedule
 from strategies.targets import TargetAllocation
@@ -163,6 +165,33 @@ def bot_policy(config: BotConfig) -> Policy:
         trigger=None,
         bands=bands,
         settings=config.planner_settings(),
+    )
+
+
+DYNAMIC_POLICY = "dynamic"
+
+
+@register(DYNAMIC_POLICY)
+def dynamic_policy(config: BotConfig) -> Policy:
+    """The dynamic trigger of ``strategies.dynamic_policy`` around the configured bands, checked every
+    session: the config's ``policy`` section, or the chosen default without one (BENCHMARKS.md, issue 5).
+    Built by the same code as the live bot's trigger (``BotConfig.policy_trigger``)."""
+    spec = config.policy_spec()
+    bands = config.bands.to_policy()
+    settings = spec.settings(config.planner_settings())
+    parts = [f"{spec.band_model} bands" if spec.kind == "dynamic" else "bands"]
+    if spec.kind == "dynamic":
+        parts += ["cost/benefit gate"] if spec.cost_benefit else []
+        parts += [f"{spec.backstop_days}d backstop"] if spec.backstop_days else []
+        parts += [f"{spec.cooldown_days}d cooldown"] if spec.cooldown_days else []
+    return Policy(
+        name=DYNAMIC_POLICY,
+        description=f"dynamic trigger checked every session: {', '.join(parts)}; trade to {spec.trade_to}",
+        schedule=EverySession(),
+        trigger=build_trigger(spec, bands, settings),
+        bands=bands,
+        settings=settings,
+        market_lookback=spec.market_lookback,
     )
 
 

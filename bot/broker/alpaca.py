@@ -41,6 +41,7 @@ from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, s
 from bot.broker.models import (
     AccountState,
     AssetInfo,
+    BarState,
     BrokerClock,
     BrokerError,
     BrokerUnavailable,
@@ -60,6 +61,7 @@ BACKOFF_INITIAL = 0.5
 BACKOFF_JITTER = 0.5
 ORDERS_MAX_LIMIT = 500
 ACTIVITIES_MAX_PAGE_SIZE = 100
+BARS_MAX_PAGE = 10_000
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ConnectionError,  # includes a connection dropped before any answer
     requests.exceptions.Timeout,
@@ -209,6 +211,52 @@ class AlpacaBroker:
                 timestamp=_ts(q["t"]) if q.get("t") else None,
             )
         return quotes
+
+    def bars(
+        self, symbols: Sequence[str], timeframe: str, start: datetime, end: datetime | None = None
+    ) -> dict[str, list[BarState]]:
+        """Bars of ``symbols`` (Market Data API, e.g. ``"1Min"`` or ``"1Day"``) starting in ``[start, end]``,
+        oldest first, following ``next_page_token``; symbols without bars are left out."""
+        wanted = sorted({s.upper() for s in symbols})
+        if not wanted:
+            return {}
+        params: dict[str, Any] = {
+            "symbols": ",".join(wanted),
+            "timeframe": timeframe,
+            "start": _iso(start),
+            "limit": BARS_MAX_PAGE,
+            "sort": "asc",
+        }
+        if end is not None:
+            params["end"] = _iso(end)
+        if self._feed:
+            params["feed"] = self._feed
+        out: dict[str, list[BarState]] = {}
+        token: str | None = None
+        while True:
+            raw = self._read(self._data, "GET", "/stocks/bars", {**params, "page_token": token}) or {}
+            for symbol, bars in (raw.get("bars") or {}).items():
+                out.setdefault(symbol, []).extend(_bar(symbol, b) for b in bars or [])
+            next_token = raw.get("next_page_token")
+            if not next_token:
+                return out
+            if next_token == token:
+                raise BrokerUnavailable("bar paging did not advance")
+            token = next_token
+
+    def daily_bars(
+        self, symbols: Sequence[str], start: datetime, end: datetime | None = None
+    ) -> dict[str, list[BarState]]:
+        """Daily (``1Day``) bars of ``symbols`` in ``[start, end]``, oldest first, for the dynamic triggers'
+        trailing returns. Cached in memory per (symbols, start day, end day): one request (plus pages) a day
+        however often the bot cycles; the cache keeps only the latest key."""
+        key = (tuple(sorted({s.upper() for s in symbols})), start.date(), end.date() if end else None)
+        cached = getattr(self, "_daily_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        bars = self.bars(key[0], "1Day", start, end)
+        self._daily_cache = (key, bars)
+        return bars
 
     def assets(self, symbols: Sequence[str]) -> dict[str, AssetInfo]:
         """One request per symbol. A symbol the broker does not know comes back not tradable ("not_found")."""
@@ -509,6 +557,18 @@ def _position(raw: dict) -> PositionState:
         market_value=_dec(raw.get("market_value") or 0),
         avg_entry_price=_dec(raw.get("avg_entry_price") or 0),
         current_price=_dec(raw.get("current_price") or 0),
+    )
+
+
+def _bar(symbol: str, raw: dict) -> BarState:
+    return BarState(
+        symbol=symbol,
+        t=_ts(raw["t"]),
+        open=_dec(raw["o"]),
+        high=_dec(raw["h"]),
+        low=_dec(raw["l"]),
+        close=_dec(raw["c"]),
+        volume=_dec(raw.get("v") or 0),
     )
 
 

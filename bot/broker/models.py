@@ -74,6 +74,19 @@ class QuoteState:
 
 
 @dataclass(frozen=True)
+class BarState:
+    """An OHLCV bar; ``t`` is the bar's start (UTC). Volumes are shares."""
+
+    symbol: str
+    t: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True)
 class AssetInfo:
     symbol: str
     tradable: bool

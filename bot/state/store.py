@@ -33,7 +33,15 @@ from typing import Any
 
 PLAN_STATUSES = frozenset(
     {
-        "planned", "held", "approved", "rejected", "refused", "executing", "done", "failed", "superseded",
+        "planned",
+        "held",
+        "approved",
+        "rejected",
+        "refused",
+        "executing",
+        "done",
+        "failed",
+        "superseded",
         "expired",
     }  # fmt: skip
 )
@@ -58,7 +66,7 @@ INTENT = "intent"
 APPROVAL_STATUSES = frozenset({"pending", "approved", "rejected", "expired", "superseded", "canceled"})
 SIDES = ("buy", "sell")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -175,6 +183,100 @@ class AuditRecord:
     fields: dict = field(hash=False)
 
 
+@dataclass(frozen=True)
+class ExecParentRecord:
+    """A planned order as the executor runs it: the policy chosen, the arrival price, the deadline."""
+
+    parent_id: str
+    """The planned order's client_order_id (``<plan_id>-<seq>``); sliced children derive theirs from it."""
+    plan_id: str
+    account: str
+    seq: int
+    symbol: str
+    side: str
+    policy: str
+    """``single`` (one order, sent under ``parent_id``) or ``twap`` (children ``<parent_id>-c<k>``)."""
+    policy_config: dict = field(hash=False)
+    policy_reason: str = ""
+    qty: Decimal | None = None
+    """Approved shares (qty orders)."""
+    notional: Decimal | None = None
+    """Approved USD (notional orders)."""
+    arrival_mid: Decimal | None = None
+    """Mid quote when the executor first took the plan up: the decision ("arrival") price."""
+    decision_price: Decimal | None = None
+    """The planner's estimate (its price when the plan was made)."""
+    adv: Decimal | None = None
+    deadline: datetime | None = None
+    status: str = "working"
+    """``working``, then ``filled``, ``expired`` (deadline), ``failed`` or ``done`` (single orders)."""
+    status_reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status != "working"
+
+
+@dataclass(frozen=True)
+class ExecChildRecord:
+    """One child of a sliced parent: its place in the schedule and, once recorded, its order's state."""
+
+    client_order_id: str
+    parent_id: str
+    k: int
+    kind: str
+    """``slice`` (a scheduled slot), ``reprice``, ``catchup`` or ``remainder``."""
+    planned_at: datetime
+    planned_qty: Decimal | None
+    status: str
+    """Schedule status: ``planned``, ``sent``, ``skipped``, ``repricing``, ``repriced``, ``deadline``."""
+    interval_volume: Decimal | None
+    """Market volume of the interval the child was sized on (for the participation it achieved)."""
+    note: str
+    order: OrderRecord | None
+    """The child's order row (None until the child is recorded as an intent)."""
+
+
+@dataclass(frozen=True)
+class ExecutionReportRecord:
+    """How one planned order was executed: implementation shortfall against the arrival mid."""
+
+    parent_id: str
+    plan_id: str
+    account: str
+    symbol: str
+    side: str
+    policy: str
+    arrival_mid: Decimal | None
+    decision_price: Decimal | None
+    planned_qty: Decimal | None
+    planned_notional: Decimal | None
+    filled_qty: Decimal
+    avg_price: Decimal | None
+    filled_notional: Decimal
+    shortfall_bp: float | None
+    """(avg fill - arrival mid) / arrival mid in basis points, positive = a cost (sign flipped for sells)."""
+    participation: float | None
+    """Filled shares / market volume from the first order to the last fill."""
+    max_child_participation: float | None
+    """Largest child / market volume of the interval it was sized on (sliced orders)."""
+    market_volume: Decimal | None
+    children: int
+    status: str
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def fill_ratio(self) -> float | None:
+        if self.planned_qty:
+            return float(self.filled_qty / self.planned_qty)
+        if self.planned_notional:
+            return float(self.filled_notional / self.planned_notional)
+        return None
+
+
 # --- schema -------------------------------------------------------------------------------------------------
 
 _SCHEMA_V1 = (
@@ -273,7 +375,96 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1,)
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    """Single-use approve/reject links: a link's nonce is recorded when it is used."""
+    conn.execute(
+        """CREATE TABLE used_links (
+            nonce TEXT PRIMARY KEY,
+            plan_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            used_at TEXT NOT NULL
+        )"""
+    )
+
+
+_SCHEMA_SLICING = (
+    """CREATE TABLE exec_parents (
+        parent_id TEXT PRIMARY KEY,
+        plan_id TEXT NOT NULL REFERENCES plans (plan_id),
+        account TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+        policy TEXT NOT NULL,
+        policy_config TEXT NOT NULL DEFAULT '{}',
+        policy_reason TEXT NOT NULL DEFAULT '',
+        qty TEXT,
+        notional TEXT,
+        arrival_mid TEXT,
+        decision_price TEXT,
+        adv TEXT,
+        deadline TEXT,
+        status TEXT NOT NULL,
+        status_reason TEXT NOT NULL DEFAULT '',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        updated_at TEXT NOT NULL,
+        UNIQUE (plan_id, seq)
+    )""",
+    "CREATE INDEX exec_parents_by_account ON exec_parents (account, status)",
+    """CREATE TABLE exec_children (
+        client_order_id TEXT PRIMARY KEY,
+        parent_id TEXT NOT NULL REFERENCES exec_parents (parent_id),
+        k INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        planned_at TEXT NOT NULL,
+        planned_qty TEXT,
+        status TEXT NOT NULL,
+        interval_volume TEXT,
+        note TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL,
+        UNIQUE (parent_id, k)
+    )""",
+    """CREATE TABLE execution_reports (
+        parent_id TEXT PRIMARY KEY REFERENCES exec_parents (parent_id),
+        plan_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        arrival_mid TEXT,
+        decision_price TEXT,
+        planned_qty TEXT,
+        planned_notional TEXT,
+        filled_qty TEXT NOT NULL,
+        avg_price TEXT,
+        filled_notional TEXT NOT NULL,
+        shortfall_bp REAL,
+        participation REAL,
+        max_child_participation REAL,
+        market_volume TEXT,
+        children INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX execution_reports_by_symbol ON execution_reports (account, symbol, finished_at)",
+    "CREATE INDEX execution_reports_by_plan ON execution_reports (plan_id)",
+)
+
+
+def _migrate_slicing(conn: sqlite3.Connection) -> None:
+    """Order slicing (issue 6): how each planned order is executed, the child schedule of sliced ones, and
+    an execution report per order."""
+    for statement in _SCHEMA_SLICING:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_to_1,
+    _migrate_to_2,
+    _migrate_slicing,
+)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append; never edit a released one."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -512,8 +703,17 @@ class StateStore:
             db.execute(
                 "INSERT INTO plans (plan_id, run_id, account, content_hash, status, status_reason,"
                 " explanation, details, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
-                (plan_id, run_id, account, content_hash, status, explanation, _to_json(dict(details)),
-                 _ts(created_at), stamp),
+                (
+                    plan_id,
+                    run_id,
+                    account,
+                    content_hash,
+                    status,
+                    explanation,
+                    _to_json(dict(details)),
+                    _ts(created_at),
+                    stamp,
+                ),
             )
 
     def set_plan_status(
@@ -626,8 +826,14 @@ class StateStore:
                     "INSERT INTO orders (client_order_id, plan_id, account, seq, symbol, side, qty, notional,"
                     " order_type, limit_price, est_notional, status, created_at, updated_at, final_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (client_order_id, *values.values(), status, _ts(created_at) or stamp, stamp,
-                     stamp if status in FINAL_ORDER_STATUSES else None),
+                    (
+                        client_order_id,
+                        *values.values(),
+                        status,
+                        _ts(created_at) or stamp,
+                        stamp,
+                        stamp if status in FINAL_ORDER_STATUSES else None,
+                    ),
                 )
             except sqlite3.IntegrityError as exc:
                 raise StateError(f"cannot record order {client_order_id!r}: {exc}") from exc
@@ -739,10 +945,215 @@ class StateStore:
         where, params = _filters(client_order_id=client_order_id)
         rows = self._query(f"SELECT * FROM fills {where} ORDER BY at, activity_id LIMIT ?", [*params, limit])
         return [
-            FillRecord(r["activity_id"], r["client_order_id"], Decimal(r["qty"]), Decimal(r["price"]),
-                       _dt(r["at"]), _dt(r["recorded_at"]))  # type: ignore[arg-type]
+            FillRecord(
+                r["activity_id"],
+                r["client_order_id"],
+                Decimal(r["qty"]),
+                Decimal(r["price"]),
+                _dt(r["at"]),
+                _dt(r["recorded_at"]),
+            )  # type: ignore[arg-type]
             for r in rows
         ]
+
+    # -- execution: parents, child schedules, reports (order slicing) ---------------------------------------
+    def start_parent(
+        self,
+        parent: ExecParentRecord,
+        children: Collection[tuple[str, int, datetime, Decimal]] = (),
+    ) -> ExecParentRecord:
+        """Record how a planned order is executed and, for a sliced one, its schedule (``children``: client
+        order id, k, planned time, planned shares), in one transaction. The first decision stands: starting
+        the same parent again returns the stored record."""
+        with self._write() as db:
+            row = db.execute("SELECT * FROM exec_parents WHERE parent_id = ?", (parent.parent_id,)).fetchone()
+            if row is not None:
+                return _exec_parent(row)
+            stamp = self._stamp()
+            db.execute(
+                "INSERT INTO exec_parents (parent_id, plan_id, account, seq, symbol, side, policy,"
+                " policy_config, policy_reason, qty, notional, arrival_mid, decision_price, adv, deadline,"
+                " status, status_reason, started_at, finished_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (parent.parent_id, parent.plan_id, parent.account, parent.seq, parent.symbol, parent.side,
+                 parent.policy, _to_json(parent.policy_config), parent.policy_reason, _dec_text(parent.qty),
+                 _dec_text(parent.notional), _dec_text(parent.arrival_mid), _dec_text(parent.decision_price),
+                 _dec_text(parent.adv), _ts(parent.deadline), parent.status, parent.status_reason,
+                 _ts(parent.started_at) or stamp, _ts(parent.finished_at), stamp),
+            )  # fmt: skip
+            for cid, k, planned_at, qty in children:
+                db.execute(
+                    "INSERT INTO exec_children (client_order_id, parent_id, k, kind, planned_at, planned_qty,"
+                    " status, updated_at) VALUES (?, ?, ?, 'slice', ?, ?, 'planned', ?)",
+                    (cid, parent.parent_id, int(k), _ts(planned_at), _dec_text(qty), stamp),
+                )
+            return _exec_parent(
+                db.execute("SELECT * FROM exec_parents WHERE parent_id = ?", (parent.parent_id,)).fetchone()
+            )
+
+    def exec_parent(self, parent_id: str) -> ExecParentRecord | None:
+        rows = self._query("SELECT * FROM exec_parents WHERE parent_id = ?", (parent_id,))
+        return _exec_parent(rows[0]) if rows else None
+
+    def exec_parents(self, plan_id: str | None = None, account: str | None = None) -> list[ExecParentRecord]:
+        """In plan order for one plan, else newest first."""
+        where, params = _filters(plan_id=plan_id, account=account)
+        order_by = "seq" if plan_id is not None else "started_at DESC, plan_id DESC, seq"
+        rows = self._query(f"SELECT * FROM exec_parents {where} ORDER BY {order_by}", params)
+        return [_exec_parent(row) for row in rows]
+
+    def finish_parent(
+        self, parent_id: str, status: str, reason: str, finished_at: datetime
+    ) -> ExecParentRecord:
+        """Close a working parent (a finished one keeps its first outcome); returns the record."""
+        if status == "working":
+            raise ValueError("finish_parent needs a final status")
+        with self._write() as db:
+            row = db.execute("SELECT * FROM exec_parents WHERE parent_id = ?", (parent_id,)).fetchone()
+            if row is None:
+                raise UnknownRecord(f"no parent order {parent_id!r}")
+            if row["status"] == "working":
+                db.execute(
+                    "UPDATE exec_parents SET status = ?, status_reason = ?, finished_at = ?, updated_at = ?"
+                    " WHERE parent_id = ?",
+                    (status, reason, _ts(finished_at), self._stamp(), parent_id),
+                )
+            return _exec_parent(
+                db.execute("SELECT * FROM exec_parents WHERE parent_id = ?", (parent_id,)).fetchone()
+            )
+
+    def exec_children(self, parent_id: str) -> list[ExecChildRecord]:
+        """The parent's children in order (k), each with its order row once it has one."""
+        rows = self._query("SELECT * FROM exec_children WHERE parent_id = ? ORDER BY k", (parent_id,))
+        orders = {r.client_order_id: r for r in self._orders_by_id([row["client_order_id"] for row in rows])}
+        return [_exec_child(row, orders.get(row["client_order_id"])) for row in rows]
+
+    def children_recorded(self, parent_id: str) -> int:
+        """How many of the parent's children have been recorded as orders (sent or about to be)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM exec_children c JOIN orders o ON o.client_order_id = c.client_order_id"
+            " WHERE c.parent_id = ?",
+            (parent_id,),
+        )
+        return int(rows[0][0])
+
+    def _orders_by_id(self, cids: list[str]) -> list[OrderRecord]:
+        out: list[OrderRecord] = []
+        for i in range(0, len(cids), 500):
+            chunk = cids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._query(f"SELECT * FROM orders WHERE client_order_id IN ({marks})", chunk)
+            out += [_order(r) for r in rows]
+        return out
+
+    def record_child_order(
+        self,
+        child: ExecChildRecord,
+        *,
+        plan_id: str,
+        account: str,
+        seq: int,
+        symbol: str,
+        side: str,
+        qty: Decimal | None,
+        notional: Decimal | None,
+        order_type: str,
+        limit_price: Decimal | None,
+        est_notional: Decimal,
+        created_at: datetime,
+        replaces: Collection[str] = (),
+    ) -> OrderRecord:
+        """The write-ahead record of a child, in one transaction: its schedule row (added for an extra child)
+        marked ``sent``, the children it re-prices marked ``repriced``, and its order row as an intent.
+        Recording the same child again is a no-op returning the stored order."""
+        with self._write() as db:
+            existing = _order_row(db, child.client_order_id)
+            if existing is not None:
+                return _order(existing)
+            stamp = self._stamp()
+            db.execute(
+                "INSERT INTO exec_children (client_order_id, parent_id, k, kind, planned_at, planned_qty,"
+                " status, interval_volume, note, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, ?)"
+                " ON CONFLICT (client_order_id) DO UPDATE SET status = 'sent',"
+                " interval_volume = excluded.interval_volume, note = excluded.note,"
+                " updated_at = excluded.updated_at",
+                (child.client_order_id, child.parent_id, child.k, child.kind, _ts(child.planned_at),
+                 _dec_text(child.planned_qty), _dec_text(child.interval_volume), child.note, stamp),
+            )  # fmt: skip
+            for cid in replaces:
+                db.execute(
+                    "UPDATE exec_children SET status = 'repriced', updated_at = ? WHERE client_order_id = ?",
+                    (stamp, cid),
+                )
+            try:
+                db.execute(
+                    "INSERT INTO orders (client_order_id, plan_id, account, seq, symbol, side, qty, notional,"
+                    " order_type, limit_price, est_notional, status, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (child.client_order_id, plan_id, account, int(seq), symbol, side, _dec_text(qty),
+                     _dec_text(notional), order_type, _dec_text(limit_price), _dec_text(est_notional), INTENT,
+                     _ts(created_at), stamp),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                raise StateError(f"cannot record child {child.client_order_id!r}: {exc}") from exc
+            return _order(_order_row(db, child.client_order_id))
+
+    def set_child_status(self, client_order_id: str, status: str, note: str | None = None) -> None:
+        """Change a child's schedule status (skipped, repricing, deadline...)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE exec_children SET status = ?, note = COALESCE(?, note), updated_at = ?"
+                " WHERE client_order_id = ?",
+                (status, note, self._stamp(), client_order_id),
+            )
+            if cursor.rowcount == 0:
+                raise UnknownRecord(f"no child order {client_order_id!r}")
+
+    def settle_order_notional(self, client_order_id: str, est_notional: Decimal) -> None:
+        """Set a FINAL order's ``est_notional`` to what it actually traded, so the daily limit counts a
+        re-priced or canceled child's unfilled part once (in the child that re-sends it), not twice."""
+        with self._write() as db:
+            row = _order_row(db, client_order_id)
+            if row is None:
+                raise UnknownRecord(f"no order {client_order_id!r}")
+            if row["status"] not in FINAL_ORDER_STATUSES:
+                raise StateError(f"order {client_order_id!r} is not final")
+            db.execute(
+                "UPDATE orders SET est_notional = ?, updated_at = ? WHERE client_order_id = ?",
+                (_dec_text(est_notional), self._stamp(), client_order_id),
+            )
+
+    def save_execution_report(self, report: ExecutionReportRecord) -> None:
+        """Store (or replace) the execution report of one planned order."""
+        r = report
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO execution_reports (parent_id, plan_id, account, symbol, side, policy,"
+                " arrival_mid, decision_price, planned_qty, planned_notional, filled_qty, avg_price,"
+                " filled_notional, shortfall_bp, participation, max_child_participation, market_volume,"
+                " children, status, started_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.parent_id, r.plan_id, r.account, r.symbol, r.side, r.policy, _dec_text(r.arrival_mid),
+                 _dec_text(r.decision_price), _dec_text(r.planned_qty), _dec_text(r.planned_notional),
+                 _dec_text(r.filled_qty), _dec_text(r.avg_price), _dec_text(r.filled_notional),
+                 r.shortfall_bp, r.participation, r.max_child_participation, _dec_text(r.market_volume),
+                 r.children, r.status, _ts(r.started_at), _ts(r.finished_at)),
+            )  # fmt: skip
+
+    def execution_reports(
+        self,
+        plan_id: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        limit: int = 10_000,
+    ) -> list[ExecutionReportRecord]:
+        """Newest first."""
+        where, params = _filters(plan_id=plan_id, account=account, symbol=symbol)
+        rows = self._query(
+            f"SELECT * FROM execution_reports {where} ORDER BY finished_at DESC, parent_id LIMIT ?",
+            [*params, limit],
+        )
+        return [_execution_report(row) for row in rows]
 
     # -- approvals -------------------------------------------------------------------------------------------
     def request_approval(
@@ -837,6 +1248,20 @@ class StateStore:
         rows = self._query("SELECT * FROM approvals WHERE plan_id = ?", (plan_id,))
         return _approval(rows[0]) if rows else None
 
+    def use_link(self, nonce: str, plan_id: str, action: str) -> bool:
+        """Record that a signed link was used; False if that link (nonce) was used before: links are
+        single-use, whatever the outcome of their first use."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO used_links (nonce, plan_id, action, used_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (nonce) DO NOTHING",
+                (nonce, plan_id, action, self._stamp()),
+            )
+            return cursor.rowcount == 1
+
+    def link_used(self, nonce: str) -> bool:
+        return bool(self._query("SELECT 1 FROM used_links WHERE nonce = ?", (nonce,)))
+
     # -- flags -----------------------------------------------------------------------------------------------
     def set_flag(self, name: str, value: str | None) -> None:
         """Set a flag (e.g. ``halted`` with the reason as value); None clears it."""
@@ -892,8 +1317,16 @@ class StateStore:
         where, params = _filters(event=event, account=account, plan_id=plan_id)
         rows = self._query(f"SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?", [*params, limit])
         return [
-            AuditRecord(r["id"], _dt(r["at"]), r["event"], r["run_id"], r["account"], r["plan_id"],  # type: ignore[arg-type]
-                        r["client_order_id"], json.loads(r["fields"]))
+            AuditRecord(
+                r["id"],
+                _dt(r["at"]),
+                r["event"],
+                r["run_id"],
+                r["account"],
+                r["plan_id"],  # type: ignore[arg-type]
+                r["client_order_id"],
+                json.loads(r["fields"]),
+            )
             for r in rows
         ]
 
@@ -999,4 +1432,69 @@ def _approval(row: sqlite3.Row) -> ApprovalRecord:
         decided_by=row["decided_by"],
         channel=row["channel"],
         reason=row["reason"],
+    )
+
+
+def _exec_parent(row: sqlite3.Row) -> ExecParentRecord:
+    return ExecParentRecord(
+        parent_id=row["parent_id"],
+        plan_id=row["plan_id"],
+        account=row["account"],
+        seq=row["seq"],
+        symbol=row["symbol"],
+        side=row["side"],
+        policy=row["policy"],
+        policy_config=json.loads(row["policy_config"]),
+        policy_reason=row["policy_reason"],
+        qty=_dec(row["qty"]),
+        notional=_dec(row["notional"]),
+        arrival_mid=_dec(row["arrival_mid"]),
+        decision_price=_dec(row["decision_price"]),
+        adv=_dec(row["adv"]),
+        deadline=_dt(row["deadline"]),
+        status=row["status"],
+        status_reason=row["status_reason"],
+        started_at=_dt(row["started_at"]),
+        finished_at=_dt(row["finished_at"]),
+    )
+
+
+def _exec_child(row: sqlite3.Row, order: OrderRecord | None) -> ExecChildRecord:
+    return ExecChildRecord(
+        client_order_id=row["client_order_id"],
+        parent_id=row["parent_id"],
+        k=row["k"],
+        kind=row["kind"],
+        planned_at=_dt(row["planned_at"]),  # type: ignore[arg-type]
+        planned_qty=_dec(row["planned_qty"]),
+        status=row["status"],
+        interval_volume=_dec(row["interval_volume"]),
+        note=row["note"],
+        order=order,
+    )
+
+
+def _execution_report(row: sqlite3.Row) -> ExecutionReportRecord:
+    return ExecutionReportRecord(
+        parent_id=row["parent_id"],
+        plan_id=row["plan_id"],
+        account=row["account"],
+        symbol=row["symbol"],
+        side=row["side"],
+        policy=row["policy"],
+        arrival_mid=_dec(row["arrival_mid"]),
+        decision_price=_dec(row["decision_price"]),
+        planned_qty=_dec(row["planned_qty"]),
+        planned_notional=_dec(row["planned_notional"]),
+        filled_qty=Decimal(row["filled_qty"]),
+        avg_price=_dec(row["avg_price"]),
+        filled_notional=Decimal(row["filled_notional"]),
+        shortfall_bp=row["shortfall_bp"],
+        participation=row["participation"],
+        max_child_participation=row["max_child_participation"],
+        market_volume=_dec(row["market_volume"]),
+        children=row["children"],
+        status=row["status"],
+        started_at=_dt(row["started_at"]),  # type: ignore[arg-type]
+        finished_at=_dt(row["finished_at"]),  # type: ignore[arg-type]
     )

@@ -27,7 +27,9 @@ from strategies.money import as_decimal
 from strategies.plan import RebalancePlan
 from strategies.schedules import Period, Periodic
 
-CONFIG = load_config("config/example.yaml")
+CONFIG = load_config("config/example.yaml").model_copy(update={"policy": None})
+"""The plain band path (``bot`` policy); the ``policy`` section's dynamic trigger is built by the same code
+for both sides, see ``tests/backtest/test_dynamic_policy.py``."""
 TARGETS = CONFIG.targets.to_allocation()
 
 

@@ -337,15 +337,9 @@ def test_killed_bot_restarts_sends_nothing_twice_and_ends_where_the_plan_said(
         broker.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot bug: an unsent buy intent is resent with a re-sized amount while its row keeps the old one",
-)
 def test_an_intent_resumed_an_hour_later_is_sent_as_recorded(tmp_path, processes):
-    """Killed right after writing the AGG buy's intent (22977.34), restarted an hour later: the executor sizes
-    the buy again on that hour's buying power and sends 22977.32 under the same client_order_id, while the
-    state database still says 22977.34. Nothing is sent twice and the cap holds, but the write-ahead record is
-    not what was sent."""
+    """Killed right after writing the AGG buy's intent, restarted an hour later when buying power has moved:
+    the executor sends the amount it wrote ahead, not a re-sized one, so the database says what was sent."""
     broker, recorder = start_broker(tmp_path, VARIANTS["no-faults"].faults)
     try:
         runs = BotRuns(processes, broker.url, tmp_path)

@@ -163,3 +163,19 @@ def test_request_count_counts_every_request(adapter: AlpacaBroker) -> None:
     adapter.positions()
     adapter.latest_quotes(["SPY"])
     assert adapter.request_count == 4
+
+
+def test_bars_of_several_symbols_follow_every_page(
+    broker: PaperBroker, adapter: AlpacaBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker.advance(minutes=90)
+    start = broker.now - timedelta(minutes=60)
+    monkeypatch.setattr("bot.broker.alpaca.BARS_MAX_PAGE", 25)  # 2 symbols x 60 minutes: 5 pages
+    bars, requests = counted(adapter, lambda: adapter.bars(["spy", "AGG"], "1Min", start, broker.now))
+    assert requests == 5
+    assert {s: len(b) for s, b in bars.items()} == {"AGG": 60, "SPY": 60}
+    spy = bars["SPY"]
+    assert spy[0].t == start and spy[-1].t == broker.now - timedelta(minutes=1)
+    assert all(isinstance(b.volume, Decimal) and b.volume > 0 and b.low <= b.close <= b.high for b in spy)
+    daily = adapter.bars(["SPY"], "1Day", start - timedelta(days=10), broker.now)["SPY"]
+    assert len(daily) == 7 and daily[-1].t.date() == broker.now.date()  # the running session's bar last

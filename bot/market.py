@@ -1,0 +1,79 @@
+"""The live bot's market data for the dynamic triggers: trailing daily returns and cost inputs.
+
+``strategies`` never fetches anything; this module turns the broker's daily bars into the
+``strategies.market_state.MarketState`` a dynamic trigger reads from ``TriggerContext.market``, the same
+shape the backtester builds (``bot.backtest.engine``): aligned close-to-close returns, oldest first, and
+per-asset cost inputs (spread, 20-session ADV and volatility for the square-root impact). Any failure to
+get bars leaves the market empty: the triggers then fall back to their configured bands and say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.broker.models import BarState
+from bot.state.store import StateStore
+from strategies.costs import DEFAULT_SPREAD_BPS
+from strategies.market_state import AssetCosts, MarketState, returns_from_prices
+from strategies.targets import CASH
+from strategies.triggers import TriggerContext
+
+log = structlog.get_logger(__name__)
+
+COST_WINDOW = 20
+"""Sessions behind the ADV and daily-volatility cost inputs."""
+
+
+def market_state_from_bars(
+    bars: Mapping[str, Sequence[BarState]], symbols: Sequence[str], lookback: int
+) -> MarketState:
+    """Returns over the sessions every symbol has a bar on (at most ``lookback`` of them) and cost inputs;
+    a symbol without bars is left out (its triggers fall back)."""
+    wanted = [s for s in symbols if s != CASH and bars.get(s)]
+    if not wanted:
+        return MarketState()
+    by_day = {s: {b.t.date(): b for b in bars[s]} for s in wanted}
+    common = sorted(set.intersection(*(set(days) for days in by_day.values())))[-(lookback + 1) :]
+    if len(common) < 3:
+        return MarketState()
+    closes = {s: [float(by_day[s][d].close) for d in common] for s in wanted}
+    returns = {s: returns_from_prices(c) for s, c in closes.items()}
+    costs = {}
+    for s in wanted:
+        recent = returns[s][-COST_WINDOW:]
+        sigma = math.sqrt(sum(r * r for r in recent) / len(recent))
+        volumes = [float(by_day[s][d].volume) for d in common[-COST_WINDOW:]]
+        costs[s] = AssetCosts(
+            spread_bps=DEFAULT_SPREAD_BPS, adv=sum(volumes) / len(volumes), sigma_daily=sigma
+        )
+    return MarketState.from_series(returns, costs)
+
+
+def last_rebalance_at(store: StateStore, account: str) -> datetime | None:
+    """When the account's latest completed (``done``) plan was made, from the state store."""
+    done = store.plans(account=account, status="done", limit=1)
+    return done[0].created_at if done else None
+
+
+def live_context(
+    broker: object, store: StateStore, account: str, now: datetime, symbols: Sequence[str], lookback: int
+) -> TriggerContext:
+    """The ``TriggerContext`` for a live decision: the clock's time, the last rebalance on record and, when
+    the trigger needs history (``lookback`` > 0), the trailing daily bars (cached per day by the broker)."""
+    market = None
+    if lookback > 0:
+        start = (now - timedelta(days=int(lookback * 1.5) + 10)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        end = now.replace(hour=0, minute=0, second=0, microsecond=0)  # sessions before today: no partial bar
+        try:
+            bars = broker.daily_bars(symbols, start, end)  # type: ignore[attr-defined]
+            market = market_state_from_bars(bars, symbols, lookback)
+        except Exception as exc:  # noqa: BLE001 - missing data must never stop the bot
+            log.warning("daily_bars_unavailable", error=str(exc))
+            market = MarketState()
+    return TriggerContext(now=now, last_rebalance_at=last_rebalance_at(store, account), market=market)

@@ -1,0 +1,394 @@
+"""The dashboard's routes. Every decision goes through :mod:`bot.actions`, like the CLI's.
+
+- ``GET /health``: no auth; 200 while the bot ticks, 503 when stale (for service monitors).
+- ``GET /login``, ``POST /login``: sign in with the access token (sets a signed session cookie).
+- ``GET /``: the dashboard (session); 401 with the sign-in form without one.
+- ``GET /approvals/{id}/{action}?t=...``: a prompt's signed link opens a confirmation page; nothing happens
+  on GET, so link scanners in mail and chat cannot decide anything.
+- ``POST /approvals/{id}/{action}``: decide, with the link token ``t`` (single use) or a session + CSRF token.
+- ``/api/...``: JSON with ``Authorization: Bearer <token>``: status, approvals, plans, orders, log, and
+  ``POST /api/approvals/{id}/approve|reject`` with the plan version (``content_hash``) decided on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import structlog
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from bot.actions import ActionError, approve_plan, reject_plan
+from bot.approval.links import ACTIONS, LinkError
+from bot.state.store import PlanRecord
+from bot.web import pages
+from bot.web.auth import SESSION_COOKIE, WebAuth
+
+if TYPE_CHECKING:
+    from bot.worker import Bot
+
+log = structlog.get_logger(__name__)
+
+MAX_FORM_BYTES = 16_384
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
+    if bot.signer is None:
+        raise ValueError("the dashboard needs the bot's link signer")
+    store = bot.store
+    config = bot.config
+    auth = WebAuth(token, bot.signer, config.web.session_hours, config.web.public_url)
+    app = FastAPI(title="rebalance-bot", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # noqa: ANN202
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def market_now() -> datetime | None:
+        try:
+            return bot.clock.now()
+        except Exception:  # noqa: BLE001 - the broker's clock not read yet
+            return None
+
+    def client(request: Request) -> dict[str, Any]:
+        return {
+            "client": request.client.host if request.client else None,
+            "user_agent": request.headers.get("user-agent", "")[:120],
+        }
+
+    def html(body: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(body, status_code=status)
+
+    def refused(request: Request, status: int, title: str, text: str, **fields: Any) -> HTMLResponse:
+        log.warning("web request refused", path=request.url.path, status=status, why=title, **fields)
+        store.audit(
+            "web_refused", path=request.url.path, status=status, why=title, **fields, **client(request)
+        )
+        return html(pages.message(title, text, ok=False), status)
+
+    async def read_form(request: Request) -> dict[str, str]:
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "form too large")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise HTTPException(415, "expected a form post")
+        parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        return {key: values[0] for key, values in parsed.items()}
+
+    def decide(
+        plan_id: str, action: str, who: str, channel: str, content_hash: str, reason: str, ctx: Mapping
+    ) -> None:
+        if action == "approve":
+            approve_plan(store, plan_id, who, channel, content_hash, now=market_now(), **ctx)
+        else:
+            reject_plan(store, plan_id, who, channel, reason, content_hash, now=market_now(), **ctx)
+
+    def weights() -> dict[str, Mapping | None]:
+        out: dict[str, Mapping | None] = {}
+        for name, account_bot in bot.accounts.items():
+            check = account_bot.last_check
+            if check is None:
+                latest = store.plans(account=name, limit=1)
+                if latest:
+                    check = {
+                        "at": latest[0].created_at.isoformat(),
+                        "equity": latest[0].details.get("equity"),
+                        "assets": latest[0].details.get("trigger", {}).get("assets", []),
+                    }
+            out[name] = check
+        return out
+
+    def pending() -> list[tuple[PlanRecord, Any]]:
+        result = []
+        for approval in store.pending_approvals():
+            plan = store.get_plan(approval.plan_id)
+            if plan is not None and plan.status == "held":
+                result.append((plan, approval))
+        return result
+
+    def require_bearer(request: Request) -> None:
+        if not auth.bearer_ok(request):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    # -- health ----------------------------------------------------------------------------------------------
+    @app.get("/health")
+    def health() -> JSONResponse:
+        state = bot.health()
+        return JSONResponse(state, status_code=200 if state["status"] == "ok" else 503)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    # -- sign in ---------------------------------------------------------------------------------------------
+    @app.get("/login")
+    def login_page() -> HTMLResponse:
+        return html(pages.login())
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        if not auth.same_origin(request):
+            return refused(
+                request, 403, "Cross-site request refused", "This form must be sent from the dashboard."
+            )
+        fields = await read_form(request)
+        if not auth.token_ok(fields.get("token")):
+            log.warning("dashboard sign-in failed", **client(request))
+            return html(pages.login("That token is not right."), 401)
+        who = fields.get("who", "").strip()[:60]
+        store.audit("dashboard_login", who=who or "token holder", **client(request))
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            auth.new_session(who),
+            max_age=int(auth.session_seconds),
+            httponly=True,
+            samesite="strict",
+            secure=auth.secure_cookie,
+            path="/",
+        )
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        session = auth.session(request)
+        fields = await read_form(request)
+        if session is None or not auth.same_origin(request) or not auth.csrf_ok(session, fields.get("csrf")):
+            return refused(request, 403, "Request refused", "Sign out from the dashboard itself.")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- the dashboard ---------------------------------------------------------------------------------------
+    @app.get("/")
+    def dashboard(request: Request) -> HTMLResponse:
+        session = auth.session(request)
+        if session is None:
+            return html(pages.login(), 401)
+        return html(
+            pages.dashboard(
+                now=market_now(),
+                health=bot.health(),
+                halted=store.get_flag("halted"),
+                approvals=pending(),
+                csrf=auth.csrf_token(session),
+                who=session.who,
+                weights=weights(),
+                plans=store.plans(limit=12),
+                orders=store.orders(limit=25),
+                log_lines=tail_log(log_file, 40) if log_file else [],
+            )
+        )
+
+    # -- decisions -------------------------------------------------------------------------------------------
+    @app.get("/approvals/{plan_id}/{action}")
+    def confirm_page(request: Request, plan_id: str, action: str, t: str = "") -> Response:
+        if action not in ACTIONS:
+            return html(pages.message("Not found", "No such page.", ok=False), 404)
+        if not t:
+            if auth.session(request) is not None:
+                return RedirectResponse(f"/#approval-{plan_id}", status_code=303)
+            return html(pages.login(), 401)
+        try:
+            claims = bot.signer.verify(t, plan_id, action)  # type: ignore[union-attr]
+        except LinkError as exc:
+            return refused(
+                request, 403, "This link is not valid", str(exc), plan_id=plan_id, reason=exc.reason
+            )
+        plan = store.get_plan(plan_id)
+        if plan is None:
+            return html(pages.message("Unknown plan", f"There is no plan {plan_id}.", ok=False), 404)
+        if store.link_used(claims.nonce):
+            return refused(
+                request, 409, "This link has been used already", "Each link works once.", plan_id=plan_id
+            )
+        if plan.status != "held" or plan.content_hash != claims.content_hash:
+            text = (
+                f"Plan {plan_id} is {plan.status}: there is nothing to decide."
+                if plan.status != "held"
+                else "The plan changed since this link was sent."
+            )
+            return html(pages.message("Nothing to decide", text, ok=False), 409)
+        return html(pages.confirm(plan, store.get_approval(plan_id), action, t))
+
+    @app.post("/approvals/{plan_id}/{action}")
+    async def decide_form(request: Request, plan_id: str, action: str) -> Response:
+        if action not in ACTIONS:
+            return html(pages.message("Not found", "No such page.", ok=False), 404)
+        fields = await read_form(request)
+        if not auth.same_origin(request):
+            return refused(
+                request, 403, "Cross-site request refused", "Decisions can only be sent from the dashboard.",
+                plan_id=plan_id, origin=request.headers.get("origin"),
+            )  # fmt: skip
+        ctx = client(request)
+        if "t" in fields:
+            try:
+                claims = bot.signer.verify(fields["t"], plan_id, action)  # type: ignore[union-attr]
+            except LinkError as exc:
+                return refused(
+                    request, 403, "This link is not valid", str(exc), plan_id=plan_id, reason=exc.reason
+                )
+            if store.get_plan(plan_id) is None:
+                return html(pages.message("Unknown plan", f"There is no plan {plan_id}.", ok=False), 404)
+            if not store.use_link(claims.nonce, plan_id, action):
+                return refused(
+                    request, 409, "This link has been used already", "Each link works once.", plan_id=plan_id
+                )
+            who = fields.get("who", "").strip()[:60] or "link recipient"
+            channel, content_hash = "link", claims.content_hash
+        else:
+            session = auth.session(request)
+            if session is None:
+                return html(pages.login("Sign in first."), 401)
+            if not auth.csrf_ok(session, fields.get("csrf")):
+                return refused(request, 403, "Request refused", "The form's CSRF token is missing or wrong.")
+            content_hash = fields.get("content_hash", "")
+            if not content_hash:
+                return html(pages.message("Request refused", "The plan version is missing.", ok=False), 400)
+            who, channel = session.who or "dashboard user", "dashboard"
+        reason = fields.get("reason", "").strip()[:300]
+        try:
+            decide(plan_id, action, who, channel, content_hash, reason, ctx)
+        except ActionError as exc:
+            return html(pages.message("Not done", str(exc), ok=False), 409)
+        if action == "approve":
+            text = (
+                f"Plan {plan_id} is approved. Before sending anything the bot checks it on fresh quotes; if "
+                "prices moved too much it plans again and asks you again."
+            )
+            return html(pages.message(f"Approved {plan_id}", text, ok=True))
+        return html(
+            pages.message(
+                f"Rejected {plan_id}",
+                f"Plan {plan_id} is rejected; nothing of it is sent. It is not asked again until the drift "
+                "changes.",
+                ok=True,
+            )
+        )
+
+    # -- the JSON API ----------------------------------------------------------------------------------------
+    @app.get("/api/status")
+    def api_status(request: Request) -> dict:
+        require_bearer(request)
+        return {
+            "health": bot.health(),
+            "halted": store.get_flag("halted"),
+            "market_time": now.isoformat() if (now := market_now()) else None,
+            "accounts": weights(),
+            "pending_approvals": [a.plan_id for a in store.pending_approvals()],
+        }
+
+    @app.get("/api/approvals")
+    def api_approvals(request: Request) -> list[dict]:
+        require_bearer(request)
+        return [
+            {
+                **_plan_json(plan),
+                "expires_at": approval.expires_at.isoformat() if approval.expires_at else None,
+            }
+            for plan, approval in pending()
+        ]
+
+    @app.get("/api/plans")
+    def api_plans(request: Request, limit: int = 20) -> list[dict]:
+        require_bearer(request)
+        return [_plan_json(p) for p in store.plans(limit=min(max(limit, 1), 200))]
+
+    @app.get("/api/orders")
+    def api_orders(request: Request, limit: int = 50) -> list[dict]:
+        require_bearer(request)
+        return [
+            json.loads(json.dumps(o.__dict__, default=str))
+            for o in store.orders(limit=min(max(limit, 1), 500))
+        ]
+
+    @app.get("/api/log")
+    def api_log(request: Request, limit: int = 50) -> list[dict]:
+        require_bearer(request)
+        return tail_log(log_file, min(max(limit, 1), 500)) if log_file else []
+
+    @app.post("/api/approvals/{plan_id}/{action}")
+    async def api_decide(request: Request, plan_id: str, action: str) -> JSONResponse:
+        require_bearer(request)
+        if action not in ACTIONS:
+            raise HTTPException(404, "no such action")
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise HTTPException(400, "expected a JSON object") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("content_hash"), str):
+            raise HTTPException(422, "content_hash (the plan version you decide on) is required")
+        who = str(body.get("who") or "api client")[:60]
+        try:
+            decide(
+                plan_id,
+                action,
+                who,
+                "api",
+                body["content_hash"],
+                str(body.get("reason", ""))[:300],
+                client(request),
+            )
+        except ActionError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return JSONResponse(
+            {"plan_id": plan_id, "decision": "approved" if action == "approve" else "rejected"}
+        )
+
+    return app
+
+
+def _plan_json(plan: PlanRecord) -> dict:
+    return {
+        "plan_id": plan.plan_id,
+        "account": plan.account,
+        "status": plan.status,
+        "status_reason": plan.status_reason,
+        "content_hash": plan.content_hash,
+        "created_at": plan.created_at.isoformat(),
+        "orders": plan.details.get("orders", []),
+        "estimates": plan.details.get("estimates"),
+        "approval_reasons": plan.details.get("approval_reasons", []),
+        "why_now": plan.details.get("trigger", {}).get("reason", ""),
+    }
+
+
+def tail_log(path: Path | None, limit: int) -> list[dict]:
+    """The last ``limit`` JSON lines of the log file (reads only its end)."""
+    if path is None or not Path(path).exists():
+        return []
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 256 * 1024))
+        chunk = handle.read().decode("utf-8", errors="replace")
+    lines = []
+    for raw in chunk.splitlines()[-limit - 1 :]:
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines[-limit:]

@@ -1,0 +1,338 @@
+"""Server-rendered HTML for the dashboard: small, readable, no scripts and no external assets.
+
+Every value is escaped. Forms post back to the dashboard itself (the content security policy allows nothing
+else), and each carries its CSRF token (or the signed link token) and the plan version it decides on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from html import escape
+from urllib.parse import quote
+
+from bot.approval.summary import PlanSummary
+from bot.state.store import ApprovalRecord, OrderRecord, PlanRecord
+
+CSS = """
+:root { --fg:#1d2430; --muted:#5d6778; --line:#dfe3ea; --bg:#f6f7f9; --card:#fff; --ok:#17803d;
+  --bad:#b42318; --warn:#b54708; --accent:#1f5fbf; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg);
+  background:var(--bg); }
+header { background:#17202e; color:#fff; padding:10px 24px; display:flex; gap:18px; align-items:center; }
+header h1 { font-size:17px; margin:0; font-weight:600; }
+header .meta { color:#b8c2d3; font-size:13px; }
+header form { margin-left:auto; }
+main { max-width:1180px; margin:0 auto; padding:18px 24px 40px; }
+section { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 18px;
+  margin-bottom:16px; }
+h2 { font-size:15px; margin:0 0 10px; }
+h3 { font-size:14px; margin:0 0 6px; }
+table { border-collapse:collapse; width:100%; margin:6px 0 10px; }
+th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
+th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
+td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+td.wrap { white-space:normal; }
+.muted { color:var(--muted); }
+.pos { color:var(--bad); } .neg { color:var(--accent); }
+.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600;
+  background:#eef1f5; color:var(--muted); }
+.badge.held { background:#fff4e5; color:var(--warn); } .badge.done { background:#e7f6ec; color:var(--ok); }
+.badge.rejected, .badge.refused, .badge.failed { background:#fdecea; color:var(--bad); }
+.badge.executing, .badge.approved { background:#e8f0fd; color:var(--accent); }
+.banner { padding:10px 14px; border-radius:8px; margin-bottom:16px; font-weight:600; }
+.banner.bad { background:#fdecea; color:var(--bad); border:1px solid #f5c2bd; }
+.banner.ok { background:#e7f6ec; color:var(--ok); border:1px solid #b7e4c4; }
+.approval { border-left:4px solid var(--warn); }
+.decide { display:flex; gap:10px; align-items:center; flex-wrap:wrap; margin-top:8px; }
+.decide form { display:flex; gap:6px; align-items:center; margin:0; }
+button { font:inherit; font-weight:600; border:0; border-radius:6px; padding:7px 16px; cursor:pointer; }
+button.approve { background:var(--ok); color:#fff; } button.reject { background:var(--bad); color:#fff; }
+button.plain { background:#e4e8ee; color:var(--fg); }
+input[type=text], input[type=password] { font:inherit; padding:6px 8px; border:1px solid #c6ccd6;
+  border-radius:6px; min-width:220px; }
+pre.log { background:#0f1623; color:#d7dde8; padding:10px 12px; border-radius:6px; overflow-x:auto;
+  font-size:12px; line-height:1.5; margin:0; }
+.lvl-warning { color:#f5b94a; } .lvl-error, .lvl-critical { color:#ff7b72; }
+.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(380px,1fr)); gap:8px 24px; }
+.grid > div { min-width:0; overflow-x:auto; }
+.small { font-size:12px; }
+"""
+
+
+def e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def page(title: str, body: str, header_extra: str = "") -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>rebalance-bot</h1>{header_extra}</header><main>{body}</main></body></html>"
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    numeric: Sequence[int] = (),
+    wrap: Sequence[int] = (),
+) -> str:
+    def cls(i: int) -> str:
+        return "num" if i in numeric else "wrap" if i in wrap else ""
+
+    head = "".join(f'<th class="{cls(i)}">{e(h)}</th>' for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{cls(i)}">{c}</td>' for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _signed(text: str) -> str:
+    cls = "pos" if text.startswith("+") and text.strip("+0.p") else "neg" if text.startswith("-") else ""
+    return f'<span class="{cls}">{e(text)}</span>'
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge {e(status)}">{e(status)}</span>'
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def plan_block(summary: PlanSummary) -> str:
+    """Why, trades, drift before/after, cost and tax: what a person decides on."""
+    trades = _table(
+        ("side", "symbol", "amount", "est. price", "est. value"),
+        (
+            (e(t.side), f"<b>{e(t.symbol)}</b>", e(t.amount), e(t.est_price), e(t.est_notional))
+            for t in summary.trades
+        ),
+        numeric=(2, 3, 4),
+    )
+    drift = _table(
+        ("asset", "target", "now", "drift", "after", "drift after"),
+        (
+            (
+                f"<b>{e(d.symbol)}</b>" + (' <span class="badge held">breached</span>' if d.breached else ""),
+                e(d.target),
+                e(d.weight_before),
+                _signed(d.drift_before),
+                e(d.weight_after),
+                _signed(d.drift_after),
+            )
+            for d in summary.drift
+        ),
+        numeric=(1, 2, 3, 4, 5),
+    )
+    return (
+        f'<p class="wrap"><b>Why now:</b> {e(summary.why_now)}<br>'
+        f"<b>Why you are asked:</b> {e(summary.why_asked)}</p>"
+        f'<div class="grid"><div><h3>Trades (sells first), ~{e(summary.gross)} on {e(summary.equity)}</h3>'
+        f"{trades}"
+        f"</div><div><h3>Drift from target, before and after</h3>{drift}</div></div>"
+        f'<p class="muted">{e(_sentence(summary.cost_line()))} '
+        f"Plan version <code>{e(summary.version)}</code>.</p>"
+    )
+
+
+def approval_card(plan: PlanRecord, approval: ApprovalRecord, csrf: str) -> str:
+    s = PlanSummary.of(plan)
+    path = f"/approvals/{quote(plan.plan_id, safe='')}"
+    hidden = (
+        f'<input type=hidden name=csrf value="{e(csrf)}">'
+        f'<input type=hidden name=content_hash value="{e(plan.content_hash)}">'
+    )
+    return (
+        f'<section class="approval" id="approval-{e(plan.plan_id)}"><h2>{e(plan.plan_id)} '
+        f'<span class="muted small">account {e(plan.account)} · expires {_when(approval.expires_at)}'
+        "</span></h2>"
+        f"{plan_block(s)}"
+        f'<div class="decide"><form method=post action="{path}/approve">{hidden}'
+        f'<button class="approve" type=submit>Approve</button></form>'
+        f'<form method=post action="{path}/reject">{hidden}'
+        f'<input type=text name=reason placeholder="reason (for the audit trail)" aria-label="reason">'
+        f'<button class="reject" type=submit>Reject</button></form></div></section>'
+    )
+
+
+def weights_section(account: str, check: Mapping | None) -> str:
+    if not check:
+        return f'<section><h2>Account {e(account)}</h2><p class="muted">No reading yet.</p></section>'
+    rows = []
+    for a in check.get("assets", []):
+        band = a.get("band")
+        rows.append(
+            (
+                f"<b>{e(a['symbol'])}</b>",
+                e(f"{Decimal(a['target']) * 100:.2f}%"),
+                e(f"{Decimal(a['weight']) * 100:.2f}%"),
+                _signed(f"{Decimal(a['drift']) * 100:+.2f}pp"),
+                e(f"±{Decimal(band) * 100:.2f}pp") if band else "-",
+                '<span class="badge rejected">outside</span>'
+                if a.get("breached")
+                else '<span class="badge done">inside</span>',
+            )
+        )
+    at = check.get("at", "")
+    equity = check.get("equity")
+    equity_text = f" · equity ${Decimal(equity):,.2f}" if equity else ""
+    return (
+        f'<section><h2>Account {e(account)}: weights against targets <span class="muted small">'
+        f"as of {e(str(at)[:16].replace('T', ' '))} UTC{e(equity_text)}</span></h2>"
+        + _table(("asset", "target", "weight", "drift", "band", "band check"), rows, numeric=(1, 2, 3, 4))
+        + "</section>"
+    )
+
+
+def plans_section(plans: Sequence[PlanRecord]) -> str:
+    rows = [
+        (
+            e(p.plan_id),
+            e(p.account),
+            _when(p.created_at),
+            _badge(p.status),
+            e(len(p.details.get("orders", []))),
+            e(f"${Decimal(p.details.get('gross_notional', '0')):,.2f}"),
+            f'<span class="small">{e(p.status_reason[:140])}</span>',
+        )
+        for p in plans
+    ]
+    body = _table(
+        ("plan", "account", "created", "status", "orders", "size", "why"), rows, numeric=(4, 5), wrap=(6,)
+    )
+    return f"<section><h2>Recent plans</h2>{body if plans else '<p class=muted>None yet.</p>'}</section>"
+
+
+def orders_section(orders: Sequence[OrderRecord]) -> str:
+    rows = [
+        (
+            f'<span class="small">{e(o.client_order_id)}</span>',
+            e(o.side),
+            f"<b>{e(o.symbol)}</b>",
+            e(
+                f"{o.qty} sh"
+                if o.qty is not None
+                else f"${o.notional:,.2f}"
+                if o.notional is not None
+                else "-"
+            ),
+            _badge(o.status),
+            e(o.filled_qty or 0),
+            e(o.filled_avg_price or "-"),
+            _when(o.submitted_at),
+        )
+        for o in orders
+    ]
+    body = _table(
+        ("order", "side", "symbol", "planned", "status", "filled", "avg price", "sent"),
+        rows,
+        numeric=(3, 5, 6),
+    )
+    return f"<section><h2>Recent orders</h2>{body if orders else '<p class=muted>None yet.</p>'}</section>"
+
+
+def log_section(lines: Sequence[Mapping]) -> str:
+    out = []
+    for line in lines:
+        level = str(line.get("level", "")).lower()
+        context = " ".join(
+            f"{k}={v}"
+            for k, v in line.items()
+            if k not in ("timestamp", "level", "event", "logger", "run_id")
+        )
+        out.append(
+            f'<span class="muted">{e(str(line.get("timestamp", ""))[:19])}</span> '
+            f'<span class="lvl-{e(level)}">{e(level[:7]):7}</span> {e(line.get("event", ""))} '
+            f'<span class="muted">{e(context[:220])}</span>'
+        )
+    text = "\n".join(out) if out else "(the log is empty)"
+    return f'<section><h2>Log (latest)</h2><pre class="log">{text}</pre></section>'
+
+
+def dashboard(
+    *,
+    now: datetime | None,
+    health: Mapping,
+    halted: str | None,
+    approvals: Sequence[tuple[PlanRecord, ApprovalRecord]],
+    csrf: str,
+    who: str,
+    weights: Mapping[str, Mapping | None],
+    plans: Sequence[PlanRecord],
+    orders: Sequence[OrderRecord],
+    log_lines: Sequence[Mapping],
+) -> str:
+    header = (
+        f'<span class="meta">market time {_when(now)} · bot {e(health.get("status", "?"))}'
+        f" · signed in as {e(who or 'token holder')}</span>"
+        f'<form method=post action="/logout"><input type=hidden name=csrf value="{e(csrf)}">'
+        '<button class="plain" type=submit>Sign out</button></form>'
+    )
+    parts = []
+    if halted:
+        parts.append(
+            f'<div class="banner bad">HALTED: {e(halted)}. Nothing is sent until rebalance-bot resume.</div>'
+        )
+    if approvals:
+        parts.append(f"<h2>Waiting for your decision ({len(approvals)})</h2>")
+        parts += [approval_card(plan, approval, csrf) for plan, approval in approvals]
+    else:
+        parts.append('<div class="banner ok">No plan is waiting for a decision.</div>')
+    parts += [weights_section(name, check) for name, check in weights.items()]
+    parts += [plans_section(plans), orders_section(orders), log_section(log_lines)]
+    return page("rebalance-bot dashboard", "".join(parts), header)
+
+
+def login(message: str = "") -> str:
+    note = f'<p class="pos">{e(message)}</p>' if message else ""
+    return page(
+        "rebalance-bot: sign in",
+        '<section style="max-width:520px;margin:40px auto"><h2>Sign in to the dashboard</h2>'
+        f"{note}<p class=muted>Use the access token from <code>REBALANCE_BOT_WEB_TOKEN</code> or the "
+        "<code>web-token</code> file in the bot's state directory.</p>"
+        '<form method=post action="/login"><p><input type=password name=token placeholder="access token" '
+        'aria-label="access token" autocomplete=current-password required></p>'
+        '<p><input type=text name=who placeholder="your name (for the audit trail)" '
+        'aria-label="your name"></p>'
+        '<p><button class="approve" type=submit>Sign in</button></p></form></section>',
+    )
+
+
+def confirm(plan: PlanRecord, approval: ApprovalRecord | None, action: str, token: str) -> str:
+    """The page behind a prompt's link: nothing happens until the person presses the button (a POST)."""
+    s = PlanSummary.of(plan)
+    verb = "Approve" if action == "approve" else "Reject"
+    reason = (
+        '<input type=text name=reason placeholder="reason (for the audit trail)" aria-label="reason">'
+        if action == "reject"
+        else ""
+    )
+    expires = f" It expires {_when(approval.expires_at)}." if approval and approval.expires_at else ""
+    return page(
+        f"{verb} plan {plan.plan_id}?",
+        f'<section class="approval"><h2>{verb} plan {e(plan.plan_id)} for account {e(plan.account)}?</h2>'
+        f"<p>Nothing happens until you press the button.{e(expires)}</p>{plan_block(s)}"
+        f'<form method=post action="/approvals/{quote(plan.plan_id, safe="")}/{e(action)}" class="decide">'
+        f'<input type=hidden name=t value="{e(token)}">'
+        '<input type=text name=who placeholder="your name (for the audit trail)" aria-label="your name">'
+        f'{reason}<button class="{e(action)}" type=submit>{verb}</button></form></section>',
+    )
+
+
+def message(title: str, text: str, ok: bool, back: bool = True) -> str:
+    link = '<p><a href="/">Back to the dashboard</a></p>' if back else ""
+    return page(
+        title,
+        f'<div class="banner {"ok" if ok else "bad"}">{e(title)}</div>'
+        f"<section><p>{e(text)}</p>{link}</section>",
+    )
