@@ -1,6 +1,7 @@
 """Dynamic triggers (issue 5): the default ``dynamic`` policy against every built-in baseline.
 
-Run from the project root: ``python scripts/bench_dynamic.py [--markdown] [--plot PNG] [--candidates]``.
+Run from the project root: ``python scripts/bench_dynamic.py [--markdown] [--plot PNG] [--candidates]
+[--robustness]``.
 
 * Both portfolios (60/40 SPY/AGG and the diversified mix), the whole span 2004-12-01 .. 2022-12-30 and three
   non-overlapping sub-periods (2004-12 .. 2009, 2010 .. 2015, 2016 .. 2022), each started afresh with
@@ -203,6 +204,91 @@ def candidates(config) -> None:  # noqa: ANN001
     print(f"chosen: {grid[best]}")
 
 
+ROBUSTNESS_GRID = [
+    ("default (band edge, vol bands 0.5-2, cooldown 5)", DynamicPolicySpec()),
+    ("band edge, cooldown 20", DynamicPolicySpec(cooldown_days=20)),
+    ("band edge, vol bands 0.75-1.5", DynamicPolicySpec(min_scale="0.75", max_scale="1.5")),
+    ("band edge, usual vol over 2 y", DynamicPolicySpec(vol_reference=504, lookback=504)),
+    ("band edge, usual vol over 4 y, bands 0.5-2", DynamicPolicySpec(vol_reference=1008, lookback=1008)),
+    (
+        "partial 25%, vol bands 0.75-1.5, cooldown 20",
+        DynamicPolicySpec(
+            trade_to="partial", partial_fraction="0.25", min_scale="0.75", max_scale="1.5", cooldown_days=20
+        ),
+    ),
+    (
+        "partial 35%, vol bands 0.75-1.5, cooldown 20",
+        DynamicPolicySpec(
+            trade_to="partial", partial_fraction="0.35", min_scale="0.75", max_scale="1.5", cooldown_days=20
+        ),
+    ),
+    (
+        "partial 50%, vol bands 0.75-1.5, cooldown 20",
+        DynamicPolicySpec(trade_to="partial", min_scale="0.75", max_scale="1.5", cooldown_days=20),
+    ),
+]
+
+
+def robustness(config) -> None:  # noqa: ANN001
+    """Variants of the dynamic policy on EVERY period: is there one that meets all 24 comparisons (3 goals x
+    2 portfolios x 4 periods)? Prints each variant's relative margin per comparison and its worst case; a
+    negative margin is a goal missed. This is a check of the selection, not the selection itself (the
+    default was chosen on the whole span, ``--candidates``)."""
+    worst: dict[str, list[tuple[float, str]]] = {name: [] for name, _ in ROBUSTNESS_GRID}
+    print(
+        "| portfolio | period | variant | TE | turnover/yr | bp/yr | margins: TE vs annual, turnover, cost |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, targets in PORTFOLIOS.items():
+        for period, (start, end) in PERIODS.items():
+            history = load_history(targets.symbols, start, end)
+            bands = config.bands.to_policy()
+            base = {
+                m.policy: m
+                for m in run_policies(
+                    history,
+                    targets,
+                    policies_for(["monthly", "annual", "band-5pp-monthly"], config),
+                    SimOptions(),
+                    bands,
+                ).metrics
+            }
+            policies = []
+            for _, spec in ROBUSTNESS_GRID:
+                settings = spec.settings(config.planner_settings())
+                trigger = build_trigger(spec, bands, settings)
+                policies.append(
+                    Policy(
+                        "dynamic",
+                        "variant",
+                        EverySession(),
+                        trigger,
+                        bands,
+                        settings,
+                        market_lookback=spec.market_lookback,
+                    )
+                )
+            metrics = run_policies(history, targets, policies, SimOptions(), bands).metrics
+            a, mo, b5 = base["annual"], base["monthly"], base["band-5pp-monthly"]
+            for (name, _), m in zip(ROBUSTNESS_GRID, metrics, strict=True):
+                margins = [
+                    1 - m.tracking_error / a.tracking_error,
+                    1 - m.turnover / min(mo.turnover, b5.turnover),
+                    1 - m.cost_bps / min(mo.cost_bps, b5.cost_bps),
+                ]
+                worst[name] += [(x, f"{label} {period}") for x in margins]
+                print(
+                    f"| {label} | {period} | {name} | {m.tracking_error:.2%} | {m.turnover:.2%} "
+                    f"| {m.cost_bps:.3f} | " + ", ".join(f"{x:+.0%}" for x in margins) + " |"
+                )
+    print("\n| variant | comparisons met (of 24) | worst margin | where |")
+    print("|---|---|---|---|")
+    for name, values in worst.items():
+        low = min(values)
+        met = sum(1 for x, _ in values if x > 0)
+        print(f"| {name} | {met} | {low[0]:+.1%} | {low[1]} |")
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -252,10 +338,18 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="markdown tables (BENCHMARKS.md)")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench_dynamic_scatter.png")
     parser.add_argument("--candidates", action="store_true", help="only the selection grid, whole span")
+    parser.add_argument(
+        "--robustness",
+        action="store_true",
+        help="variants of the policy on every period (worst-case margins)",
+    )
     args = parser.parse_args()
     config = load_config(CONFIG)
     if args.candidates:
         candidates(config)
+        return
+    if args.robustness:
+        robustness(config)
         return
     spec = config.policy_spec()
     print(f"dynamic policy: {policies_for(['dynamic'], config)[0].description}")
