@@ -8,6 +8,7 @@ from strategies.tax.estimate import (
     estimate_sale,
     plan_tax,
 )
+from strategies.tax.harvest import HarvestKind, HarvestPlan, HarvestTrade, plan_harvest
 from strategies.tax.lots import (
     Fill,
     GainSummary,
@@ -25,6 +26,16 @@ from strategies.tax.lots import (
     relief_order,
     relieve,
 )
+from strategies.tax.planning import (
+    AccountType,
+    Action,
+    HarvestSettings,
+    TaxAwarePlan,
+    TaxDecision,
+    TaxSettings,
+    fold_substitutes,
+    plan_tax_aware,
+)
 from strategies.tax.wash_sale import (
     HouseholdLedger,
     LossSaleRisk,
@@ -37,6 +48,8 @@ from strategies.tax.wash_sale import (
 )
 
 __all__ = [
+    "AccountType", "Action", "HarvestKind", "HarvestPlan", "HarvestSettings", "HarvestTrade", "TaxAwarePlan",
+    "TaxDecision", "TaxSettings", "fold_substitutes", "plan_harvest", "plan_tax_aware",
     "Fill", "GainSummary", "HouseholdLedger", "Ledger", "LossSaleRisk", "Lot", "Mismatch", "PurchaseBlock",
     "Realisation", "Relief", "ReliefMethod", "SaleEstimate", "TaxRates", "TaxedOrder", "Term", "WashSale",
     "WashSaleRules", "annotate_orders", "blocked_purchases", "build_household_ledger", "build_ledger",

@@ -1,0 +1,157 @@
+"""Tax-aware execution benchmark (issue 8): one taxable account, 2004-12 to 2022-12, on the bundled data.
+
+Run from the project root: ``python scripts/bench_tax.py [--starts]`` (prints markdown for BENCHMARKS.md;
+``--starts`` adds the same comparison from four later start dates).
+
+Both portfolios of ``scripts/bench_backtest.py`` (60/40 SPY/AGG, and the diversified mix), the configured bot
+policy of ``config/example.yaml`` (bands 5 pp / 25% of target, GLD 3 pp / 30%, checked every session, trade
+back to target, 0.5% cash buffer, $10 minimum trade), $100,000, 2 bps spread, rates 35% short term and 15%
+long term, taxes paid from the portfolio each January, liquidation at the last close. Variants, all with the
+same policy (see ``bot/backtest/tax.py`` for the conventions):
+
+* ``tax-blind``: the planner's plan as is, FIFO relief;
+* ``tax-aware``: the same plans through ``plan_tax_aware`` (FIFO, gains only half-way into the band, wait up
+  to 30 days for long term inside 1.5 x the band), no harvesting;
+* ``tax-aware + harvest``: plus ``plan_harvest`` ($1,000 and 5% thresholds, switch back when it is free);
+* ``harvest + lot choice, planner's sizes``: harvesting, the wash-sale guards and the choice of lots and
+  sleeve members, but every trade as large as the planner made it (``gains_to_band_edge=False``);
+* ``... (min-tax relief)``: the same with minimum-tax lot relief (brokers that let the seller pick lots;
+  Alpaca applies FIFO).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.backtest.data import load_history  # noqa: E402
+from bot.backtest.policies import DIVERSIFIED, SIXTY_FORTY, Policy, bot_policy  # noqa: E402
+from bot.backtest.tax import TaxBacktestOptions, TaxRun, simulate_tax, substitute_prices  # noqa: E402
+from bot.config import load_config  # noqa: E402
+from strategies.tax.estimate import TaxRates  # noqa: E402
+from strategies.tax.lots import ReliefMethod  # noqa: E402
+from strategies.tax.planning import HarvestSettings, TaxSettings  # noqa: E402
+
+START, END = date(2004, 12, 1), date(2022, 12, 30)
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+RATES = TaxRates(Decimal("0.35"), Decimal("0.15"))
+IDENTICAL = (("SPY", "IVV"), ("GLD", "IAU"))
+SLEEVES = {
+    "60-40": (("SPY", "VTI", "ITOT"), ("AGG", "BND")),
+    "diversified": (("VTI", "ITOT", "SCHB"), ("EFA", "VEA"), ("EEM", "VWO"), ("AGG", "BND"), ("VNQ", "IYR")),
+}
+PORTFOLIOS = {"60-40": SIXTY_FORTY, "diversified": DIVERSIFIED}
+
+
+def variants(label: str) -> list[TaxBacktestOptions]:
+    base = TaxSettings(rates=RATES, substitutes=SLEEVES[label], identical=IDENTICAL)
+    harvesting = replace(base, harvest=HarvestSettings(enabled=True))
+    return [
+        TaxBacktestOptions(base, aware=False, label="tax-blind"),
+        TaxBacktestOptions(base, aware=True, label="tax-aware"),
+        TaxBacktestOptions(harvesting, aware=True, label="tax-aware + harvest"),
+        TaxBacktestOptions(
+            replace(harvesting, gains_to_band_edge=False), label="harvest + lot choice, planner's sizes"
+        ),
+        TaxBacktestOptions(
+            replace(harvesting, relief_method=ReliefMethod.MIN_TAX),
+            label="tax-aware + harvest (min-tax relief)",
+        ),
+    ]
+
+
+def money(value: Decimal) -> str:
+    return f"${value:,.0f}" if value >= 0 else f"-${-value:,.0f}"
+
+
+def summary_table(runs: Sequence[TaxRun]) -> str:
+    head = (
+        "variant | pre-tax value | taxes paid 2005-21 | final-year tax | after-tax wealth | after-tax CAGR"
+        " | vs blind | losses harvested | loss carry left | harvests / switch-backs | rebalances"
+        " | drift avg / max | wash sales | s"
+    )
+    lines = [f"| {head} |", "|" + "---|" * (head.count("|") + 1)]
+    blind = runs[0].after_tax_value
+    for run in runs:
+        cells = [
+            run.label, money(run.final_value), money(run.taxes_paid), money(run.liquidation_tax),
+            money(run.after_tax_value), f"{run.after_tax_cagr:.2%}",
+            f"{money(run.after_tax_value - blind)} ({float(run.after_tax_value / blind - 1):+.2%})",
+            money(run.harvested), money(run.unused_carry), f"{run.harvests} / {run.switch_backs}",
+            str(run.rebalances),
+            f"{run.mean_drift * 100:.2f} / {run.worst_drift * 100:.2f}pp", str(run.wash_sales),
+            f"{run.seconds:.1f}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def yearly_table(runs: Sequence[TaxRun]) -> str:
+    """Taxes paid (liquidation year: the tax on the final year including the liquidation) and losses
+    harvested per year, per variant."""
+    head = "year | " + " | ".join(f"{r.label}: tax | harvested" for r in runs)
+    lines = [f"| {head} |", "|" + "---|" * (1 + 2 * len(runs))]
+    years = [y.year for y in runs[0].years]
+    for i, year in enumerate(years):
+        cells = [str(year) + (" (liquidation)" if i == len(years) - 1 else "")]
+        for run in runs:
+            y = run.years[i]
+            cells += [money(y.tax), money(y.harvested) if y.harvested else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+STARTS = (date(2004, 12, 1), date(2006, 12, 1), date(2008, 12, 1), date(2010, 12, 1), date(2012, 12, 3))
+
+
+def starts_table(label: str, policy: Policy) -> str:
+    """After-tax wealth of each variant against tax-blind, for later starts (same end): how much of the
+    difference is the path (when each variant happened to trade) rather than the tax rules."""
+    targets = PORTFOLIOS[label]
+    names = [o.label for o in variants(label)[1:]]
+    lines = ["| start | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for start in STARTS:
+        history = load_history(targets.symbols, start, END)
+        extra = substitute_prices(history, [s for group in SLEEVES[label] for s in group])
+        runs = [simulate_tax(history, targets, policy, options, extra) for options in variants(label)]
+        blind = runs[0].after_tax_value
+        cells = [f"{float(r.after_tax_value / blind - 1):+.2%} (wash {r.wash_sales})" for r in runs[1:]]
+        lines.append(f"| {history.start} (blind: wash {runs[0].wash_sales}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--starts", action="store_true", help="also run later start dates (about 2 minutes)")
+    args = parser.parse_args()
+    config = load_config(CONFIG)
+    policy = bot_policy(config)
+    for label, targets in PORTFOLIOS.items():
+        history = load_history(targets.symbols, START, END)
+        extra = substitute_prices(history, [s for group in SLEEVES[label] for s in group])
+        runs = [simulate_tax(history, targets, policy, options, extra) for options in variants(label)]
+        weights = ", ".join(f"{s} {w:.0%}" for s, w in targets.weights.items())
+        sleeves = "; ".join(" / ".join(group) for group in SLEEVES[label])
+        print(f"### {label}: {weights}" + (f", cash {targets.cash:.0%}" if targets.cash else ""))
+        print(f"\nSleeves (primary / substitutes): {sleeves}.\n")
+        print(summary_table(runs))
+        print(
+            "\nTaxes paid (negative: the $3,000 ordinary-income deduction) and losses harvested, per year:\n"
+        )
+        print(yearly_table([runs[0], runs[2], runs[4]]))
+        print()
+        if args.starts:
+            print("After-tax wealth against tax-blind for later starts (end 2022-12-30), and wash sales:\n")
+            print(starts_table(label, policy))
+            print()
+
+
+if __name__ == "__main__":
+    main()
