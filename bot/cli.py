@@ -132,18 +132,41 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
     connections = connect(loaded, speed=False)
     try:
         scratch = StateStore(None)
+        if loaded.tax is not None:  # a dry run's ledger: imported lots from the state, fills from the broker
+            _copy_imported_lots(loaded, scratch)
+            _refresh_household(loaded, connections.brokers, scratch)
         for account in loaded.accounts:
             broker = connections.brokers[account.name]
             clock = BrokerFollowingClock()
             clock.observe(broker.clock().timestamp)
             bot = AccountBot(loaded, account, broker, scratch, clock)
-            result = bot.make_plan(bot.read_view())
+            _, explanation = bot.preview()
             typer.echo(f"== account {account.name} at {clock.now():%Y-%m-%d %H:%M} UTC")
-            typer.echo(result.explain())
+            typer.echo(explanation)
     finally:
         connections.close()
         if lock is not None:
             lock.__exit__(None, None, None)
+
+
+def _copy_imported_lots(config, scratch) -> None:  # noqa: ANN001 - BotConfig, StateStore
+    """A dry run must not write the real state: it works on a scratch store with the imported lots copied."""
+    path = Path(config.state_dir) / "bot.sqlite"
+    if not path.exists():
+        return
+    from bot.state.store import StateStore
+
+    with StateStore(path) as real:
+        for account in config.accounts:
+            scratch.replace_imported_lots(account.name, real.tax_fills(account=account.name, source="import"))
+
+
+def _refresh_household(config, brokers, store) -> None:  # noqa: ANN001
+    """Every account's fills, so the wash-sale rule sees the whole household."""
+    from bot.tax.sync import refresh_fills
+
+    for account in config.accounts:
+        refresh_fills(brokers[account.name], store, account.name)
 
 
 def _uses_embedded(config) -> bool:  # noqa: ANN001
@@ -188,6 +211,108 @@ def logs(
         typer.echo(
             f"{line.get('timestamp', '')} {line.get('level', ''):7} {line.get('event', '')}  {context}"
         )
+
+
+lots_app = typer.Typer(help="The tax lot ledger: import lots bought before the bot, list open lots.")
+app.add_typer(lots_app, name="lots")
+
+
+@lots_app.command("import")
+def lots_import(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="CSV: symbol,qty,price,date (or cost_basis). Default: tax.accounts.*.lots_csv."),
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    account: Annotated[
+        str | None, typer.Option(help="The account the lots belong to (default: the only one).")
+    ] = None,
+) -> None:
+    """Import the lots of positions bought before the bot (or transferred in); all rows or none. Replaces
+    the account's earlier import. Without FILE, every account's ``tax.accounts.NAME.lots_csv`` is imported."""
+    from bot.tax.importer import LotsImportError, import_lots
+
+    loaded = _load(config)
+    if file is not None:
+        jobs = [(_account_name(loaded, account), file)]
+    else:
+        settings = loaded.tax.accounts if loaded.tax is not None else {}
+        jobs = [(n, s.lots_csv) for n, s in settings.items() if s.lots_csv and account in (None, n)]
+        if not jobs:
+            typer.echo("error: give FILE, or set tax.accounts.NAME.lots_csv in the config", err=True)
+            raise typer.Exit(2)
+    store = _store(loaded)
+    for name, path in jobs:
+        try:
+            lots = import_lots(store, name, path, today=date.today())
+        except LotsImportError as exc:
+            typer.echo(f"error: nothing imported from {path}:", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  {problem}", err=True)
+            raise typer.Exit(2) from exc
+        symbols = sorted({lot.symbol for lot in lots})
+        typer.echo(f"imported {len(lots)} lots of {', '.join(symbols)} into account {name}")
+    typer.echo("the running bot reconciles them with the broker on its next cycle")
+
+
+@lots_app.command("list")
+def lots_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Open lots per the ledger (as of the bot's last refresh), and symbols blocked by a mismatch."""
+    from bot.tax.ledger import household_ledger
+
+    loaded = _load(config)
+    store = _store(loaded)
+    ledger, _ = household_ledger(store, loaded)
+    for lot in sorted(ledger.lots, key=lambda lot: (lot.account, lot.symbol, lot.acquired)):
+        typer.echo(
+            f"{lot.account:12} {lot.symbol:6} {lot.qty:>14} sh  bought {lot.acquired.isoformat()}"
+            f"  basis {lot.basis:,.2f}  ({lot.lot_id})"
+        )
+    for block in store.tax_blocks():
+        typer.echo(
+            f"MISMATCH {block.account} {block.symbol}: ledger {block.ledger_qty} vs broker {block.broker_qty}"
+            f" since {block.detected_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def _account_name(config, account: str | None) -> str:  # noqa: ANN001
+    names = [a.name for a in config.accounts]
+    if account is None:
+        if len(names) == 1:
+            return names[0]
+        typer.echo(f"error: name the account with --account ({', '.join(names)})", err=True)
+        raise typer.Exit(2)
+    if account not in names:
+        typer.echo(f"error: no account {account!r} in the config ({', '.join(names)})", err=True)
+        raise typer.Exit(2)
+    return account
+
+
+@app.command()
+def taxes(
+    config: ConfigOption = DEFAULT_CONFIG,
+    year: Annotated[int | None, typer.Option(help="Calendar year (default: the broker's current).")] = None,
+    top: Annotated[int, typer.Option(help="How many largest-gain lots to list.")] = 10,
+) -> None:
+    """Tax report: realised gains and losses year to date by term, harvested losses, wash sales avoided and
+    incurred, and the lots with the largest gains (candidates for gifting or donation instead of sale)."""
+    from bot.reports import print_taxes
+    from bot.state.lock import AlreadyRunning, StateLock
+    from bot.worker import connect
+
+    loaded = _load(config)
+    try:
+        lock = StateLock(Path(loaded.state_dir)).__enter__() if _uses_embedded(loaded) else None
+    except AlreadyRunning as exc:
+        typer.echo(f"error: {exc}; the embedded paper broker lives in that process", err=True)
+        raise typer.Exit(1) from exc
+    connections = connect(loaded, speed=False)
+    try:
+        print_taxes(loaded, _store(loaded), connections.brokers, year=year, top=top)
+    finally:
+        connections.close()
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
 
 @app.command("halt")

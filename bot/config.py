@@ -352,11 +352,12 @@ class ApprovalConfig(_Model):
     max_estimated_tax: Decimal | None = Field(None, ge=0)
     """USD: a plan whose sells would realise an estimated tax above this is held (None: no such rule)."""
     tax_rate: Decimal = Field(Decimal("0.20"), ge=0, le=1)
-    """Rate applied to realised gains (sell price above the average cost) for the tax estimate."""
+    """Rate applied to realised gains (sell price above the average cost) for the tax estimate; with a ``tax``
+    section the estimate comes from the lot ledger and ``tax.rates`` instead."""
     on_harvest: bool = True
-    """Hold plans that harvest losses (once tax-aware execution plans them)."""
+    """Hold plans that harvest losses (``tax.harvest``)."""
     on_swap: bool = True
-    """Hold plans that swap one security for another (once tax-aware execution plans them)."""
+    """Hold plans that swap one security for another (a harvest, or a buy moved to a substitute)."""
     first_plan: bool = False
     """Hold an account's first plan (until a plan of that account has ever been executed)."""
     expiry: Literal["market_close"] | int = "market_close"
@@ -454,6 +455,140 @@ class LimitsConfig(_Model):
         return self
 
 
+# --- taxes (issue 8) ------------------------------------------------------------------------------------
+
+ACCOUNT_TYPES = ("taxable", "ira", "roth", "401k", "hsa")
+TAX_ADVANTAGED_TYPES = frozenset({"ira", "roth", "401k", "hsa"})
+RELIEF_METHODS = ("fifo", "hifo", "min_tax", "specific")
+LOT_SELECTING_BROKERS: frozenset[str] = frozenset()
+"""Brokers that let the seller pick the lots a sale relieves. Alpaca (and the embedded paper broker, which
+mimics it) applies FIFO and takes no per-order lot selection, so for every broker the bot speaks to today
+``relief`` must stay ``fifo``: any other method would make every tax estimate wrong."""
+
+
+class TaxAccountConfig(_Model):
+    """How one account is taxed and how its lots are relieved."""
+
+    type: Literal["taxable", "ira", "roth", "401k", "hsa"] = "taxable"
+    """Tax-advantaged types (ira, roth, 401k, hsa) realise no taxable gain; they still count for the
+    household's wash-sale rule (a replacement bought in an IRA loses the loss for good)."""
+    relief: Literal["fifo", "hifo", "min_tax", "specific"] = "fifo"
+    """Which lots a sale relieves. Only ``fifo`` for Alpaca accounts (no per-order lot selection)."""
+    lots_csv: Path | None = None
+    """Lots bought before the bot (``rebalance-bot lots import``); read by the command, not at every start."""
+
+    @property
+    def tax_advantaged(self) -> bool:
+        return self.type in TAX_ADVANTAGED_TYPES
+
+
+class TaxRatesConfig(_Model):
+    """Marginal rates as fractions: short term (ordinary income) and long term (held more than a year)."""
+
+    short_term: Decimal = Field(Decimal("0.35"), ge=0, le=1)
+    long_term: Decimal = Field(Decimal("0.15"), ge=0, le=1)
+
+
+class HarvestConfig(_Model):
+    """Tax-loss harvesting: sell a position at a loss and buy a configured substitute."""
+
+    enabled: bool = False
+    min_loss: Decimal = Field(Decimal("1000"), ge=0)
+    """USD: a position's unrealised loss must be at least this to be harvested."""
+    min_loss_fraction: Decimal = Field(Decimal("0.05"), ge=0, lt=1)
+    """...and at least this share of the basis sold (both: no churning of big or tiny positions)."""
+    switch_back: bool = True
+    """Switch a substitute back to its primary once the wash-sale window has passed..."""
+    switch_back_max_gain: Decimal = Field(Decimal("0"), ge=0)
+    """...when that realises at most this gain (0: only when it costs no tax)."""
+
+
+class TaxConfig(_Model):
+    """Tax-aware execution (issue 8). Without a ``tax`` section the bot trades as before (average-cost tax
+    estimate from ``approval.tax_rate``, no lot ledger)."""
+
+    accounts: dict[str, TaxAccountConfig] = Field(default_factory=dict)
+    """Per account name; an account not listed is taxable with FIFO relief."""
+    rates: TaxRatesConfig = TaxRatesConfig()
+    substantially_identical: tuple[tuple[str, ...], ...] = ()
+    """Groups of tickers the wash-sale guard treats as one (e.g. [SPY, IVV, VOO]); a ticker is always
+    identical to itself. A ticker may be in one group only."""
+    substitutes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """What to buy instead when harvesting a loss, in order of preference (e.g. VTI: [ITOT, SCHB]). A
+    substitute must not be substantially identical to what it replaces."""
+    harvest: HarvestConfig = HarvestConfig()
+    defer_days: int = Field(30, ge=0, le=365)
+    """A sell whose short-term gains turn long term within this many days is deferred (0: never), while
+    the asset is inside ``outer_band`` times its band."""
+    outer_band: Decimal = Field(Decimal("1.5"), ge=1)
+    gains_to_band_edge: bool = True
+    """Sell at a gain only as far as the band needs; the rest of a trade to target only from losses."""
+    reconcile_tolerance: Decimal = Field(Decimal("0.000001"), ge=0)
+    """Shares of difference between the ledger and the broker still taken as equal (fractional rounding)."""
+
+    @field_validator("substantially_identical", mode="after")
+    @classmethod
+    def _groups(cls, groups: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        problems: list[tuple[KeyPath, str]] = []
+        seen: dict[str, int] = {}
+        for index, group in enumerate(groups):
+            if len(group) < 2:
+                problems.append(((index,), "a group needs at least two tickers"))
+            for symbol in group:
+                if not TICKER.match(symbol):
+                    problems.append(((index,), f"{symbol!r} is not an upper-case ticker"))
+                elif symbol in seen and seen[symbol] != index:
+                    problems.append(((index,), f"{symbol} is already in group {seen[symbol]}"))
+                seen.setdefault(symbol, index)
+        _raise_if(problems)
+        return groups
+
+    @model_validator(mode="after")
+    def _substitutes(self) -> TaxConfig:
+        problems: list[tuple[KeyPath, str]] = []
+        owner: dict[str, str] = {}
+        for symbol, options in self.substitutes.items():
+            if not TICKER.match(symbol):
+                problems.append((("substitutes", symbol), "must be an upper-case ticker"))
+            if not options:
+                problems.append((("substitutes", symbol), "needs at least one substitute"))
+            for index, option in enumerate(options):
+                if not TICKER.match(option):
+                    problems.append((("substitutes", symbol, index), "must be an upper-case ticker"))
+                elif option == symbol or self.identical(option, symbol):
+                    problems.append(
+                        (
+                            ("substitutes", symbol, index),
+                            f"{option} is substantially identical to {symbol} (buying it would wash the"
+                            " loss)",
+                        )
+                    )
+                elif option in owner and owner[option] != symbol:
+                    problems.append(
+                        (("substitutes", symbol, index), f"{option} already substitutes {owner[option]}")
+                    )
+                owner.setdefault(option, symbol)
+            if symbol in owner and owner[symbol] != symbol:
+                problems.append((("substitutes", symbol), f"is itself a substitute of {owner[symbol]}"))
+            owner.setdefault(symbol, symbol)
+        for symbol, options in self.substitutes.items():
+            for index, option in enumerate(options):
+                if option in self.substitutes:
+                    problems.append((("substitutes", symbol, index), f"{option} has substitutes of its own"))
+        _raise_if(problems)
+        return self
+
+    def sleeves(self) -> tuple[tuple[str, ...], ...]:
+        """``substitutes`` as the tax planner's sleeves, primary first: (VTI, ITOT, SCHB)."""
+        return tuple((primary, *options) for primary, options in self.substitutes.items())
+
+    def identical(self, a: str, b: str) -> bool:
+        return a == b or any(a in group and b in group for group in self.substantially_identical)
+
+    def account(self, name: str) -> TaxAccountConfig:
+        return self.accounts.get(name, TaxAccountConfig())
+
+
 class LoggingConfig(_Model):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     file: Path | None = None
@@ -502,6 +637,8 @@ class BotConfig(_Model):
     embedded: EmbeddedConfig = EmbeddedConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     web: WebConfig = WebConfig()
+    tax: TaxConfig | None = None
+    """Tax-aware execution (issue 8); None: no lot ledger, the average-cost estimate of ``approval``."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:
@@ -522,8 +659,28 @@ class BotConfig(_Model):
                     "could not trade)",
                 )
             )
+        problems += self._tax_checks(seen)
         _raise_if(problems)
         return self
+
+    def _tax_checks(self, names: set[str]) -> list[tuple[KeyPath, str]]:
+        if self.tax is None:
+            return []
+        problems: list[tuple[KeyPath, str]] = []
+        brokers = {a.name: a.broker for a in self.accounts}
+        for name, settings in self.tax.accounts.items():
+            if name not in names:
+                known = ", ".join(sorted(names))
+                problems.append((("tax", "accounts", name), f"is not an account name ({known})"))
+            elif settings.relief != "fifo" and brokers[name] not in LOT_SELECTING_BROKERS:
+                problems.append(
+                    (
+                        ("tax", "accounts", name, "relief"),
+                        f"must be fifo: broker {brokers[name]} (Alpaca) applies FIFO and offers no per-order "
+                        "lot selection",
+                    )
+                )
+        return problems
 
     def account(self, name: str) -> AccountConfig:
         return next(a for a in self.accounts if a.name == name)

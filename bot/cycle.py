@@ -10,13 +10,20 @@ pending request until a person decides or the request expires (at the market clo
 plan is re-checked on fresh quotes before anything is sent: if its prices or its trades moved beyond the
 tolerances it is superseded and the fresh plan is asked again; otherwise the approved orders are executed,
 never above the approved amounts. A rejected plan is not asked again until the drift changes materially.
+
+Taxes (issue 8, with a ``tax`` section in the config): every cycle first brings the lot ledger up to date
+from the broker's FILL activities since the last one seen and reconciles it with the positions just read. A
+symbol where they disagree is blocked from tax-aware trading (and a person alerted once) until they agree
+again. Each plan's sells are then annotated lot by lot (:mod:`bot.tax.annotate`): realised gain split short
+and long term and the estimated tax go into the plan's explanation, its stored details, the estimate the
+approval policy and the prompt use; a plan that would wash a loss is held for a person.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,15 +35,24 @@ from bot.approval.estimates import PlanEstimates, estimate
 from bot.approval.lifecycle import drift_moved, expiry_time, recheck_reasons
 from bot.approval.policy import PlanFacts, approval_required
 from bot.broker.alpaca import AlpacaBroker
-from bot.broker.models import BrokerClock
+from bot.broker.models import BrokerClock, BrokerError, BrokerUnavailable
 from bot.clock import Clock
 from bot.config import AccountConfig, BotConfig
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.guards import check_limits, materially_different
 from bot.snapshot import AccountView, build_snapshot, symbols_of_interest
-from bot.state.store import PlanRecord, StateStore
+from bot.state.store import PlanRecord, StateStore, WashSaleRecord
+from bot.tax.annotate import TaxAnnotation, annotate_plan
+from bot.tax.ledger import household_ledger, wash_rules
+from bot.tax.planning import TaxContext, TaxPlanInfo, tax_aware_plan
+from bot.tax.reconcile import apply_reconciliation, mismatch_alert, mismatches
+from bot.tax.settings import tax_settings
+from bot.tax.sync import refresh_fills
 from strategies.plan import RebalancePlan
-from strategies.planner import plan_rebalance
+from strategies.planner import PlannerSettings, plan_rebalance
+from strategies.portfolio import PortfolioSnapshot
+from strategies.tax import HouseholdLedger
+from strategies.tax.planning import fold_substitutes
 
 log = structlog.get_logger(__name__)
 
@@ -63,10 +79,17 @@ class AccountBot:
         store: StateStore,
         clock: Clock,
         on_held: Callable[[str], None] | None = None,
+        on_alert: Callable[[str, Sequence[str], str], None] | None = None,
     ) -> None:
         self.config = config
         self.on_held = on_held
         """Called with the plan id when a plan is held for approval (the bot sends the prompt)."""
+        self.on_alert = on_alert
+        """Called with (title, lines, topic) for what needs a person (a tax ledger mismatch, a wash sale)."""
+        self.tax: TaxContext | None = None
+        """The latest cycle's tax picture (None without a ``tax`` section, or before the first cycle)."""
+        self._tax_plans: dict[str, TaxPlanInfo] = {}
+        """What the tax layer did to the plans of the latest ``make_plan``, by content hash."""
         self.last_check: dict | None = None
         """The latest drift reading (time, equity, per-asset weight/target/drift), for the dashboard."""
         self.account = account
@@ -192,6 +215,7 @@ class AccountBot:
             log.warning("approved plan expired before it could start", plan_id=plan.plan_id)
             return CycleOutcome("approval expired", plan.plan_id)
         view = self.read_view()
+        self.tax = self.refresh_taxes(view, run_id)
         fresh = self.make_plan(view)
         self._remember(fresh)
         # like with like: the fresh plan's own estimate (the side's quote) where it trades the symbol
@@ -235,7 +259,10 @@ class AccountBot:
         account = self.broker.account()
         positions = tuple(self.broker.positions())
         open_orders = tuple(self.broker.open_orders())
-        symbols = symbols_of_interest(set(self.config.targets.weights), positions, open_orders)
+        wanted = set(self.config.targets.weights)
+        if self.config.tax is not None:  # substitutes: what a harvest or a wash-sale guard may buy instead
+            wanted |= {s for sleeve in self.config.tax.sleeves() if sleeve[0] in wanted for s in sleeve}
+        symbols = symbols_of_interest(wanted, positions, open_orders)
         missing = [s for s in symbols if s not in self._assets]
         if missing:
             self._assets.update(self.broker.assets(missing))
@@ -243,16 +270,30 @@ class AccountBot:
         return AccountView(account, positions, open_orders, quotes, {s: self._assets[s] for s in symbols})
 
     def make_plan(self, view: AccountView) -> RebalancePlan:
+        """The plan for this reading of the account; tax-aware (harvest, lots, wash sales) with a ``tax``
+        section once the cycle has its tax picture (:meth:`refresh_taxes`)."""
         snapshot = build_snapshot(view, fractional_allowed=self.config.execution.fractional)
+        self._tax_plans = {}
+        if self.config.tax is None or self.tax is None:
+            return self._plan(snapshot)[0]
+        settings = tax_settings(self.config, self.account.name)
+        folded = fold_substitutes(snapshot, self.config.targets.to_allocation(), settings)
+        base, planner_settings = self._plan(folded)
+        plan, info = tax_aware_plan(
+            base, snapshot, self.tax, self.account.name, self.trade_date(), settings, planner_settings
+        )
+        self._tax_plans[plan.content_hash()] = info
+        return plan
+
+    def _plan(self, snapshot: PortfolioSnapshot) -> tuple[RebalancePlan, PlannerSettings]:
         dynamic = self.config.policy_trigger()  # the config's ``policy`` section (issue 5), if any
         if dynamic is not None:
-            return self._make_dynamic_plan(snapshot, *dynamic)
-        return plan_rebalance(
-            snapshot,
-            self.config.targets.to_allocation(),
-            self.config.bands.to_policy(),
-            self.config.planner_settings(),
+            return self._make_dynamic_plan(snapshot, *dynamic), dynamic[1]
+        settings = self.config.planner_settings()
+        plan = plan_rebalance(
+            snapshot, self.config.targets.to_allocation(), self.config.bands.to_policy(), settings
         )
+        return plan, settings
 
     def _make_dynamic_plan(self, snapshot, trigger, settings, lookback: int) -> RebalancePlan:  # noqa: ANN001
         """The plan under the dynamic trigger: context from the clock, the store and daily bars."""
@@ -274,6 +315,7 @@ class AccountBot:
 
     def run_cycle(self, run_id: str) -> CycleOutcome:
         view = self.read_view()
+        self.tax = self.refresh_taxes(view, run_id)
         plan = self.make_plan(view)
         self._remember(plan)
         decision = plan.decision
@@ -310,6 +352,7 @@ class AccountBot:
             reask is None
             and pending is not None
             and not materially_different(pending.details, plan, approval_config.change_tolerance)
+            and not self._tax_picture_changed(pending)
         ):
             return CycleOutcome("held, waiting for approval", pending.plan_id)
         rejected = self._standing_rejection(plan) if reask is None else None
@@ -317,26 +360,36 @@ class AccountBot:
             return CycleOutcome(
                 "rejected; not asking again until the drift changes", rejected.plan_id, rejected.status_reason
             )
-        estimates = self._estimates(plan, view)
+        annotation = self.annotate(plan, view)
+        estimates = self._estimates(plan, view, annotation)
+        info = self._tax_plans.get(content_hash)
         facts = PlanFacts(
             manual_account=self.account.manual,
             first_plan=not self._has_executed_plan(),
             estimated_tax=estimates.tax,
+            harvests_losses=info is not None and info.harvests_losses,
+            swaps_securities=info is not None and info.swaps_securities,
         )
         gate = approval_required(plan, approval_config, facts)
         reasons = ([reask] if reask else []) + list(gate.reasons)
+        if annotation is not None:  # a safety rule, whatever approval.mode says: never wash a loss unasked
+            reasons += [f"wash-sale guard: {w}" for w in annotation.wash_warnings]
         plan_id = self._new_plan_id(content_hash, now)
         details = {**plan_details(plan), "estimates": estimates.as_dict(), "approval_reasons": reasons}
+        if annotation is not None:
+            details["tax"] = {**annotation.as_dict(), **(info.as_dict() if info is not None else {})}
         self.store.save_plan(
             plan_id,
             run_id,
             self.account.name,
             content_hash,
             "planned",
-            plan.explain(),
+            explain(plan, annotation),
             details,
             now,
         )
+        if info is not None:
+            self._record_avoided(info, plan_id, run_id, now)
         if pending is not None:
             self.store.set_plan_status(pending.plan_id, "superseded", f"superseded by {plan_id}")
             self.store.expire_approval(pending.plan_id, status="superseded")
@@ -402,12 +455,181 @@ class AccountBot:
             self.store.plans(account=self.account.name, status=("executing", "done", "failed"), limit=1)
         )
 
-    def _estimates(self, plan: RebalancePlan, view: AccountView) -> PlanEstimates:
-        avg_costs = {
-            p.symbol: p.avg_entry_price for p in view.positions if p.qty > 0 and p.avg_entry_price > 0
-        }
+    def _estimates(
+        self, plan: RebalancePlan, view: AccountView, annotation: TaxAnnotation | None = None
+    ) -> PlanEstimates:
+        """Spread cost and tax; the tax from the lot ledger when there is one, else from average cost."""
         spreads = {s: (q.bid, q.ask) for s, q in view.quotes.items()}
-        return estimate(plan, avg_costs, spreads, self.config.approval.tax_rate)
+        basic = estimate(plan, _avg_costs(view), spreads, self.config.approval.tax_rate)
+        if annotation is None:
+            return basic
+        return PlanEstimates(
+            spread_cost=basic.spread_cost,
+            realised_gain=annotation.realised_gain,
+            realised_loss=annotation.realised_loss,
+            tax=annotation.estimated_tax,
+        )
+
+    # -- taxes (issue 8) -------------------------------------------------------------------------------------
+    def refresh_taxes(self, view: AccountView, run_id: str) -> TaxContext | None:
+        """Bring the ledger up to date, reconcile it with the positions in ``view``, block and alert. None
+        without a ``tax`` section. If the ledger cannot be brought up to date (the broker's activities cannot
+        be read, or hold one the ledger cannot take), every symbol is treated as blocked for this cycle
+        (nothing is recorded): no tax-aware decision on a stale ledger; the rebalance itself goes on."""
+        tax = self.config.tax
+        if tax is None:
+            return None
+        name = self.account.name
+        try:
+            refresh_fills(self.broker, self.store, name)
+            ledger, fills = household_ledger(self.store, self.config)
+            positions = {p.symbol: p.qty for p in view.positions}
+            found = mismatches(ledger, name, positions, tax.reconcile_tolerance)
+            if found:
+                # a fill may have landed between reading the positions and the activities: look once more
+                refresh_fills(self.broker, self.store, name)
+                ledger, fills = household_ledger(self.store, self.config)
+                positions = {p.symbol: p.qty for p in self.broker.positions()}
+                found = mismatches(ledger, name, positions, tax.reconcile_tolerance)
+        except (BrokerError, BrokerUnavailable, ValueError) as exc:
+            # ValueError: an activity the ledger cannot take (e.g. a short sale made by hand)
+            log.error("tax ledger: cannot bring it up to date; tax-aware trading paused", error=str(exc))
+            held = frozenset(p.symbol for p in view.positions) | frozenset(self.config.targets.weights)
+            note = f"tax ledger not up to date ({exc}): every sell estimated at average cost"
+            try:
+                ledger, fills = household_ledger(self.store, self.config)
+            except ValueError:
+                ledger, fills = HouseholdLedger(), []
+            return TaxContext(ledger, tuple(fills), held, note)
+        outcome = apply_reconciliation(self.store, name, found, run_id)
+        if outcome.new:
+            self._alert(*mismatch_alert(name, outcome.new), "tax")
+        if outcome.resolved:
+            self._alert(
+                f"tax ledger of {name} agrees with the broker again",
+                [f"Tax-aware trading resumes in {', '.join(outcome.resolved)}."],
+                "tax",
+            )
+        self._record_wash_sales(ledger, run_id)
+        return TaxContext(ledger, tuple(fills), outcome.blocked)
+
+    def _record_wash_sales(self, ledger: HouseholdLedger, run_id: str) -> None:
+        """Wash sales that happened anyway (a dividend reinvested by the broker, a buy by hand): recorded
+        with the disallowed loss once, and a person told."""
+        for wash in ledger.wash_sales:
+            sale = wash.loss_sale
+            if self.account.name not in (sale.account, wash.replacement_account):
+                continue
+            record = WashSaleRecord(
+                sale.sale_fill_id,
+                sale.lot_id,
+                wash.replacement_fill_id,
+                sale.account,
+                sale.symbol,
+                sale.sold,
+                wash.replacement_account,
+                wash.replacement_symbol,
+                wash.replacement_day,
+                wash.qty,
+                wash.disallowed,
+                wash.permanent,
+                self.clock.now(),
+            )
+            if not self.store.record_wash_sale(record):
+                continue
+            where = (
+                "lost for good (the replacement is in a tax-advantaged account)"
+                if wash.permanent
+                else "added to the basis of the replacement shares"
+            )
+            self.store.audit(
+                "wash_sale_incurred",
+                run_id=run_id,
+                account=sale.account,
+                symbol=sale.symbol,
+                replacement=wash.replacement_fill_id,
+                disallowed=wash.disallowed,
+                permanent=wash.permanent,
+            )
+            self._alert(
+                f"wash sale in {sale.account}: {sale.symbol}",
+                [
+                    f"{sale.account} sold {wash.qty} {sale.symbol} at a loss on {sale.sold.isoformat()};"
+                    f" {wash.replacement_account} bought {wash.replacement_symbol} on"
+                    f" {wash.replacement_day.isoformat()}.",
+                    f"Disallowed loss {wash.disallowed:,.2f}: {where}.",
+                ],
+                "tax",
+            )
+
+    def _tax_picture_changed(self, pending: PlanRecord) -> bool:
+        """A held plan asked on a ledger that has since been found wrong (or fixed) is asked again: its tax
+        estimate, which a person decides on, no longer stands."""
+        if self.tax is None:
+            return False
+        return (pending.details.get("tax") or {}).get("blocked", []) != sorted(self.tax.blocked)
+
+    def _record_avoided(self, info: TaxPlanInfo, plan_id: str, run_id: str, now: datetime) -> None:
+        """Audit each wash sale the tax layer steered clear of, once per symbol and day (a held plan is
+        planned again every cycle; the avoidance is one)."""
+        today = self.trade_date().isoformat()
+        seen = {
+            (e.fields.get("symbol"), e.fields.get("day"))
+            for e in self.store.audit_trail(limit=200, event="wash_sale_avoided", account=self.account.name)
+        }
+        for symbol, reason in info.wash_sales_avoided():
+            if (symbol, today) in seen:
+                continue
+            seen.add((symbol, today))
+            self.store.audit(
+                "wash_sale_avoided",
+                run_id=run_id,
+                account=self.account.name,
+                plan_id=plan_id,
+                symbol=symbol,
+                day=today,
+                reason=reason,
+            )
+            log.info("wash sale avoided", symbol=symbol, reason=reason)
+
+    def annotate(self, plan: RebalancePlan, view: AccountView) -> TaxAnnotation | None:
+        """The plan's tax picture from the latest ledger (None without a ``tax`` section)."""
+        if self.config.tax is None or self.tax is None or not plan.orders:
+            return None
+        info = self._tax_plans.get(plan.content_hash())
+        return annotate_plan(
+            plan,
+            self.tax.ledger,
+            self.tax.fills,
+            self.account.name,
+            self.trade_date(),
+            self.config.tax,
+            wash_rules(self.config),
+            blocked=self.tax.blocked,
+            avg_costs=_avg_costs(view),
+            notes=([self.tax.note] if self.tax.note else []) + (info.notes() if info is not None else []),
+        )
+
+    def trade_date(self):  # noqa: ANN201 - date
+        """Today on the New York calendar (the trade date tax law counts in)."""
+        return self.clock.now().astimezone(_NEW_YORK).date()
+
+    def preview(self, run_id: str = "preview") -> tuple[RebalancePlan, str]:
+        """A dry run (``rebalance-bot plan``): the plan that would be made now and its explanation, with the
+        tax section when the config has one."""
+        view = self.read_view()
+        self.tax = self.refresh_taxes(view, run_id)
+        plan = self.make_plan(view)
+        return plan, explain(plan, self.annotate(plan, view))
+
+    def _alert(self, title: str, lines: Sequence[str], topic: str) -> None:
+        if self.on_alert is None:
+            log.warning("alert", topic=topic, title=title)
+            return
+        try:
+            self.on_alert(title, lines, topic)
+        except Exception as exc:  # noqa: BLE001 - an alert that cannot be sent must not stop the bot
+            log.error("could not send an alert", title=title, error=str(exc))
 
     def _announce_held(self, plan_id: str) -> None:
         if self.on_held is None:
@@ -424,6 +646,16 @@ class AccountBot:
             n += 1
             plan_id = f"{base}-{n}"
         return plan_id
+
+
+def explain(plan: RebalancePlan, annotation: TaxAnnotation | None) -> str:
+    """The plan's explanation, with its tax section when there is one."""
+    text = plan.explain()
+    return text if annotation is None else text + "\n" + "\n".join(annotation.lines())
+
+
+def _avg_costs(view: AccountView) -> dict[str, Decimal]:
+    return {p.symbol: p.avg_entry_price for p in view.positions if p.qty > 0 and p.avg_entry_price > 0}
 
 
 def plan_details(plan: RebalancePlan) -> dict:

@@ -1,7 +1,8 @@
-"""Readable reports from the state database: ``status`` and ``history``."""
+"""Readable reports from the state database: ``status``, ``history`` and ``taxes``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from rich.console import Console
@@ -47,6 +48,15 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
     console.print(f"pending approvals: {len(pending)}")
     for approval in pending:
         console.print(f"  {approval.plan_id} (expires {approval.expires_at:%Y-%m-%d %H:%M} UTC)")
+    if config.tax is not None:
+        blocks = store.tax_blocks()
+        console.print(f"tax ledger mismatches (no tax-aware trading): {len(blocks)}")
+        for block in blocks:
+            console.print(
+                f"  {block.account} {block.symbol}: ledger {block.ledger_qty} vs broker {block.broker_qty}"
+                f" since {block.detected_at:%Y-%m-%d %H:%M} UTC",
+                markup=False,
+            )
 
 
 def print_history(store: StateStore, limit: int = 20, console: Console | None = None) -> None:
@@ -96,6 +106,35 @@ def print_history(store: StateStore, limit: int = 20, console: Console | None = 
             )
         console.print(orders)
         console.print(execution)
+
+
+def print_taxes(
+    config: BotConfig,
+    store: StateStore,
+    brokers: Mapping,  # account name -> AlpacaBroker
+    year: int | None = None,
+    top: int = 10,
+    console: Console | None = None,
+) -> None:
+    """The tax report (:mod:`bot.tax.reports`): the fills are brought up to date from every account's broker
+    first, open lots are valued at the latest mid quotes, "today" is the broker's date."""
+    from zoneinfo import ZoneInfo
+
+    from bot.tax.ledger import household_ledger
+    from bot.tax.reports import tax_report
+    from bot.tax.sync import refresh_fills
+
+    console = console or Console()
+    for account in config.accounts:
+        refresh_fills(brokers[account.name], store, account.name)
+    ledger, _ = household_ledger(store, config)
+    first = brokers[config.accounts[0].name]
+    today = first.clock().timestamp.astimezone(ZoneInfo("America/New_York")).date()
+    as_of = today if year is None or year == today.year else today.replace(year=year, month=12, day=31)
+    symbols = sorted({lot.symbol for lot in ledger.lots})
+    prices = {s: q.mid for s, q in first.latest_quotes(symbols).items() if q.bid > 0 and q.ask > 0}
+    for line in tax_report(config, store, ledger, prices, as_of, top=top).lines():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _orders_table(store: StateStore, plan_id: str, console: Console) -> None:

@@ -147,7 +147,9 @@ class Bot:
         self.base_url = base_url
         """The dashboard's URL as people reach it; None: prompts carry CLI instructions instead of links."""
         self.accounts = {
-            a.name: AccountBot(config, a, self.brokers[a.name], store, self.clock, on_held=self.prompt)
+            a.name: AccountBot(
+                config, a, self.brokers[a.name], store, self.clock, on_held=self.prompt, on_alert=self.alert
+            )
             for a in config.accounts
         }
         self.run_id: str | None = None

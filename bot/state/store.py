@@ -11,6 +11,10 @@ and the running bot can share the file. One connection is shared between threads
 Money and quantities are stored as TEXT and come back as :class:`~decimal.Decimal`; times are stored as
 ISO-8601 UTC text and come back as tz-aware UTC datetimes (a naive datetime passed in is taken as UTC).
 The schema is versioned with ``PRAGMA user_version`` and upgraded by :func:`migrate` when the store opens.
+
+Tax-aware execution (issue 8) keeps here the fills the lot ledger is replayed from (``tax_fills``: the
+broker's FILL activities and imported pre-bot lots), the symbols blocked by a ledger mismatch
+(``tax_blocks``) and the wash sales incurred (``tax_wash_sales``); the ledger itself is always replayed.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ INTENT = "intent"
 APPROVAL_STATUSES = frozenset({"pending", "approved", "rejected", "expired", "superseded", "canceled"})
 SIDES = ("buy", "sell")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -277,6 +281,58 @@ class ExecutionReportRecord:
         return None
 
 
+@dataclass(frozen=True)
+class TaxFillRecord:
+    """One fill the lot ledger is replayed from: a broker FILL activity, or an imported pre-bot lot."""
+
+    account: str
+    fill_id: str
+    """The broker's activity id, or ``import:<row>`` for an imported lot."""
+    source: str
+    """``broker`` or ``import``."""
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    trade_date: date
+    at: datetime | None
+    """The broker's transaction time (None for an imported lot)."""
+    order_id: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TaxBlockRecord:
+    """A symbol whose ledger quantity disagrees with the broker: tax-aware trading in it stops meanwhile."""
+
+    account: str
+    symbol: str
+    ledger_qty: Decimal
+    broker_qty: Decimal
+    detected_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WashSaleRecord:
+    """A wash sale the household incurred (e.g. a dividend reinvested by the broker within 30 days of a loss
+    sale): the disallowed loss, and where it went (the replacement's basis, or lost for good in an IRA)."""
+
+    sale_fill_id: str
+    lot_id: str
+    replacement_fill_id: str
+    account: str
+    symbol: str
+    sold: date
+    replacement_account: str
+    replacement_symbol: str
+    replacement_day: date
+    qty: Decimal
+    disallowed: Decimal
+    permanent: bool
+    recorded_at: datetime
+
+
 # --- schema -------------------------------------------------------------------------------------------------
 
 _SCHEMA_V1 = (
@@ -460,10 +516,63 @@ def _migrate_slicing(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_SCHEMA_TAX = (
+    """CREATE TABLE tax_fills (
+        account TEXT NOT NULL,
+        fill_id TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('broker', 'import')),
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+        qty TEXT NOT NULL,
+        price TEXT NOT NULL,
+        trade_date TEXT NOT NULL,
+        at TEXT,
+        order_id TEXT,
+        note TEXT NOT NULL DEFAULT '',
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (account, fill_id)
+    )""",
+    "CREATE INDEX tax_fills_by_time ON tax_fills (account, source, at)",
+    """CREATE TABLE tax_blocks (
+        account TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        ledger_qty TEXT NOT NULL,
+        broker_qty TEXT NOT NULL,
+        detected_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (account, symbol)
+    )""",
+    """CREATE TABLE tax_wash_sales (
+        sale_fill_id TEXT NOT NULL,
+        lot_id TEXT NOT NULL,
+        replacement_fill_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        sold TEXT NOT NULL,
+        replacement_account TEXT NOT NULL,
+        replacement_symbol TEXT NOT NULL,
+        replacement_day TEXT NOT NULL,
+        qty TEXT NOT NULL,
+        disallowed TEXT NOT NULL,
+        permanent INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (sale_fill_id, lot_id, replacement_fill_id)
+    )""",
+)
+
+
+def _migrate_tax(conn: sqlite3.Connection) -> None:
+    """Tax-aware execution (issue 8): the fills the lot ledger is replayed from (the broker's FILL activities
+    and imported pre-bot lots), symbols blocked by a ledger/broker mismatch, and wash sales incurred."""
+    for statement in _SCHEMA_TAX:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_1,
     _migrate_to_2,
     _migrate_slicing,
+    _migrate_tax,
 )
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append; never edit a released one."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -1262,6 +1371,134 @@ class StateStore:
     def link_used(self, nonce: str) -> bool:
         return bool(self._query("SELECT 1 FROM used_links WHERE nonce = ?", (nonce,)))
 
+    # -- tax lots (issue 8) ----------------------------------------------------------------------------------
+    def add_tax_fills(self, fills: Collection[TaxFillRecord]) -> int:
+        """Record broker fills for the lot ledger, each once (by account and activity id); returns how many
+        were new. One transaction: a page of activities is recorded whole or not at all."""
+        added = 0
+        with self._write() as db:
+            for f in fills:
+                cursor = db.execute(
+                    _INSERT_TAX_FILL + " ON CONFLICT (account, fill_id) DO NOTHING",
+                    _tax_fill_params(f, self._stamp()),
+                )
+                added += cursor.rowcount
+        return added
+
+    def replace_imported_lots(self, account: str, lots: Collection[TaxFillRecord]) -> int:
+        """Replace every imported lot of ``account`` with ``lots`` in one transaction (an import is the
+        whole pre-bot history of the account: importing the same file again changes nothing)."""
+        with self._write() as db:
+            db.execute("DELETE FROM tax_fills WHERE account = ? AND source = 'import'", (account,))
+            for lot in lots:
+                if lot.source != "import" or lot.account != account:
+                    raise StateError(f"lot {lot.fill_id}: not an imported lot of account {account}")
+                db.execute(
+                    _INSERT_TAX_FILL,
+                    _tax_fill_params(lot, self._stamp()),
+                )
+        return len(lots)
+
+    def tax_fills(self, account: str | None = None, source: str | None = None) -> list[TaxFillRecord]:
+        """In trade order: by trade date, then the broker's time, then id (imports first on a day)."""
+        where, params = _filters(account=account, source=source)
+        rows = self._query(
+            f"SELECT * FROM tax_fills {where} ORDER BY trade_date, at IS NOT NULL, at, fill_id", params
+        )
+        return [_tax_fill(row) for row in rows]
+
+    def last_tax_fill_time(self, account: str) -> datetime | None:
+        """The broker time of the newest broker fill recorded for ``account`` (where the next read starts)."""
+        rows = self._query(
+            "SELECT MAX(at) AS at FROM tax_fills WHERE account = ? AND source = 'broker'", (account,)
+        )
+        return _dt(rows[0]["at"]) if rows else None
+
+    def set_tax_block(self, account: str, symbol: str, ledger_qty: Decimal, broker_qty: Decimal) -> bool:
+        """Block tax-aware trading in ``symbol``; True when the block is new (the caller alerts once)."""
+        stamp = self._stamp()
+        with self._write() as db:
+            existing = db.execute(
+                "SELECT 1 FROM tax_blocks WHERE account = ? AND symbol = ?", (account, symbol)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO tax_blocks (account, symbol, ledger_qty, broker_qty, detected_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE"
+                " SET ledger_qty = excluded.ledger_qty, broker_qty = excluded.broker_qty,"
+                " updated_at = excluded.updated_at",
+                (account, symbol, _dec_text(ledger_qty), _dec_text(broker_qty), stamp, stamp),
+            )
+            return existing is None
+
+    def clear_tax_block(self, account: str, symbol: str) -> bool:
+        """The ledger agrees with the broker again; True when there was a block."""
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM tax_blocks WHERE account = ? AND symbol = ?", (account, symbol))
+            return cursor.rowcount == 1
+
+    def tax_blocks(self, account: str | None = None) -> list[TaxBlockRecord]:
+        where, params = _filters(account=account)
+        rows = self._query(f"SELECT * FROM tax_blocks {where} ORDER BY account, symbol", params)
+        return [
+            TaxBlockRecord(
+                r["account"],
+                r["symbol"],
+                Decimal(r["ledger_qty"]),
+                Decimal(r["broker_qty"]),
+                _dt(r["detected_at"]),  # type: ignore[arg-type]
+                _dt(r["updated_at"]),  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]
+
+    def record_wash_sale(self, wash: WashSaleRecord) -> bool:
+        """Record a wash sale incurred; True when it was not known yet (the caller alerts once)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO tax_wash_sales (sale_fill_id, lot_id, replacement_fill_id, account, symbol,"
+                " sold, replacement_account, replacement_symbol, replacement_day, qty, disallowed, permanent,"
+                " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (sale_fill_id, lot_id, replacement_fill_id) DO NOTHING",
+                (
+                    wash.sale_fill_id,
+                    wash.lot_id,
+                    wash.replacement_fill_id,
+                    wash.account,
+                    wash.symbol,
+                    wash.sold.isoformat(),
+                    wash.replacement_account,
+                    wash.replacement_symbol,
+                    wash.replacement_day.isoformat(),
+                    _dec_text(wash.qty),
+                    _dec_text(wash.disallowed),
+                    int(wash.permanent),
+                    _ts(wash.recorded_at),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def wash_sales(self, account: str | None = None) -> list[WashSaleRecord]:
+        where, params = _filters(account=account)
+        rows = self._query(f"SELECT * FROM tax_wash_sales {where} ORDER BY sold, sale_fill_id", params)
+        return [
+            WashSaleRecord(
+                r["sale_fill_id"],
+                r["lot_id"],
+                r["replacement_fill_id"],
+                r["account"],
+                r["symbol"],
+                date.fromisoformat(r["sold"]),
+                r["replacement_account"],
+                r["replacement_symbol"],
+                date.fromisoformat(r["replacement_day"]),
+                Decimal(r["qty"]),
+                Decimal(r["disallowed"]),
+                bool(r["permanent"]),
+                _dt(r["recorded_at"]),  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]
+
     # -- flags -----------------------------------------------------------------------------------------------
     def set_flag(self, name: str, value: str | None) -> None:
         """Set a flag (e.g. ``halted`` with the reason as value); None clears it."""
@@ -1366,6 +1603,47 @@ def _filters(**columns: Any) -> tuple[str, list[Any]]:
 
 def _order_row(db: sqlite3.Connection, client_order_id: str) -> sqlite3.Row | None:
     return db.execute("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
+
+
+_INSERT_TAX_FILL = (
+    "INSERT INTO tax_fills (account, fill_id, source, symbol, side, qty, price, trade_date, at, order_id,"
+    " note, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _tax_fill_params(f: TaxFillRecord, stamp: str) -> tuple:
+    if f.side not in SIDES:
+        raise ValueError(f"tax fill {f.fill_id}: side must be buy or sell, got {f.side!r}")
+    return (
+        f.account,
+        f.fill_id,
+        f.source,
+        f.symbol,
+        f.side,
+        _dec_text(f.qty),
+        _dec_text(f.price),
+        f.trade_date.isoformat(),
+        _ts(f.at),
+        f.order_id,
+        f.note,
+        stamp,
+    )
+
+
+def _tax_fill(row: sqlite3.Row) -> TaxFillRecord:
+    return TaxFillRecord(
+        row["account"],
+        row["fill_id"],
+        row["source"],
+        row["symbol"],
+        row["side"],
+        Decimal(row["qty"]),
+        Decimal(row["price"]),
+        date.fromisoformat(row["trade_date"]),
+        _dt(row["at"]),
+        row["order_id"],
+        row["note"],
+    )
 
 
 def _run(row: sqlite3.Row) -> RunRecord:

@@ -155,11 +155,12 @@ def test_realised_costs_per_symbol_feed_the_backtesters_cost_model(store):
 def test_a_database_from_before_slicing_is_upgraded_with_its_data(tmp_path):
     import sqlite3
 
-    from bot.state.store import MIGRATIONS
+    from bot.state.store import MIGRATIONS, _migrate_slicing
 
     path = tmp_path / "bot.sqlite"
     raw = sqlite3.connect(path, isolation_level=None)
-    for version, step in enumerate(MIGRATIONS[:-1]):  # every migration before the slicing one
+    before_slicing = MIGRATIONS[: MIGRATIONS.index(_migrate_slicing)]
+    for version, step in enumerate(before_slicing):
         step(raw)
         raw.execute(f"PRAGMA user_version = {version + 1}")
     stamp = OPEN.isoformat()

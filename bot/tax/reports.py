@@ -1,0 +1,152 @@
+"""The tax report: realised gains and losses year to date by term, harvested losses, wash sales avoided and
+incurred, and the lots with the largest unrealised gains.
+
+Why the largest gains: appreciated long-term lots are better given away (to charity: the deduction is their
+market value and the gain is never taxed) than sold; the report lists them so a person can choose them.
+Everything is read from the replayed ledger and the state store; prices only value the open lots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from bot.config import BotConfig
+from bot.state.store import StateStore
+from strategies.formatting import usd
+from strategies.money import to_cents
+from strategies.tax import GainSummary, HouseholdLedger, Lot, Realisation, Term, WashSale, holding_term
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class LotGain:
+    lot: Lot
+    price: Decimal
+    gain: Decimal
+    term: Term
+
+
+@dataclass(frozen=True)
+class AccountTaxes:
+    account: str
+    account_type: str
+    realised: GainSummary
+    harvested: Decimal
+    """Losses realised by sells of plans that harvested (positive number)."""
+
+
+@dataclass(frozen=True)
+class TaxReport:
+    year: int
+    as_of: date
+    accounts: tuple[AccountTaxes, ...]
+    wash_sales: tuple[WashSale, ...]
+    avoided: tuple[dict, ...]
+    """Wash sales the bot avoided (audit events ``wash_sale_avoided``): symbol, reason, plan."""
+    largest_gains: tuple[LotGain, ...]
+    blocked: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        out = [f"Taxes {self.year} (year to date, as of {self.as_of.isoformat()}):"]
+        for a in self.accounts:
+            r = a.realised
+            out.append(
+                f"  {a.account} ({a.account_type}): realised short term {r.short_term:+,.2f},"
+                f" long term {r.long_term:+,.2f}, total {r.total:+,.2f}; harvested losses {usd(a.harvested)}"
+                + (f"; disallowed (wash sales) {usd(r.disallowed)}" if r.disallowed else "")
+            )
+        out.append(f"Wash sales incurred: {len(self.wash_sales)}")
+        for w in self.wash_sales:
+            where = "lost for good (in an IRA-type account)" if w.permanent else "added to the new basis"
+            out.append(
+                f"  {w.loss_sale.account}: {w.qty} sh of the {w.loss_sale.symbol} loss sale of"
+                f" {w.loss_sale.sold.isoformat()} washed by a {w.replacement_symbol} buy in"
+                f" {w.replacement_account} on {w.replacement_day.isoformat()}:"
+                f" {usd(to_cents(w.disallowed))} disallowed, {where}"
+            )
+        out.append(f"Wash sales avoided: {len(self.avoided)}")
+        out += [f"  {a.get('day', '')} {a.get('account', '')}: {a.get('reason', '')}" for a in self.avoided]
+        out.append("Largest unrealised gains (candidates for gifting or donation rather than sale):")
+        if not self.largest_gains:
+            out.append("  none")
+        for g in self.largest_gains:
+            out.append(
+                f"  {g.lot.account} {g.lot.symbol} {g.lot.qty} sh bought {g.lot.acquired.isoformat()}"
+                f" basis {usd(to_cents(g.lot.basis))}, worth {usd(to_cents(g.lot.qty * g.price))}:"
+                f" gain {usd(g.gain)} ({g.term.value} term)"
+            )
+        if self.blocked:
+            out.append("Ledger mismatches (tax-aware trading stopped): " + ", ".join(self.blocked))
+        return out
+
+
+def tax_report(
+    config: BotConfig,
+    store: StateStore,
+    ledger: HouseholdLedger,
+    prices: Mapping[str, Decimal],
+    as_of: date,
+    *,
+    top: int = 10,
+) -> TaxReport:
+    """Build the report for the calendar year of ``as_of``; lots are valued at ``prices`` (those without a
+    price are left out of the largest gains)."""
+    tax = config.tax
+    year = as_of.year
+    this_year = [r for r in ledger.realisations if r.sold.year == year and r.sold <= as_of]
+    harvested = _harvested(store, this_year)
+    accounts = tuple(
+        AccountTaxes(
+            a.name,
+            tax.account(a.name).type if tax else "taxable",
+            GainSummary.of(r for r in this_year if r.account == a.name),
+            sum((-to_cents(r.gain) for r in harvested if r.account == a.name), start=ZERO),
+        )
+        for a in config.accounts
+    )
+    washes = tuple(w for w in ledger.wash_sales if w.loss_sale.sold.year == year)
+    avoided = tuple(
+        {"account": e.account or "", **e.fields}
+        for e in reversed(store.audit_trail(limit=1000, event="wash_sale_avoided"))
+        if str(e.fields.get("day", "")).startswith(f"{year}-")  # the trade date (the audit time is wall time)
+    )
+    gains = []
+    for lot in ledger.lots:
+        price = prices.get(lot.symbol)
+        if price is None:
+            continue
+        gain = to_cents(lot.qty * price - lot.basis)
+        if gain > 0:
+            gains.append(LotGain(lot, price, gain, holding_term(lot.start, as_of)))
+    gains.sort(key=lambda g: (-g.gain, g.lot.account, g.lot.symbol, g.lot.acquired))
+    blocked = tuple(f"{b.account} {b.symbol}" for b in store.tax_blocks())
+    return TaxReport(year, as_of, accounts, washes, avoided, tuple(gains[:top]), blocked)
+
+
+def _harvested(store: StateStore, realisations: list[Realisation]) -> list[Realisation]:
+    """Loss realisations whose sale was an order of a plan that harvested that symbol."""
+    by_fill = {f.fill_id: f for f in store.tax_fills(source="broker")}
+    out = []
+    harvests: dict[str, set[str]] = {}
+    for r in realisations:
+        if not r.is_loss:
+            continue
+        record = by_fill.get(r.sale_fill_id)
+        if record is None or record.order_id is None:
+            continue
+        order = store.get_order_by_broker_id(record.order_id)
+        if order is None:
+            continue
+        if order.plan_id not in harvests:
+            plan = store.get_plan(order.plan_id)
+            tax = (plan.details.get("tax") or {}) if plan is not None else {}
+            harvests[order.plan_id] = {
+                h.get("symbol") for h in tax.get("harvests", []) if h.get("kind") == "harvest"
+            }
+        if r.symbol in harvests[order.plan_id]:
+            out.append(r)
+    return out
