@@ -1,0 +1,32 @@
+"""Household optimization (issue 9): several accounts of different tax types rebalanced as one portfolio.
+
+Pure decision code, no I/O: :mod:`.models` (accounts, household, plan), :mod:`.optimizer` (one MILP over every
+account, solved by SciPy's HiGHS), :mod:`.baseline` (each account rebalanced on its own, for comparison).
+"""
+
+from strategies.household.baseline import compare, matched_limits, plan_each_account
+from strategies.household.guard import wash_sale_guard
+from strategies.household.models import (
+    TAX_DEFERRED,
+    TAX_FREE,
+    Account,
+    AccountSummary,
+    AccountType,
+    CashFlows,
+    Household,
+    HouseholdInfeasible,
+    HouseholdPlan,
+    HouseholdTrade,
+    LocationPreference,
+    LotSale,
+    ObjectiveBreakdown,
+    Quote,
+)
+from strategies.household.optimizer import OptimizerSettings, band_limits, optimize_household, wash_group
+
+__all__ = [
+    "TAX_DEFERRED", "TAX_FREE", "Account", "AccountSummary", "AccountType", "CashFlows", "Household",
+    "HouseholdInfeasible", "HouseholdPlan", "HouseholdTrade", "LocationPreference", "LotSale",
+    "ObjectiveBreakdown", "OptimizerSettings", "Quote", "band_limits", "optimize_household",
+    "compare", "matched_limits", "plan_each_account", "wash_group", "wash_sale_guard",
+]  # fmt: skip
