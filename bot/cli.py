@@ -73,6 +73,9 @@ def check_config(config: ConfigOption = DEFAULT_CONFIG) -> None:
     typer.echo(f"{config}: OK")
     typer.echo(f"  accounts: {', '.join(f'{a.name} ({a.broker})' for a in loaded.accounts)}")
     typer.echo(f"  targets: {weights}, cash {loaded.targets.cash:.1%}")
+    if loaded.household is not None:
+        members = ", ".join(f"{n} ({loaded.household_type(n)})" for n in loaded.household.names)
+        typer.echo(f"  household {loaded.household.name}: {members}, planned and approved together")
 
 
 @app.command()
@@ -132,10 +135,16 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
     connections = connect(loaded, speed=False)
     try:
         scratch = StateStore(None)
-        if loaded.tax is not None:  # a dry run's ledger: imported lots from the state, fills from the broker
+        if loaded.tax is not None or loaded.household is not None:
+            # a dry run's ledger: imported lots from the state, fills from the broker
             _copy_imported_lots(loaded, scratch)
             _refresh_household(loaded, connections.brokers, scratch)
+        members = set(loaded.household.names) if loaded.household is not None else set()
+        if loaded.household is not None:
+            _preview_household(loaded, connections.brokers, scratch)
         for account in loaded.accounts:
+            if account.name in members:
+                continue
             broker = connections.brokers[account.name]
             clock = BrokerFollowingClock()
             clock.observe(broker.clock().timestamp)
@@ -147,6 +156,22 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
         connections.close()
         if lock is not None:
             lock.__exit__(None, None, None)
+
+
+def _preview_household(config, brokers, scratch) -> None:  # noqa: ANN001 - BotConfig, brokers, StateStore
+    """The household's plan as the bot would make it now: the trades of every member account, the objective
+    term by term, estimated tax and cost per account and the constraints that bound (issue 9)."""
+    from bot.clock import BrokerFollowingClock
+    from bot.household import HouseholdBot
+
+    household = config.household
+    clock = BrokerFollowingClock()
+    clock.observe(brokers[household.accounts[0].account].clock().timestamp)
+    bot = HouseholdBot(config, brokers, scratch, clock)
+    typer.echo(
+        f"== household {household.name} ({', '.join(household.names)}) at {clock.now():%Y-%m-%d %H:%M} UTC"
+    )
+    typer.echo(bot.preview())
 
 
 def _copy_imported_lots(config, scratch) -> None:  # noqa: ANN001 - BotConfig, StateStore
@@ -395,8 +420,18 @@ def demo(
         Path | None, typer.Option(help="Keep the demo's state here (default: a temp dir).")
     ] = None,
     session_seconds: Annotated[float, typer.Option(help="Wall seconds per simulated session.")] = 1.0,
+    household: Annotated[
+        bool,
+        typer.Option(
+            help="A three-account household (taxable, IRA, Roth; config/household.yaml), planned together."
+        ),
+    ] = False,
 ) -> None:
     """Run the bot on the embedded paper broker over Q1 2020 on real prices, approving as a person would."""
+    if household:
+        from bot.household.demo import run_household_demo
+
+        raise typer.Exit(run_household_demo(state_dir, session_seconds))
     from bot.demo import run_demo
 
     raise typer.Exit(run_demo(state_dir, session_seconds))

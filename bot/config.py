@@ -523,6 +523,9 @@ class TaxConfig(_Model):
     outer_band: Decimal = Field(Decimal("1.5"), ge=1)
     gains_to_band_edge: bool = True
     """Sell at a gain only as far as the band needs; the rest of a trade to target only from losses."""
+    gain_band_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    """How far into the band such a gain sale stops, as a share of the band from target (1: just inside the
+    edge; 0.5: half-way, which traded far less often than the edge in the tax backtest)."""
     reconcile_tolerance: Decimal = Field(Decimal("0.000001"), ge=0)
     """Shares of difference between the ledger and the broker still taken as equal (fractional rounding)."""
 
@@ -602,6 +605,23 @@ class LoggingConfig(_Model):
         return level.upper() if isinstance(level, str) else level
 
 
+class EmbeddedLotConfig(_Model):
+    """Shares an embedded account starts with: quantity, price paid and purchase date."""
+
+    qty: Decimal = Field(gt=0)
+    price: Decimal = Field(gt=0)
+    date: date
+
+
+class EmbeddedAccountConfig(_Model):
+    """One embedded account's starting state (the paper broker replays its lots as FILL activities)."""
+
+    cash: Decimal | None = Field(None, ge=0)
+    """Starting cash; default ``embedded.cash``."""
+    positions: dict[str, tuple[EmbeddedLotConfig, ...]] = Field(default_factory=dict)
+    """``SYMBOL: [{qty, price, date}, ...]``."""
+
+
 class EmbeddedConfig(_Model):
     """The paper broker the bot starts itself for ``embedded`` accounts without a ``base_url``."""
 
@@ -615,6 +635,104 @@ class EmbeddedConfig(_Model):
     """Starting cash of each embedded account."""
     database: Path | None = None
     """The paper broker's SQLite file; default ``<state_dir>/paper-broker.sqlite``."""
+    accounts: dict[str, EmbeddedAccountConfig] = Field(default_factory=dict)
+    """Per embedded account name: its own starting cash and the holdings it starts with (lots with their
+    purchase price and date, so gains and losses exist from the first cycle). Unlisted accounts start with
+    ``cash`` and nothing else."""
+
+
+# --- household (issue 9) ------------------------------------------------------------------------------
+
+
+class ContributionConfig(_Model):
+    """A scheduled contribution: money announced for this period, capped by what the annual limit leaves.
+
+    The bot cannot deposit money; ``amount`` is a deposit the household makes this period that the plan may
+    already invest (clear it once it has landed, or it is counted twice). Buys are always sized to the cash
+    the broker actually shows, so a contribution that has not arrived yet only makes buys smaller."""
+
+    amount: Decimal = Field(Decimal(0), ge=0)
+    annual_limit: Decimal | None = Field(None, ge=0)
+    """The account's yearly limit (e.g. 7000 for an IRA); None: no limit (a taxable account)."""
+    contributed_ytd: Decimal = Field(Decimal(0), ge=0)
+    """What has already been contributed this calendar year (counts against ``annual_limit``)."""
+
+    @property
+    def room(self) -> Decimal | None:
+        if self.annual_limit is None:
+            return None
+        return max(self.annual_limit - self.contributed_ytd, Decimal(0))
+
+
+class HouseholdAccountConfig(_Model):
+    """One member of the household: an ``accounts`` entry (its broker and keys), its tax type and its own
+    constraints. Cash never moves between members."""
+
+    account: str
+    """The ``name`` of an entry of ``accounts`` (whose keys/env variables the bot trades it with)."""
+    type: Literal["taxable", "ira", "roth", "401k", "hsa"] | None = None
+    """Tax type; default: ``tax.accounts.<name>.type``, else taxable. ``ira`` is a traditional IRA."""
+    cash_reserve: Decimal = Field(Decimal(0), ge=0)
+    """USD the plan leaves in cash in this account, whatever the targets say."""
+    contribution: ContributionConfig = ContributionConfig()
+    withdrawal: Decimal = Field(Decimal(0), ge=0)
+    """USD to raise in cash in this account this period (the person withdraws it; the bot cannot)."""
+    rmd: Decimal = Field(Decimal(0), ge=0)
+    """Required minimum distribution still due this year (ira, 401k): raised in cash in this account."""
+    menu: tuple[str, ...] | None = None
+    """The funds a 401k plan offers: the only symbols this account may buy (None: any target)."""
+
+
+class LocationConfig(_Model):
+    """An asset-location preference: ``symbols`` belong in accounts of ``account_types``."""
+
+    symbols: tuple[str, ...] = Field(min_length=1)
+    account_types: tuple[Literal["taxable", "ira", "roth", "401k", "hsa"], ...] = Field(min_length=1)
+    penalty: Decimal = Field(Decimal("0.001"), ge=0, le=1)
+    """Per dollar bought elsewhere (credited per dollar sold elsewhere): 0.001 = 10 bp."""
+    hard: bool = False
+    """True: never buy the symbols outside the preferred account types."""
+    name: str = ""
+
+
+class HouseholdOptimizerConfig(_Model):
+    """Knobs of the household optimizer (``strategies.household.OptimizerSettings``)."""
+
+    harvest_losses: bool = False
+    """Credit a net realised loss as negative tax (else the plan's tax is floored at zero)."""
+    drift_penalty: Decimal = Field(Decimal(0), ge=0)
+    """USD per USD of distance from target (0: trade only to the band edges)."""
+    min_trade: Decimal | None = Field(None, ge=0)
+    """USD; smaller trades are dropped. Default: ``execution.min_trade_notional``."""
+    time_limit_seconds: float = Field(30.0, gt=0)
+
+
+class HouseholdConfig(_Model):
+    """Several accounts rebalanced as ONE portfolio: one plan, one approval, orders per account (issue 9)."""
+
+    name: str
+    """Names the household's plans (letters, digits, '-' or '_'); must differ from every account name."""
+    accounts: tuple[HouseholdAccountConfig, ...] = Field(min_length=1)
+    targets: TargetsConfig | None = None
+    """The aggregate target allocation; default: the top-level ``targets``."""
+    bands: BandsConfig | None = None
+    """Bands on the aggregate weights; default: the top-level ``bands``."""
+    locations: tuple[LocationConfig, ...] = ()
+    optimizer: HouseholdOptimizerConfig = HouseholdOptimizerConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_safe(cls, name: str) -> str:
+        if not ACCOUNT_NAME.match(name):
+            raise ValueError("must be letters, digits, '-' or '_'")
+        return name
+
+    def member(self, name: str) -> HouseholdAccountConfig:
+        return next(m for m in self.accounts if m.account == name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.account for m in self.accounts)
 
 
 # --- the whole file ---------------------------------------------------------------------------------
@@ -639,6 +757,9 @@ class BotConfig(_Model):
     web: WebConfig = WebConfig()
     tax: TaxConfig | None = None
     """Tax-aware execution (issue 8); None: no lot ledger, the average-cost estimate of ``approval``."""
+    household: HouseholdConfig | None = None
+    """Household optimization (issue 9): the member accounts are planned and approved together; None: every
+    account is kept on the targets on its own, as before."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:
@@ -660,8 +781,78 @@ class BotConfig(_Model):
                 )
             )
         problems += self._tax_checks(seen)
+        problems += self._household_checks(seen)
+        problems += self._embedded_checks(seen)
         _raise_if(problems)
         return self
+
+    def _embedded_checks(self, names: set[str]) -> list[tuple[KeyPath, str]]:
+        problems: list[tuple[KeyPath, str]] = []
+        embedded = {a.name for a in self.accounts if a.broker == "embedded" and a.base_url is None}
+        for name, spec in self.embedded.accounts.items():
+            if name not in embedded:
+                problems.append(
+                    (("embedded", "accounts", name), "is not an embedded account without base_url")
+                )
+            for symbol in spec.positions:
+                if not TICKER.match(symbol):
+                    problems.append((("embedded", "accounts", name, "positions", symbol), "not a ticker"))
+        return problems
+
+    def _household_checks(self, names: set[str]) -> list[tuple[KeyPath, str]]:
+        """Members exist once each, types agree with ``tax``, menus and locations name target symbols."""
+        household = self.household
+        if household is None:
+            return []
+        problems: list[tuple[KeyPath, str]] = []
+        root: KeyPath = ("household",)
+        if household.name in names:
+            problems.append(((*root, "name"), f"{household.name!r} is also an account name; pick another"))
+        targets = household.targets or self.targets
+        bands = household.bands or self.bands
+        for symbol in bands.overrides:
+            if symbol != CASH and symbol not in targets.weights:
+                problems.append(((*root, "bands", "overrides", symbol), "is not in the household's targets"))
+        seen: set[str] = set()
+        for index, member in enumerate(household.accounts):
+            path = (*root, "accounts", index)
+            if member.account not in names:
+                known = ", ".join(sorted(names))
+                problems.append(((*path, "account"), f"{member.account!r} is not an account name ({known})"))
+            elif member.account in seen:
+                problems.append(((*path, "account"), f"{member.account!r} is listed twice"))
+            seen.add(member.account)
+            kind = self.household_type(member.account)
+            declared = self.tax.accounts.get(member.account) if self.tax is not None else None
+            if member.type is not None and declared is not None and declared.type != member.type:
+                problems.append(
+                    (
+                        (*path, "type"),
+                        f"{member.type} disagrees with tax.accounts.{member.account}.type {declared.type}",
+                    )
+                )
+            if member.rmd > 0 and kind not in ("ira", "401k"):
+                problems.append(((*path, "rmd"), f"an RMD applies to an ira or 401k, not a {kind} account"))
+            if member.contribution.amount > 0 and member.contribution.room == 0:
+                problems.append(((*path, "contribution", "amount"), "the annual limit is already used up"))
+            for k, symbol in enumerate(member.menu or ()):
+                if symbol not in targets.weights:
+                    problems.append(((*path, "menu", k), f"{symbol} is not in the household's targets"))
+        for index, location in enumerate(household.locations):
+            for k, symbol in enumerate(location.symbols):
+                if symbol not in targets.weights:
+                    problems.append(
+                        ((*root, "locations", index, "symbols", k), f"{symbol} is not in the targets")
+                    )
+        return problems
+
+    def household_type(self, name: str) -> str:
+        """An account's tax type for the household: its ``household`` entry, else ``tax.accounts``."""
+        if self.household is not None:
+            member = next((m for m in self.household.accounts if m.account == name), None)
+            if member is not None and member.type is not None:
+                return member.type
+        return (self.tax or TaxConfig()).account(name).type
 
     def _tax_checks(self, names: set[str]) -> list[tuple[KeyPath, str]]:
         if self.tax is None:

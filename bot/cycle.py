@@ -24,10 +24,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -37,7 +35,7 @@ from bot.approval.policy import PlanFacts, approval_required
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock, BrokerError, BrokerUnavailable
 from bot.clock import Clock
-from bot.config import AccountConfig, BotConfig
+from bot.config import AccountConfig, BotConfig, ScheduleConfig
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.guards import check_limits, materially_different
 from bot.snapshot import AccountView, build_snapshot, symbols_of_interest
@@ -48,6 +46,7 @@ from bot.tax.planning import TaxContext, TaxPlanInfo, tax_aware_plan
 from bot.tax.reconcile import apply_reconciliation, mismatch_alert, mismatches
 from bot.tax.settings import tax_settings
 from bot.tax.sync import refresh_fills
+from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
 from strategies.plan import RebalancePlan
 from strategies.planner import PlannerSettings, plan_rebalance
 from strategies.portfolio import PortfolioSnapshot
@@ -56,20 +55,9 @@ from strategies.tax.planning import fold_substitutes
 
 log = structlog.get_logger(__name__)
 
-_NEW_YORK = ZoneInfo("America/New_York")
 
-
-@dataclass(frozen=True)
-class CycleOutcome:
-    """What one tick did, for the caller's summary and for tests."""
-
-    action: str
-    plan_id: str | None = None
-    detail: str = ""
-
-
-class AccountBot:
-    """Keeps one account on its targets."""
+class AccountBot(PlanningTurn):
+    """Keeps one account on its targets (its turn: :class:`bot.turn.PlanningTurn`)."""
 
     def __init__(
         self,
@@ -110,60 +98,17 @@ class AccountBot:
         self._assets: dict = {}
         self._last_cycle: datetime | None = None
 
-    # -- the tick --------------------------------------------------------------------------------------------
-    def tick(self, broker_clock: BrokerClock, run_id: str) -> CycleOutcome:
-        structlog.contextvars.bind_contextvars(account=self.account.name, run_id=run_id)
-        try:
-            if self.store.get_flag("halted"):
-                return self._halted()
-            in_flight = self._in_flight()
-            if in_flight is not None:
-                if not broker_clock.is_open:
-                    return CycleOutcome("waiting for the open", in_flight.plan_id)
-                if in_flight.status == "approved":
-                    outcome = self._start_approved(in_flight, broker_clock, run_id)
-                    if outcome is not None:
-                        return outcome
-                    in_flight = self.store.get_plan(in_flight.plan_id) or in_flight
-                status = self.executor.advance(in_flight)
-                return CycleOutcome(f"plan {status}", in_flight.plan_id)
-            self._expire_held(broker_clock)
-            if not self._cycle_due(broker_clock):
-                return CycleOutcome("idle")
-            self._last_cycle = broker_clock.timestamp
-            return self.run_cycle(run_id)
-        finally:
-            structlog.contextvars.unbind_contextvars("account", "run_id")
+    # -- the turn (bot.turn.PlanningTurn) --------------------------------------------------------------------
+    @property
+    def owner(self) -> str:
+        return self.account.name
 
-    def _in_flight(self) -> PlanRecord | None:
-        for plan in self.store.unfinished_plans(self.account.name):
-            if plan.status in ("approved", "executing"):
-                return plan
-            if plan.status == "planned":  # stored, then the process died before it was gated
-                self.store.set_plan_status(plan.plan_id, "superseded", "interrupted before the approval gate")
-        return None
+    @property
+    def schedule(self) -> ScheduleConfig:
+        return self.config.schedule
 
-    def _cycle_due(self, clock: BrokerClock) -> bool:
-        schedule = self.config.schedule
-        if self.account.manual:
-            return False
-        if schedule.only_when_open and not clock.is_open:
-            return False
-        if clock.is_open:
-            session_open = self._session_open(clock)
-            if clock.timestamp < session_open + timedelta(minutes=schedule.skip_first_minutes):
-                return False
-            if clock.timestamp > clock.next_close - timedelta(minutes=schedule.stop_before_close_minutes):
-                return False
-        if self._last_cycle is None:
-            return True
-        return clock.timestamp - self._last_cycle >= timedelta(minutes=schedule.interval_minutes)
-
-    def _session_open(self, clock: BrokerClock) -> datetime:
-        """The current session's open: the broker reports only the next one, so take it from the calendar rule
-        that regular sessions open at 09:30 New York time."""
-        local = clock.timestamp.astimezone(_NEW_YORK)
-        return local.replace(hour=9, minute=30, second=0, microsecond=0)
+    def _paused(self) -> bool:
+        return self.account.manual
 
     def _halted(self) -> CycleOutcome:
         """Halted: send nothing, and cancel the bot's own open orders."""
@@ -612,7 +557,7 @@ class AccountBot:
 
     def trade_date(self):  # noqa: ANN201 - date
         """Today on the New York calendar (the trade date tax law counts in)."""
-        return self.clock.now().astimezone(_NEW_YORK).date()
+        return self.clock.now().astimezone(NEW_YORK).date()
 
     def preview(self, run_id: str = "preview") -> tuple[RebalancePlan, str]:
         """A dry run (``rebalance-bot plan``): the plan that would be made now and its explanation, with the

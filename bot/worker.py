@@ -10,6 +10,11 @@ The bot also speaks to people through :class:`bot.notify.Notifier`: a prompt wit
 when a plan is held, and alerts for what needs a person (a halt, repeated order rejections by the broker,
 open orders it does not know at start-up, the bot stopping), plus an optional daily summary after the close.
 Services such as the web dashboard start after the state lock is taken and stop with the bot.
+
+With a ``household`` section (issue 9) the member accounts get no cycle of their own: a
+:class:`bot.household.HouseholdBot` takes its turn after the other accounts', plans them together, asks for
+one approval and sends each account's orders through that account's own adapter. Accounts outside the
+household keep their own cycles.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from bot.broker.models import BrokerClock
 from bot.clock import BrokerFollowingClock, Clock
 from bot.config import BotConfig, resolve_credentials, resolve_notification_urls
 from bot.cycle import AccountBot, CycleOutcome
+from bot.household import HouseholdBot
 from bot.notify import Notifier, render_alert, render_daily_summary, render_prompt
 from bot.state.lock import StateLock
 from bot.state.store import StateStore
@@ -86,18 +92,13 @@ def connect(config: BotConfig, environ: Mapping[str, str] | None = None, speed: 
 
 def start_embedded(config: BotConfig, speed: bool = True):  # noqa: ANN201 - PaperBroker (imported lazily)
     """Start the paper broker in-process, hosting one account per ``embedded`` account of the config."""
-    from bot.paper_broker.accounts import AccountsFile, AccountSpec
+    from bot.paper_broker.accounts import AccountsFile
     from bot.paper_broker.faults import FaultConfig
     from bot.paper_broker.server import ClockConfig, PaperBroker, ServerConfig
 
     embedded = config.embedded
     specs = tuple(
-        AccountSpec(
-            name=a.name,
-            key_id=EMBEDDED_KEY.format(name=a.name),
-            secret_key=EMBEDDED_SECRET.format(name=a.name),
-            cash=embedded.cash,
-        )
+        _embedded_spec(config, a.name)
         for a in config.accounts
         if a.broker == "embedded" and a.base_url is None
     )
@@ -115,6 +116,29 @@ def start_embedded(config: BotConfig, speed: bool = True):  # noqa: ANN201 - Pap
         ),
     )
     return PaperBroker(server).start()
+
+
+def _embedded_spec(config: BotConfig, name: str):  # noqa: ANN202 - AccountSpec (imported lazily)
+    """One embedded account: its keys, and its starting cash and lots from ``embedded.accounts``."""
+    from bot.paper_broker.accounts import AccountSettings, AccountSpec, StartingLot, StartingPosition
+
+    own = config.embedded.accounts.get(name)
+    cash = own.cash if own is not None and own.cash is not None else config.embedded.cash
+    positions = tuple(
+        StartingPosition(
+            symbol=symbol,
+            lots=tuple(StartingLot(qty=lot.qty, price=lot.price, date=lot.date) for lot in lots),
+        )
+        for symbol, lots in (own.positions if own is not None else {}).items()
+    )
+    return AccountSpec(
+        name=name,
+        key_id=EMBEDDED_KEY.format(name=name),
+        secret_key=EMBEDDED_SECRET.format(name=name),
+        cash=cash,
+        positions=positions,
+        settings=AccountSettings(account_type=config.household_type(name)),
+    )
 
 
 def build_notifier(config: BotConfig, environ: Mapping[str, str] | None = None) -> tuple[Notifier, list[str]]:
@@ -146,12 +170,26 @@ class Bot:
         """Signs the approve/reject links in prompts (and the dashboard's sessions)."""
         self.base_url = base_url
         """The dashboard's URL as people reach it; None: prompts carry CLI instructions instead of links."""
+        members = set(config.household.names) if config.household is not None else set()
         self.accounts = {
             a.name: AccountBot(
                 config, a, self.brokers[a.name], store, self.clock, on_held=self.prompt, on_alert=self.alert
             )
             for a in config.accounts
+            if a.name not in members
         }
+        """The accounts kept on target on their own (a household's members are not: they are planned
+        together by ``household``)."""
+        self.household: HouseholdBot | None = None
+        if config.household is not None:
+            self.household = HouseholdBot(
+                config,
+                {name: self.brokers[name] for name in members},
+                store,
+                self.clock,
+                on_held=self.prompt,
+                on_alert=self.alert,
+            )
         self.run_id: str | None = None
         self.tick_seconds: float | None = None
         self.last_tick: float | None = None
@@ -230,6 +268,12 @@ class Bot:
             except Exception as exc:  # one account's failure must not stop the others or the bot
                 log.exception("tick failed", account=name, error=str(exc))
                 outcomes[name] = CycleOutcome("error", detail=str(exc))
+        if self.household is not None:
+            try:
+                outcomes[self.household.name] = self.household.tick(broker_clock, self.run_id or "")
+            except Exception as exc:  # the household's failure must not stop the other accounts
+                log.exception("household tick failed", household=self.household.name, error=str(exc))
+                outcomes[self.household.name] = CycleOutcome("error", detail=str(exc))
         try:
             self._watch(broker_clock)
         except Exception as exc:  # noqa: BLE001 - alerts are a courtesy; trading goes on without them

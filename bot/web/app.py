@@ -116,6 +116,9 @@ def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
                         "assets": latest[0].details.get("trigger", {}).get("assets", []),
                     }
             out[name] = check
+        household = getattr(bot, "household", None)
+        if household is not None:  # its members are planned together: one line of aggregate weights
+            out[household.name] = household.last_check
         return out
 
     def pending() -> list[tuple[PlanRecord, Any]]:
