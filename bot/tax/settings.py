@@ -32,6 +32,7 @@ def tax_settings(config: BotConfig, account: str) -> TaxSettings:
         identical=tuple(frozenset(group) for group in tax.substantially_identical),
         household_tax_advantaged=sheltered_accounts(config),
         gains_to_band_edge=tax.gains_to_band_edge,
+        gain_band_fraction=tax.gain_band_fraction,
         defer_long_term_days=tax.defer_days,
         outer_band=tax.outer_band,
         harvest=HarvestSettings(

@@ -124,6 +124,7 @@ def test_the_example_config_documents_a_valid_tax_section(tmp_path):
         ({"substitutes": {"VTI": ["ITOT"], "SCHB": ["ITOT"]}}, "[0]: ITOT already substitutes"),
         ({"harvest": {"min_loss": -1}}, "tax.harvest.min_loss: must be at least 0"),
         ({"defer_days": 400}, "tax.defer_days: must be at most 365"),
+        ({"gain_band_fraction": 0}, "tax.gain_band_fraction: must be greater than 0"),
         ({"harvets": {}}, "tax.harvets: unknown key; did you mean 'harvest'?"),
     ],
 )
@@ -131,3 +132,12 @@ def test_a_bad_tax_section_names_the_key(tmp_path, tax, problem):
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, tax))
     assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_how_far_gain_sales_go_into_the_band_reaches_the_planner(tmp_path):
+    from bot.tax.settings import tax_settings
+
+    edge = load_config(write(tmp_path, {"gain_band_fraction": 1}))
+    assert tax_settings(edge, "demo").gain_band_fraction == 1
+    default = load_config(write(tmp_path, {}))
+    assert tax_settings(default, "demo").gain_band_fraction == Decimal("0.5")
