@@ -123,42 +123,13 @@ class AccountBot(PlanningTurn):
             self.executor.advance(plan, halted=True)
         return CycleOutcome("halted", detail=f"canceled {canceled} open orders")
 
-    def _expire_held(self, clock: BrokerClock) -> None:
-        for approval in self.store.pending_approvals():
-            plan = self.store.get_plan(approval.plan_id)
-            if plan is None or plan.account != self.account.name:
-                continue
-            if approval.expires_at is not None and clock.timestamp >= approval.expires_at:
-                self.store.set_plan_status(
-                    plan.plan_id, "expired", "no decision before the request expired", expected="held"
-                )
-                self.store.expire_approval(plan.plan_id)
-                self.store.audit(
-                    "approval_expired", account=self.account.name, plan_id=plan.plan_id, state="held"
-                )
-                log.info("held plan expired without a decision", plan_id=plan.plan_id)
-
     def _start_approved(self, plan: PlanRecord, clock: BrokerClock, run_id: str) -> CycleOutcome | None:
         """Re-check an approved plan on fresh quotes before anything is sent. None: it stands and now executes
         (as approved, never above the approved amounts); else what happened instead (expired, or superseded
         by a fresh plan that is asked again)."""
-        approval = self.store.get_approval(plan.plan_id)
-        if (
-            approval is not None
-            and approval.expires_at is not None
-            and clock.timestamp >= approval.expires_at
-        ):
-            self.store.set_plan_status(
-                plan.plan_id,
-                "expired",
-                "approved, but the market closed before it could start",
-                expected="approved",
-            )
-            self.store.audit(
-                "approval_expired", account=self.account.name, plan_id=plan.plan_id, state="approved"
-            )
-            log.warning("approved plan expired before it could start", plan_id=plan.plan_id)
-            return CycleOutcome("approval expired", plan.plan_id)
+        expired = self._expired_before_start(plan, clock)
+        if expired is not None:
+            return expired
         view = self.read_view()
         self.tax = self.refresh_taxes(view, run_id)
         fresh = self.make_plan(view)

@@ -21,6 +21,7 @@ from bot.config import ScheduleConfig
 from bot.state.store import PlanRecord, StateStore
 
 NEW_YORK = ZoneInfo("America/New_York")
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,33 @@ class PlanningTurn:
         raise NotImplementedError
 
     def _expire_held(self, clock: BrokerClock) -> None:
-        raise NotImplementedError
+        """Held plans of this owner whose approval request lapsed (by default at the close) expire."""
+        for approval in self.store.pending_approvals():
+            plan = self.store.get_plan(approval.plan_id)
+            if plan is None or plan.account != self.owner:
+                continue
+            if approval.expires_at is not None and clock.timestamp >= approval.expires_at:
+                self.store.set_plan_status(
+                    plan.plan_id, "expired", "no decision before the request expired", expected="held"
+                )
+                self.store.expire_approval(plan.plan_id)
+                self.store.audit("approval_expired", account=self.owner, plan_id=plan.plan_id, state="held")
+                log.info("held plan expired without a decision", plan_id=plan.plan_id)
+
+    def _expired_before_start(self, plan: PlanRecord, clock: BrokerClock) -> CycleOutcome | None:
+        """An approved plan whose approval lapsed before it could start (the close came) expires instead."""
+        approval = self.store.get_approval(plan.plan_id)
+        if approval is None or approval.expires_at is None or clock.timestamp < approval.expires_at:
+            return None
+        self.store.set_plan_status(
+            plan.plan_id,
+            "expired",
+            "approved, but the market closed before it could start",
+            expected="approved",
+        )
+        self.store.audit("approval_expired", account=self.owner, plan_id=plan.plan_id, state="approved")
+        log.warning("approved plan expired before it could start", plan_id=plan.plan_id)
+        return CycleOutcome("approval expired", plan.plan_id)
 
     def run_cycle(self, run_id: str) -> CycleOutcome:
         raise NotImplementedError

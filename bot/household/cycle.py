@@ -110,38 +110,15 @@ class HouseholdBot(PlanningTurn):
                 self.executor.advance(plan, halted=True)
         return CycleOutcome("halted", detail=f"canceled {canceled} open orders")
 
-    def _expire_held(self, clock: BrokerClock) -> None:
-        for approval in self.store.pending_approvals():
-            plan = self.store.get_plan(approval.plan_id)
-            if plan is None or plan.account != self.name:
-                continue
-            if approval.expires_at is not None and clock.timestamp >= approval.expires_at:
-                self.store.set_plan_status(
-                    plan.plan_id, "expired", "no decision before the request expired", expected="held"
-                )
-                self.store.audit("approval_expired", account=self.name, plan_id=plan.plan_id, state="held")
-                log.info("held household plan expired without a decision", plan_id=plan.plan_id)
-
     def _start_approved(self, plan: PlanRecord, clock: BrokerClock, run_id: str) -> CycleOutcome | None:
         """Re-check an approved plan's prices before anything is sent; None: it stands and is fanned out."""
         if any(child is not None for child in self.executor.children(plan).values()):
             # the children were saved before a crash: they are the approved plan; finish starting it
             self.executor.start(plan, run_id, expected="approved")
             return None
-        approval = self.store.get_approval(plan.plan_id)
-        if (
-            approval is not None
-            and approval.expires_at is not None
-            and clock.timestamp >= approval.expires_at
-        ):
-            self.store.set_plan_status(
-                plan.plan_id,
-                "expired",
-                "approved, but the market closed before it could start",
-                expected="approved",
-            )
-            self.store.audit("approval_expired", account=self.name, plan_id=plan.plan_id, state="approved")
-            return CycleOutcome("approval expired", plan.plan_id)
+        expired = self._expired_before_start(plan, clock)
+        if expired is not None:
+            return expired
         symbols = sorted({o["symbol"] for o in plan.details["orders"]})
         quotes = next(iter(self.brokers.values())).latest_quotes(symbols)
         mids = {s: q.mid for s, q in quotes.items() if q.is_two_sided}
