@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -122,18 +124,10 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Dry run: show drift and the plan that would be sent now. Nothing is submitted or stored."""
     from bot.clock import BrokerFollowingClock
     from bot.cycle import AccountBot
-    from bot.state.lock import AlreadyRunning, StateLock
     from bot.state.store import StateStore
-    from bot.worker import connect
 
     loaded = _load(config)
-    try:
-        lock = StateLock(Path(loaded.state_dir)).__enter__() if _uses_embedded(loaded) else None
-    except AlreadyRunning as exc:
-        typer.echo(f"error: {exc}; the embedded paper broker lives in that process", err=True)
-        raise typer.Exit(1) from exc
-    connections = connect(loaded, speed=False)
-    try:
+    with _connected(loaded) as connections:
         scratch = StateStore(None)
         if loaded.tax is not None or loaded.household is not None:
             # a dry run's ledger: imported lots from the state, fills from the broker
@@ -152,10 +146,6 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
             _, explanation = bot.preview()
             typer.echo(f"== account {account.name} at {clock.now():%Y-%m-%d %H:%M} UTC")
             typer.echo(explanation)
-    finally:
-        connections.close()
-        if lock is not None:
-            lock.__exit__(None, None, None)
 
 
 def _preview_household(config, brokers, scratch) -> None:  # noqa: ANN001 - BotConfig, brokers, StateStore
@@ -196,6 +186,27 @@ def _refresh_household(config, brokers, store) -> None:  # noqa: ANN001
 
 def _uses_embedded(config) -> bool:  # noqa: ANN001
     return any(a.broker == "embedded" and a.base_url is None for a in config.accounts)
+
+
+@contextmanager
+def _connected(loaded) -> Iterator:  # noqa: ANN001 - BotConfig; yields bot.worker.Connections
+    """The config's brokers for a one-off command. With the embedded paper broker the state folder is locked
+    first: that broker lives in a running bot's process, and a second one on the same files would diverge."""
+    from bot.state.lock import AlreadyRunning, StateLock
+    from bot.worker import connect
+
+    try:
+        lock = StateLock(Path(loaded.state_dir)).__enter__() if _uses_embedded(loaded) else None
+    except AlreadyRunning as exc:
+        typer.echo(f"error: {exc}; the embedded paper broker lives in that process", err=True)
+        raise typer.Exit(1) from exc
+    connections = connect(loaded, speed=False)
+    try:
+        yield connections
+    finally:
+        connections.close()
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
 
 @app.command()
@@ -322,22 +333,10 @@ def taxes(
     """Tax report: realised gains and losses year to date by term, harvested losses, wash sales avoided and
     incurred, and the lots with the largest gains (candidates for gifting or donation instead of sale)."""
     from bot.reports import print_taxes
-    from bot.state.lock import AlreadyRunning, StateLock
-    from bot.worker import connect
 
     loaded = _load(config)
-    try:
-        lock = StateLock(Path(loaded.state_dir)).__enter__() if _uses_embedded(loaded) else None
-    except AlreadyRunning as exc:
-        typer.echo(f"error: {exc}; the embedded paper broker lives in that process", err=True)
-        raise typer.Exit(1) from exc
-    connections = connect(loaded, speed=False)
-    try:
+    with _connected(loaded) as connections:
         print_taxes(loaded, _store(loaded), connections.brokers, year=year, top=top)
-    finally:
-        connections.close()
-        if lock is not None:
-            lock.__exit__(None, None, None)
 
 
 @app.command("halt")
