@@ -432,26 +432,36 @@ def build_ledger(
         if fill.side is Side.BUY:
             lots = (*lots, open_lot(fill))
             continue
-        method = methods.get(fill.account, default_method)
-        if method is ReliefMethod.SPECIFIC:
-            raise ValueError(f"account {fill.account}: specific-lot relief cannot be replayed from fills")
-        relief = relieve(
-            lots,
-            fill.account,
-            fill.symbol,
-            fill.qty,
-            fill.price,
-            fill.day,
-            method,
-            sale_fill_id=fill.fill_id,
-            tax_advantaged=fill.account in sheltered,
-            strict=False,
+        relief = replay_sale(
+            lots, fill, methods.get(fill.account, default_method), fill.fill_id, fill.account in sheltered
         )
         lots = relief.remaining
         realised += relief.realisations
         if relief.unmatched_qty > 0:
             unmatched.append((fill, relief.unmatched_qty))
     return Ledger(lots, tuple(realised), tuple(unmatched))
+
+
+def replay_sale(
+    lots: tuple[Lot, ...], fill: Fill, method: ReliefMethod, sale_fill_id: str | None, tax_advantaged: bool
+) -> Relief:
+    """Relieve ``lots`` for a past sale ``fill`` as its account's broker did. Not strict: a sale the ledger
+    cannot cover is reported as unmatched quantity (a reconciliation matter), not an error. Specific-lot
+    relief is refused: which lots were named is not in the fills."""
+    if method is ReliefMethod.SPECIFIC:
+        raise ValueError(f"account {fill.account}: specific-lot relief cannot be replayed from fills")
+    return relieve(
+        lots,
+        fill.account,
+        fill.symbol,
+        fill.qty,
+        fill.price,
+        fill.day,
+        method,
+        sale_fill_id=sale_fill_id,
+        tax_advantaged=tax_advantaged,
+        strict=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from strategies.tax.lots import (
     ReliefMethod,
     chronological,
     open_lot,
-    relieve,
+    replay_sale,
 )
 
 WINDOW_DAYS = 30
@@ -136,20 +136,8 @@ def build_household_ledger(
             processed.add(key)
             continue
 
-        method = methods.get(fill.account, default_method)
-        if method is ReliefMethod.SPECIFIC:
-            raise ValueError(f"account {fill.account}: specific-lot relief cannot be replayed from fills")
-        relief = relieve(
-            lots,
-            fill.account,
-            fill.symbol,
-            fill.qty,
-            fill.price,
-            fill.day,
-            method,
-            sale_fill_id=key,
-            tax_advantaged=rules.is_sheltered(fill.account),
-            strict=False,
+        relief = replay_sale(
+            lots, fill, methods.get(fill.account, default_method), key, rules.is_sheltered(fill.account)
         )
         lots = relief.remaining
         processed.add(key)
