@@ -1,7 +1,7 @@
 """Dynamic triggers (issue 5): the default ``dynamic`` policy against every built-in baseline.
 
 Run from the project root: ``python scripts/bench_dynamic.py [--markdown] [--plot PNG] [--candidates]
-[--robustness]``.
+[--robustness] [--frontier]``.
 
 * Both portfolios (60/40 SPY/AGG and the diversified mix), the whole span 2004-12-01 .. 2022-12-30 and three
   non-overlapping sub-periods (2004-12 .. 2009, 2010 .. 2015, 2016 .. 2022), each started afresh with
@@ -13,6 +13,9 @@ Run from the project root: ``python scripts/bench_dynamic.py [--markdown] [--plo
 * Band edge vs target at equal tracking error: the plain band trigger checked every session with a uniform
   absolute band swept over widths, trading to the band edge and to target; the target curve's turnover is
   interpolated (linear in tracking error) at each band-edge point's tracking error.
+* ``--frontier``: is the goal reachable at all in each case? A plain absolute band of every width in
+  ``FRONTIER_WIDTHS``, checked every session, trading to the band edge and to target, against the same
+  baselines: which widths meet each case's three comparisons, and which (if any) meet all eight cases.
 * Cycle speed: the median sessions from a close found outside the config's bands to the first close back
   inside (the backtester's metric), dynamic vs annual and quarterly calendar.
 """
@@ -289,6 +292,68 @@ def robustness(config) -> None:  # noqa: ANN001
         print(f"| {name} | {met} | {low[0]:+.1%} | {low[1]} |")
 
 
+FRONTIER_WIDTHS = [
+    Decimal(w) for w in ("0.02", "0.03", "0.035", "0.04", "0.045", "0.05", "0.055", "0.06", "0.07", "0.08")
+]
+
+
+def frontier(config) -> None:  # noqa: ANN001
+    """Plain bands of every width on every case: the (TE, turnover) each reaches and whether it meets that
+    case's goals. Shows whether a case's goal region is empty for a whole family of policies, and whether one
+    setting can meet every case (the question ``--robustness`` asks of the dynamic variants)."""
+    met_everywhere: dict[str, int] = {}
+    cases = 0
+    print("| portfolio | period | annual TE | least turnover (monthly, 5 pp band) | widths meeting all 3 |")
+    print("|---|---|---|---|---|")
+    closest: list[str] = []
+    for label, targets in PORTFOLIOS.items():
+        for period, (start, end) in PERIODS.items():
+            cases += 1
+            history = load_history(targets.symbols, start, end)
+            bands = config.bands.to_policy()
+            base = {
+                m.policy: m
+                for m in run_policies(
+                    history,
+                    targets,
+                    policies_for(["monthly", "annual", "band-5pp-monthly"], config),
+                    SimOptions(),
+                    bands,
+                ).metrics
+            }
+            a, mo, b5 = base["annual"], base["monthly"], base["band-5pp-monthly"]
+            policies = [sweep_policy(config, w, mode) for mode in (TradeTo.BAND_EDGE, TradeTo.TARGET)
+                        for w in FRONTIER_WIDTHS]  # fmt: skip
+            metrics = run_policies(history, targets, policies, SimOptions(), bands).metrics
+            meeting = []
+            best: tuple[float, str] | None = None
+            for p, m in zip(policies, metrics, strict=True):
+                margins = [
+                    1 - m.tracking_error / a.tracking_error,
+                    1 - m.turnover / min(mo.turnover, b5.turnover),
+                    1 - m.cost_bps / min(mo.cost_bps, b5.cost_bps),
+                ]
+                if min(margins) > 0:
+                    meeting.append(p.name)
+                    met_everywhere[p.name] = met_everywhere.get(p.name, 0) + 1
+                point = f"{p.name} {m.tracking_error:.3%}/{m.turnover:.2%} ({min(margins):+.1%})"
+                if best is None or min(margins) > best[0]:
+                    best = (min(margins), point)
+            least = min(mo.turnover, b5.turnover)
+            print(
+                f"| {label} | {period} | {a.tracking_error:.3%} | {least:.2%} | "
+                + (", ".join(meeting) if meeting else "**none**")
+                + " |"
+            )
+            if best is not None:
+                closest.append(f"{label} {period}: {best[1]}")
+    print("\nbest width per case (TE/turnover, worst margin):")
+    for line in closest:
+        print(f"- {line}")
+    everywhere = sorted(name for name, n in met_everywhere.items() if n == cases)
+    print(f"\nwidths meeting all {cases} cases: {', '.join(everywhere) if everywhere else 'none'}")
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -343,8 +408,14 @@ def main() -> None:
         action="store_true",
         help="variants of the policy on every period (worst-case margins)",
     )
+    parser.add_argument(
+        "--frontier", action="store_true", help="plain bands of every width on every period: goal reachable?"
+    )
     args = parser.parse_args()
     config = load_config(CONFIG)
+    if args.frontier:
+        frontier(config)
+        return
     if args.candidates:
         candidates(config)
         return
