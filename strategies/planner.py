@@ -5,8 +5,8 @@ The plan is built in four steps, each a small function:
 1. **Goals** for breaching assets: the market value each should end at, by ``trade_to`` (all the way to
    target, to just inside the band edge it breached, or a fraction of the way back).
 2. **Excess cash** above the cash goal (the cash target, or cash's own band goal when cash breached; never
-   below the cash buffer) is spent on underweight assets, most underweight first (water-filling), so that
-   sale proceeds and deposits are invested rather than left idle, fixing the worst drift first.
+   below the cash buffer) is shared among underweight assets in proportion to their shortfall, so that sale
+   proceeds and deposits are invested rather than left idle.
 3. **Sells** are sized first (whole shares or 9-decimal quantities, never more than is held and free), because
    their estimated proceeds are what the buys may spend.
 4. **Buys** share the cash above the buffer; when it is short, every buy is scaled down pro rata. Fractional

@@ -53,9 +53,9 @@ CLIP_REPORT_THRESHOLD = 0.01
 class FlowsTo(StrEnum):
     """Where a deposit goes (and where a withdrawal comes from).
 
-    ``underweight``: straight away into the most underweight assets first (out of the most overweight ones
-    for a withdrawal; ``strategies.flow_rebalancing``). ``cash``: into cash, left for the policy's own
-    trigger to invest (a withdrawal is taken from cash, and assets are sold only when cash runs out).
+    ``underweight``: straight away into the underweight assets in proportion to their shortfall (out of the
+    overweight ones for a withdrawal). ``cash``: into cash, left for the policy's own trigger to invest (a
+    withdrawal is taken from cash, and assets are sold only when cash runs out).
     """
 
     UNDERWEIGHT = "underweight"
