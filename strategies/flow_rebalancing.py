@@ -20,14 +20,14 @@ equity after the withdrawal. Sizing follows the planner's rules (notional buys f
 whole shares otherwise, ``min_trade_notional``, never against an open order), except that sells round UP to
 the share step: a withdrawal must be covered.
 
-The backtester plans its deposits, withdrawals and tax payments here too (``bot.backtest.engine``), and the
-planner spends excess cash the same way (most underweight first, ``strategies.water_fill``), so a deposit the
-live bot finds in the account is invested as this module would.
+Compare ``strategies.cashflows`` (the backtester's), which spreads a deposit in proportion to each
+shortfall and takes a withdrawal as the same share of every excess.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from strategies.formatting import pct, signed_pp, usd
@@ -47,7 +47,38 @@ from strategies.portfolio import (
 )
 from strategies.targets import CASH, ZERO, TargetAllocation
 from strategies.triggers import AssetCheck, TriggerDecision
-from strategies.water_fill import water_fill
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A water-filling: how much each asset gets and the common gap ``level`` the filled ones are left at."""
+
+    amounts: Mapping[str, Decimal]
+    level: Decimal
+
+
+def water_fill(gaps: Mapping[str, Decimal], budget: Decimal) -> Fill:
+    """Spend ``budget`` on the largest positive gaps first, leaving every funded one at the same gap.
+
+    With the gaps sorted largest first, funding the top ``k`` to a common level ``L`` costs
+    ``sum(top k) - k L``; the right ``k`` is the first whose ``L`` is not below the next gap. A budget above
+    the sum of the gaps closes them all (level 0) and the rest is left over.
+    """
+    positive = sorted(((g, s) for s, g in gaps.items() if g > 0), reverse=True)
+    total = sum((g for g, _ in positive), start=ZERO)
+    if budget <= 0 or not positive:
+        return Fill({}, max(positive[0][0], ZERO) if positive else ZERO)
+    if budget >= total:
+        return Fill({s: g for g, s in positive}, ZERO)
+    running = ZERO
+    level = ZERO
+    for k, (gap, _) in enumerate(positive, start=1):
+        running += gap
+        level = (running - budget) / k
+        following = positive[k][0] if k < len(positive) else ZERO
+        if level >= following:
+            break
+    return Fill({s: g - level for g, s in positive if g > level}, level)
 
 
 def plan_flow_rebalance(

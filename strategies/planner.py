@@ -40,7 +40,6 @@ from strategies.portfolio import (
 )
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
 from strategies.triggers import AssetCheck, BandTrigger, TriggerDecision
-from strategies.water_fill import water_fill
 
 BAND_EDGE_INSET = Decimal("0.0001")
 """``band_edge`` aims this far (1 basis point of weight) inside the edge, so rounding to cents and shares
@@ -188,11 +187,7 @@ def _deploy_excess_cash(
     equity: Decimal,
     settings: PlannerSettings,
 ) -> dict[str, _Goal]:
-    """Step 2: spend cash above the cash goal on underweight assets, most underweight first.
-
-    Water-filling (``strategies.water_fill``): the largest shortfalls are topped up to a common level, so a
-    deposit or dividend fixes the worst drift first and nothing is sold for it (issue 5's cash-flow rule).
-    """
+    """Step 2: share cash above the cash goal among underweight assets, in proportion to their shortfall."""
     cash_after_goals = cash + sum((values[s] - g.value for s, g in goals.items()), start=ZERO)
     excess = cash_after_goals - _cash_goal_weight(decision, settings) * equity
     if excess <= 0:
@@ -204,14 +199,18 @@ def _deploy_excess_cash(
         for row in decision.assets
         if row.symbol != CASH and row.target * equity > current[row.symbol]
     }
-    fill = water_fill(shortfalls, excess)
+    total_shortfall = sum(shortfalls.values(), start=ZERO)
+    if total_shortfall <= 0:
+        return goals
+    deploy = min(excess, total_shortfall)
     deployed = dict(goals)
-    for symbol, amount in fill.amounts.items():
-        note = f"invest {usd(amount)} of excess cash, most underweight first"
+    for symbol, shortfall in shortfalls.items():
+        share = deploy * shortfall / total_shortfall
+        note = f"invest {usd(share)} of excess cash toward target"
         reason = (
             f"{goals[symbol].reason}; {note}" if symbol in goals else f"{rows[symbol].describe()}: {note}"
         )
-        deployed[symbol] = _Goal(current[symbol] + amount, reason)
+        deployed[symbol] = _Goal(current[symbol] + share, reason)
     return deployed
 
 

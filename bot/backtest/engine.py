@@ -9,7 +9,7 @@ Conventions (the README's "Backtesting" section says the same):
 * **Decisions.** Every order comes from ``strategies.planner.plan_rebalance``, given a ``PortfolioSnapshot``
   built as ``bot/snapshot.build_snapshot`` builds it from the broker (mid prices from bid/ask quotes, share
   quantities and cash as ``Decimal``), and the policy's trigger evaluated on that snapshot. Cash flows are
-  planned by ``strategies.flow_rebalancing.plan_flow_rebalance`` (most underweight first).
+  planned by ``strategies.cashflows.plan_cash_flow``, the same planner again.
 * **Vectorised in between.** Holdings only change on event sessions (the start, check dates, flow dates), so
   the path between two events (values, cash dividends) is computed with array arithmetic, and triggers run
   only on check dates.
@@ -35,7 +35,7 @@ import numpy as np
 from bot.backtest.costs import CostModel, Fill, fill
 from bot.backtest.data import DividendMode, PriceHistory
 from bot.backtest.policies import Policy
-from strategies.flow_rebalancing import plan_flow_rebalance
+from strategies.cashflows import plan_cash_flow
 from strategies.money import as_decimal
 from strategies.plan import RebalancePlan
 from strategies.planner import TradeTo, plan_rebalance
@@ -285,7 +285,9 @@ class _Simulation:
         self.run_state.flows[k] += amount
         if flows.to is FlowsTo.UNDERWEIGHT or self.c < 0:
             snapshot = self._snapshot(k)
-            plan = plan_flow_rebalance(snapshot, self.targets, self.policy.settings)
+            plan = plan_cash_flow(
+                snapshot, self.targets, self.policy.bands, self.policy.settings, self._context(k)
+            )
             self._execute(k, plan, snapshot, TradeKind.FLOW)
 
     def _check(self, k: int) -> None:

@@ -3,8 +3,8 @@
 Why a loop of its own next to ``engine.py``: taxes need every fill as a lot (``Decimal``, per share, per
 day) and a universe that changes over time (a substitute such as BND has no price before 2007, yet the
 portfolio may start in 2004), which the vectorised engine's fixed float arrays do not model. The decisions
-are still the live bot's: ``plan_rebalance`` / ``plan_flow_rebalance`` on a snapshot built as the engine
-builds it, then, in the tax-aware mode, exactly the functions the bot calls (``fold_substitutes`` ->
+are still the live bot's: ``plan_rebalance`` / ``plan_cash_flow`` on a snapshot built as the engine builds
+it, then, in the tax-aware mode, exactly the functions the bot calls (``fold_substitutes`` ->
 planner -> ``plan_tax_aware``, and ``plan_harvest`` before it).
 
 Two modes, same policy (schedule, trigger, bands, planner settings) and same execution:
@@ -46,8 +46,8 @@ import numpy as np
 
 from bot.backtest.data import PriceHistory, load_history
 from bot.backtest.policies import Policy
+from strategies.cashflows import plan_cash_flow
 from strategies.costs import DEFAULT_SPREAD_BPS
-from strategies.flow_rebalancing import plan_flow_rebalance
 from strategies.money import QTY_STEP, as_decimal, to_cents
 from strategies.plan import RebalancePlan
 from strategies.planner import TradeTo, plan_rebalance
@@ -389,7 +389,7 @@ class _TaxSimulation:
         plan = self._plan(
             k,
             snapshot,
-            lambda s: plan_flow_rebalance(s, self.targets, self.policy.settings),
+            lambda s: plan_cash_flow(s, self.targets, self.policy.bands, self.policy.settings),
         )
         if plan.orders:
             self._execute(k, plan)

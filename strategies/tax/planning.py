@@ -6,7 +6,7 @@ trade is a tax question that depends on the lot ledger, the household's recent t
 The bot and the backtester call the same functions, in this order::
 
     folded = fold_substitutes(snapshot, targets, settings)          # substitutes count as their sleeve
-    plan = plan_rebalance(folded, targets, bands, planner_settings)  # or any RebalancePlan
+    plan = plan_rebalance(folded, targets, bands, planner_settings)  # or plan_cash_flow, any RebalancePlan
     taxed = plan_tax_aware(plan, snapshot, lots, day, settings, account=..., household_events=...)
     taxed.plan            # the executable RebalancePlan (real symbols), explain() says what tax changed
     taxed.taxed_orders    # every sell with its realised ST/LT gain and estimated tax

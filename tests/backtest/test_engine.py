@@ -116,16 +116,7 @@ def test_reinvested_dividends_are_in_the_price_and_never_paid_to_cash() -> None:
 # --- cash flows ---------------------------------------------------------------------------------------------
 
 
-def _level(gaps: np.ndarray, budget: float) -> float:
-    """The water level L with sum(max(gap - L, 0)) = budget, by bisection (independent of water_fill)."""
-    lo, hi = 0.0, float(gaps.max())
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if np.clip(gaps - mid, 0, None).sum() < budget else (mid, hi)
-    return (lo + hi) / 2
-
-
-def test_deposits_to_underweight_buy_the_most_underweight_first() -> None:
+def test_deposits_to_underweight_buy_only_the_underweight_in_proportion_to_shortfall() -> None:
     flows = CashFlows(5_000.0, Periodic(Period.MONTH), FlowsTo.UNDERWEIGHT)
     run = simulate(history("diversified"), DIVERSIFIED, policy("never"), SimOptions(costs=FREE, flows=flows))
     target = np.array([float(DIVERSIFIED.weight(s)) for s in run.history.symbols])
@@ -142,12 +133,9 @@ def test_deposits_to_underweight_buy_the_most_underweight_first() -> None:
         goal = max(0.05, buffer)  # cash keeps its target (5%), never less than the buffer
         excess = run.cash[k - 1] + 5_000.0 - goal * equity
         under = np.clip(shortfall, 0, None)
-        level = _level(under, excess) if under.sum() > excess else 0.0
-        for symbol, amount in bought.items():  # every funded asset is left the same gap short of target
-            assert amount == pytest.approx(under[run.history.symbols.index(symbol)] - level, abs=0.02)
-        for symbol in run.history.symbols:  # and nothing less underweight than that gap got any
-            if under[run.history.symbols.index(symbol)] <= level:
-                assert symbol not in bought
+        for symbol, amount in bought.items():
+            share = under[run.history.symbols.index(symbol)] / under.sum()
+            assert amount == pytest.approx(excess * share, abs=0.02)
         # the rest stays in cash: the goal, plus buys under min_trade_notional ($10) that were skipped
         skipped = excess - sum(bought.values())
         assert 0 <= skipped < 10 * (len(under) - len(bought)) + 0.01 * len(bought) + 1e-6  # cents floored
@@ -187,7 +175,7 @@ def test_withdrawals_come_from_cash_first_then_from_overweight_assets() -> None:
         assert run.cash[k] / run.equity[k] == pytest.approx(0.05, abs=1e-6)  # back to its goal
 
 
-def test_withdrawals_to_underweight_sell_the_most_overweight_first() -> None:
+def test_withdrawals_to_underweight_take_the_same_share_of_every_excess() -> None:
     flows = CashFlows(-2_000.0, Periodic(Period.MONTH), FlowsTo.UNDERWEIGHT)
     run = simulate(history("diversified"), DIVERSIFIED, policy("never"), SimOptions(costs=FREE, flows=flows))
     target = np.array([float(DIVERSIFIED.weight(s)) for s in run.history.symbols])
@@ -196,15 +184,10 @@ def test_withdrawals_to_underweight_sell_the_most_overweight_first() -> None:
         assert trades and all(t.side is Side.SELL for t in trades)
         equity = run.positions[k - 1] @ run.prices[k] + run.cash[k - 1] - 2_000.0
         excess = run.positions[k - 1] * run.prices[k] - target * equity
-        over = np.clip(excess, 0, None)
-        need = 0.05 * equity - (run.cash[k - 1] - 2_000.0)
-        level = _level(over, need) if over.sum() > need else 0.0
-        sold = {t.symbol: t.notional for t in trades}
-        for symbol, amount in sold.items():  # each sold asset is left the same excess over target
-            assert amount == pytest.approx(over[run.history.symbols.index(symbol)] - level, abs=0.05)
-        assert all(s in sold for i, s in enumerate(run.history.symbols) if over[i] - level >= 10.0)
-        unsold = int((over > level).sum()) - len(trades)  # sales under min_trade_notional ($10) are skipped
-        assert abs(0.05 * run.equity[k] - run.cash[k]) < 10.0 * unsold + 0.05  # back to the cash target
+        shares = [t.notional / excess[run.history.symbols.index(t.symbol)] for t in trades]
+        assert min(shares) > 0 and max(shares) - min(shares) < 0.01 / min(excess[excess > 0])
+        unsold = int((excess > 0).sum()) - len(trades)  # sales under min_trade_notional ($10) are skipped
+        assert 0 <= 0.05 * run.equity[k] - run.cash[k] < 10.0 * unsold + 0.05  # back to the cash target
 
 
 # --- metrics ------------------------------------------------------------------------------------------------

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from strategies.flow_rebalancing import plan_flow_rebalance
+from strategies.flow_rebalancing import plan_flow_rebalance, water_fill
 from strategies.portfolio import OpenOrder, Side
 from strategies.targets import CASH
-from strategies.water_fill import water_fill
 from tests.strategies.builders import D, settings, snapshot, targets
 
 THREE_FUND = targets(VTI="0.5", VXUS="0.3", BND="0.2")

