@@ -141,6 +141,28 @@ def savings(edge: list[tuple], target: list[tuple]) -> list[tuple[str, float, fl
     return out
 
 
+GOAL_BASELINES = ["monthly", "annual", "band-5pp-monthly"]
+
+
+def goal_baselines(config, history, targets, bands: BandPolicy) -> dict[str, Metrics]:  # noqa: ANN001
+    """The three baselines the goals compare against, by name."""
+    metrics = run_policies(
+        history, targets, policies_for(GOAL_BASELINES, config), SimOptions(), bands
+    ).metrics
+    return {m.policy: m for m in metrics}
+
+
+def goal_margins(m: Metrics, base: dict[str, Metrics]) -> list[float]:
+    """Relative margins of ``m`` on the three goals (positive: met): TE vs annual, turnover and cost vs the
+    lesser of monthly's and the 5 pp band's."""
+    a, mo, b5 = base["annual"], base["monthly"], base["band-5pp-monthly"]
+    return [
+        1 - m.tracking_error / a.tracking_error,
+        1 - m.turnover / min(mo.turnover, b5.turnover),
+        1 - m.cost_bps / min(mo.cost_bps, b5.cost_bps),
+    ]
+
+
 def candidates(config) -> None:  # noqa: ANN001
     """The selection grid (whole span only): backstop x cooldown x cost/benefit gate, volatility bands around
     the config's bands, trading to the band edge. The default is the candidate with the largest worst-case
@@ -157,16 +179,7 @@ def candidates(config) -> None:  # noqa: ANN001
     print("|---|---|---|---|---|---|---|---|")
     for label, targets in PORTFOLIOS.items():
         history = load_history(targets.symbols, start, end)
-        base = {
-            m.policy: m
-            for m in run_policies(
-                history,
-                targets,
-                policies_for(["monthly", "annual", "band-5pp-monthly"], config),
-                SimOptions(),
-                config.bands.to_policy(),
-            ).metrics
-        }
+        base = goal_baselines(config, history, targets, config.bands.to_policy())
         policies = []
         for spec in grid:
             bands = config.bands.to_policy()
@@ -184,13 +197,7 @@ def candidates(config) -> None:  # noqa: ANN001
             )
         metrics = run_policies(history, targets, policies, SimOptions(), config.bands.to_policy()).metrics
         for i, (spec, m) in enumerate(zip(grid, metrics, strict=True)):
-            by_name = {**base, "dynamic": m}
-            a, mo, b5 = by_name["annual"], by_name["monthly"], by_name["band-5pp-monthly"]
-            margins[i] += [
-                1 - m.tracking_error / a.tracking_error,
-                1 - m.turnover / min(mo.turnover, b5.turnover),
-                1 - m.cost_bps / min(mo.cost_bps, b5.cost_bps),
-            ]
+            margins[i] += goal_margins(m, base)
             gate = "on" if spec.cost_benefit else "off"
             print(
                 f"| {label} | {spec.backstop_days} | {spec.cooldown_days} | {gate} "
@@ -246,16 +253,7 @@ def robustness(config) -> None:  # noqa: ANN001
         for period, (start, end) in PERIODS.items():
             history = load_history(targets.symbols, start, end)
             bands = config.bands.to_policy()
-            base = {
-                m.policy: m
-                for m in run_policies(
-                    history,
-                    targets,
-                    policies_for(["monthly", "annual", "band-5pp-monthly"], config),
-                    SimOptions(),
-                    bands,
-                ).metrics
-            }
+            base = goal_baselines(config, history, targets, bands)
             policies = []
             for _, spec in ROBUSTNESS_GRID:
                 settings = spec.settings(config.planner_settings())
@@ -272,13 +270,8 @@ def robustness(config) -> None:  # noqa: ANN001
                     )
                 )
             metrics = run_policies(history, targets, policies, SimOptions(), bands).metrics
-            a, mo, b5 = base["annual"], base["monthly"], base["band-5pp-monthly"]
             for (name, _), m in zip(ROBUSTNESS_GRID, metrics, strict=True):
-                margins = [
-                    1 - m.tracking_error / a.tracking_error,
-                    1 - m.turnover / min(mo.turnover, b5.turnover),
-                    1 - m.cost_bps / min(mo.cost_bps, b5.cost_bps),
-                ]
+                margins = goal_margins(m, base)
                 worst[name] += [(x, f"{label} {period}") for x in margins]
                 print(
                     f"| {label} | {period} | {name} | {m.tracking_error:.2%} | {m.turnover:.2%} "
@@ -311,16 +304,7 @@ def frontier(config) -> None:  # noqa: ANN001
             cases += 1
             history = load_history(targets.symbols, start, end)
             bands = config.bands.to_policy()
-            base = {
-                m.policy: m
-                for m in run_policies(
-                    history,
-                    targets,
-                    policies_for(["monthly", "annual", "band-5pp-monthly"], config),
-                    SimOptions(),
-                    bands,
-                ).metrics
-            }
+            base = goal_baselines(config, history, targets, bands)
             a, mo, b5 = base["annual"], base["monthly"], base["band-5pp-monthly"]
             policies = [sweep_policy(config, w, mode) for mode in (TradeTo.BAND_EDGE, TradeTo.TARGET)
                         for w in FRONTIER_WIDTHS]  # fmt: skip
@@ -328,11 +312,7 @@ def frontier(config) -> None:  # noqa: ANN001
             meeting = []
             best: tuple[float, str] | None = None
             for p, m in zip(policies, metrics, strict=True):
-                margins = [
-                    1 - m.tracking_error / a.tracking_error,
-                    1 - m.turnover / min(mo.turnover, b5.turnover),
-                    1 - m.cost_bps / min(mo.cost_bps, b5.cost_bps),
-                ]
+                margins = goal_margins(m, base)
                 if min(margins) > 0:
                     meeting.append(p.name)
                     met_everywhere[p.name] = met_everywhere.get(p.name, 0) + 1
