@@ -22,6 +22,7 @@ from strategies.tax.lots import (
     build_ledger,
     fill_from_activity,
     holding_term,
+    long_term_from,
     reconcile,
     relief_order,
     relieve,
@@ -53,6 +54,6 @@ __all__ = [
     "Fill", "GainSummary", "HouseholdLedger", "Ledger", "LossSaleRisk", "Lot", "Mismatch", "PurchaseBlock",
     "Realisation", "Relief", "ReliefMethod", "SaleEstimate", "TaxRates", "TaxedOrder", "Term", "WashSale",
     "WashSaleRules", "annotate_orders", "blocked_purchases", "build_household_ledger", "build_ledger",
-    "estimate_sale", "fill_from_activity", "holding_term", "loss_sale_risk", "plan_tax", "reconcile",
-    "relief_order", "relieve",
+    "estimate_sale", "fill_from_activity", "holding_term", "long_term_from", "loss_sale_risk", "plan_tax",
+    "reconcile", "relief_order", "relieve",
 ]  # fmt: skip

@@ -41,21 +41,33 @@ class ReliefMethod(StrEnum):
     SPECIFIC = "specific"
 
 
-def one_year_after(day: date) -> date:
-    """The same calendar day a year later; 29 February maps to 28 February."""
+def long_term_from(holding_start: date) -> date:
+    """The first sale date on which shares whose holding period counts from ``holding_start`` are long term.
+
+    The one rule every caller uses (relief order, the planner's wait for long term, reports). Pub 550: the
+    holding period starts the day AFTER acquisition and a position is long term only if held MORE than one
+    year; it is counted in calendar months (Rev. Rul. 66-7). So the year is counted from the day after:
+    bought 2023-03-15 -> counting from 2023-03-16 -> long term from 2024-03-16 (2024-03-15 is exactly one
+    year: short). For a purchase on the last day of a month each holding month ends on the last day of a
+    later month, which is what counting from the day after (the 1st) gives: bought 2023-02-28 -> held exactly
+    one year on 2024-02-29 (short) -> long term from 2024-03-01. A plain anniversary (2024-02-28) would call
+    the 2024-02-29 sale long term. A day after that does not exist a year later is 29 February: the year ends
+    on the 28th, so long term from 1 March (bought 2024-02-28 or 2024-02-29 -> long term from 2025-03-01).
+    """
+    start = holding_start + timedelta(days=1)
     try:
-        return day.replace(year=day.year + 1)
-    except ValueError:
-        return day.replace(year=day.year + 1, day=28)
+        return start.replace(year=start.year + 1)
+    except ValueError:  # counting from 29 February: the next year has none
+        return date(start.year + 1, 3, 1)
 
 
 def holding_term(holding_start: date, sold: date) -> Term:
-    """Long term only when held MORE than one year (Pub 550): sold after the anniversary, not on it.
+    """Long term only when held MORE than one year (Pub 550): from :func:`long_term_from` on.
 
-    The holding period starts the day after acquisition, so shares bought 2024-01-10 become long term when
-    sold on 2025-01-11 or later; a sale on 2025-01-10 is still short term.
+    Shares bought 2024-01-10 are long term when sold on 2025-01-11 or later; a sale on 2025-01-10 is still
+    short term. Shares bought 2023-02-28 sold 2024-02-29 are short term (held exactly one year).
     """
-    return Term.LONG if sold > one_year_after(holding_start) else Term.SHORT
+    return Term.LONG if sold >= long_term_from(holding_start) else Term.SHORT
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -87,7 +87,7 @@ from strategies.tax.lots import (
     ReliefMethod,
     Term,
     holding_term,
-    one_year_after,
+    long_term_from,
     relief_order,
 )
 from strategies.tax.wash_sale import WashSaleRules, blocked_purchases, loss_sale_risk
@@ -392,7 +392,7 @@ def _waiting_reason(sleeve: str, lot: Lot, price: Decimal, ctx: _Context) -> tup
         return None
     if holding_term(lot.start, ctx.day) is Term.LONG:
         return None
-    turns = one_year_after(lot.start) + timedelta(days=1)
+    turns = long_term_from(lot.start)
     if (turns - ctx.day).days > settings.defer_long_term_days:
         return None
     band, drift = ctx.row_band.get(sleeve), ctx.row_drift.get(sleeve, ZERO)

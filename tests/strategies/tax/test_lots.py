@@ -14,12 +14,14 @@ import strategies.tax
 from strategies.portfolio import Side
 from strategies.tax.lots import (
     Fill,
+    GainSummary,
     Lot,
     ReliefMethod,
     Term,
     build_ledger,
     fill_from_activity,
     holding_term,
+    long_term_from,
     reconcile,
     relief_order,
     relieve,
@@ -144,11 +146,42 @@ def test_other_accounts_and_symbols_are_untouched() -> None:
     assert list(relief.remaining) == other
 
 
-def test_long_term_means_more_than_one_year() -> None:
-    assert holding_term(date(2024, 1, 10), date(2025, 1, 10)) is Term.SHORT  # exactly one year: short
-    assert holding_term(date(2024, 1, 10), date(2025, 1, 11)) is Term.LONG
-    assert holding_term(date(2024, 2, 29), date(2025, 2, 28)) is Term.SHORT  # leap day
-    assert holding_term(date(2024, 2, 29), date(2025, 3, 1)) is Term.LONG
+@pytest.mark.parametrize(
+    ("bought", "last_short", "first_long"),
+    [
+        (date(2024, 1, 10), date(2025, 1, 10), date(2025, 1, 11)),  # exactly one year: still short term
+        (date(2023, 3, 15), date(2024, 3, 15), date(2024, 3, 16)),
+        # last day of a month: each holding month ends on the last day of a later month
+        (date(2023, 2, 28), date(2024, 2, 29), date(2024, 3, 1)),  # one year ends on the leap day
+        (date(2023, 1, 31), date(2024, 1, 31), date(2024, 2, 1)),
+        (date(2023, 4, 30), date(2024, 4, 30), date(2024, 5, 1)),
+        (date(2024, 2, 29), date(2025, 2, 28), date(2025, 3, 1)),  # leap-day purchase
+        (date(2024, 2, 28), date(2025, 2, 28), date(2025, 3, 1)),  # counting from the leap day
+        (date(2023, 12, 31), date(2024, 12, 31), date(2025, 1, 1)),
+    ],
+)
+def test_long_term_means_held_more_than_one_year_counted_from_the_day_after(
+    bought: date, last_short: date, first_long: date
+) -> None:
+    assert holding_term(bought, last_short) is Term.SHORT
+    assert holding_term(bought, first_long) is Term.LONG
+    assert long_term_from(bought) == first_long
+
+
+@pytest.mark.parametrize(
+    ("sold", "expected"),
+    [(date(2024, 2, 29), GainSummary(short_term=D(500))), (date(2024, 3, 1), GainSummary(long_term=D(500)))],
+)
+def test_a_february_28_buy_sold_on_the_leap_day_is_short_term_in_the_ledger(
+    sold: date, expected: GainSummary
+) -> None:
+    # 10 sh bought 2023-02-28 at $100, sold at $150: the $500 gain is held exactly one year on 2024-02-29
+    # (short term, the ordinary rate) and more than one year from 2024-03-01
+    fills = [
+        Fill("taxable", "VTI", Side.BUY, D(10), D(100), date(2023, 2, 28), "b"),
+        Fill("taxable", "VTI", Side.SELL, D(10), D(150), sold, "s"),
+    ]
+    assert GainSummary.of(build_ledger(fills).realisations) == expected
 
 
 def activity(id_: str, when: str, side: str, symbol: str, qty: str, price: str) -> dict[str, str]:

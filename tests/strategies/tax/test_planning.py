@@ -50,12 +50,12 @@ def lot(symbol: str, qty: str | int, cost: str | int, acquired: date = OLD, acco
     )
 
 
-def run(holdings, weights, lots, tax=TAX, events=(), cash=0, account="taxable"):  # noqa: ANN001, ANN201
+def run(holdings, weights, lots, tax=TAX, events=(), cash=0, account="taxable", day=DAY):  # noqa: ANN001, ANN201
     snap = snapshot(holdings, cash)
     alloc = targets(**weights)
     plan = plan_rebalance(fold_substitutes(snap, alloc, tax), alloc, bands("0.05"), settings())
     return plan, plan_tax_aware(
-        plan, snap, lots, DAY, tax, account=account, household_events=events, planner_settings=settings()
+        plan, snap, lots, day, tax, account=account, household_events=events, planner_settings=settings()
     )
 
 
@@ -132,6 +132,18 @@ def test_a_short_term_gain_waits_for_long_term_inside_the_outer_band() -> None:
     assert [d.action for d in result.decisions][0] is Action.WAITING
     assert result.waiting_until == date(2024, 6, 21)
     assert any("turns long term on 2024-06-21" in s.reason for s in result.plan.skipped)
+
+
+def test_a_february_28_lot_waits_until_march_1_not_the_leap_day() -> None:
+    # The same +6 pp SPY on 2024-02-20, its lot bought 2023-02-28: held exactly one year on 2024-02-29 (still
+    # short term), so the wait runs to 2024-03-01; selling on the leap day would pay 35% instead of 15%.
+    lots = [lot("SPY", 660, 50, date(2023, 2, 28))]
+    _, result = run(
+        {"SPY": (660, 100), "AGG": (340, 100)}, {"SPY": "0.6", "AGG": "0.4"}, lots, day=date(2024, 2, 20)
+    )
+    assert result.plan.orders == ()
+    assert result.waiting_until == date(2024, 3, 1)
+    assert any("turns long term on 2024-03-01" in s.reason for s in result.plan.skipped)
 
 
 def test_outside_the_outer_band_or_too_far_from_long_term_the_gain_is_sold() -> None:
