@@ -41,19 +41,21 @@ from strategies.tax.wash_sale import (
     HouseholdLedger,
     LossSaleRisk,
     PurchaseBlock,
+    Replacement,
     WashSale,
     WashSaleRules,
     blocked_purchases,
     build_household_ledger,
     loss_sale_risk,
+    match_replacements,
 )
 
 __all__ = [
     "AccountType", "Action", "HarvestKind", "HarvestPlan", "HarvestSettings", "HarvestTrade", "TaxAwarePlan",
     "TaxDecision", "TaxSettings", "fold_substitutes", "plan_harvest", "plan_tax_aware",
     "Fill", "GainSummary", "HouseholdLedger", "Ledger", "LossSaleRisk", "Lot", "Mismatch", "PurchaseBlock",
-    "Realisation", "Relief", "ReliefMethod", "SaleEstimate", "TaxRates", "TaxedOrder", "Term", "WashSale",
-    "WashSaleRules", "annotate_orders", "blocked_purchases", "build_household_ledger", "build_ledger",
-    "estimate_sale", "fill_from_activity", "holding_term", "long_term_from", "loss_sale_risk", "plan_tax",
-    "reconcile", "relief_order", "relieve",
+    "Realisation", "Relief", "ReliefMethod", "Replacement", "SaleEstimate", "TaxRates", "TaxedOrder", "Term",
+    "WashSale", "WashSaleRules", "annotate_orders", "blocked_purchases", "build_household_ledger",
+    "build_ledger", "estimate_sale", "fill_from_activity", "holding_term", "long_term_from", "loss_sale_risk",
+    "match_replacements", "plan_tax", "reconcile", "relief_order", "relieve",
 ]  # fmt: skip

@@ -81,11 +81,13 @@ def estimate_sale(
 ) -> tuple[SaleEstimate, tuple[Lot, ...]]:
     """Estimate selling ``qty`` at ``price`` on ``day``; returns the estimate and the lots left afterwards.
 
-    With ``household_events`` a loss sale is also checked against buys in the 30 days before (any account):
-    if at risk, the loss on as many shares as were recently bought is taken as disallowed (it saves no tax;
-    ``permanently_disallowed`` too when one buy was in a tax-advantaged account, which is conservative) and
-    the risk is carried, so the planner can defer the sale. The 30 days after are the planner's to keep
-    clean (``blocked_purchases``).
+    With ``household_events`` the sale's loss lots are matched against buys in the 30 days before (any
+    account) exactly as the ledger will match them (:func:`strategies.tax.wash_sale.match_replacements`):
+    the unsold rest of a recent lot this sale partly relieves is a replacement for the other lots' loss
+    shares, the sold shares' own purchase is not. The loss on the matched shares is taken as disallowed (it
+    saves no tax; ``permanently_disallowed`` for the part matched to tax-advantaged buys) and the risk is
+    carried, so the planner can defer the sale. The 30 days after are the planner's to keep clean
+    (``blocked_purchases``).
     Shares the ledger does not hold are reported in ``unmatched_qty`` and estimated at zero gain.
     """
     relief = relieve(
@@ -93,26 +95,18 @@ def estimate_sale(
     )
     summary = relief.summary
     risk = None
-    if household_events is not None and not tax_advantaged and summary.total < 0:
-        own = {r.buy_fill_id for r in relief.realisations}
-        risk = loss_sale_risk(household_events, symbol, day, rules, exclude_fill_ids=tuple(own))
+    if household_events is not None and not tax_advantaged and any(r.is_loss for r in relief.realisations):
+        risk = loss_sale_risk(household_events, symbol, day, rules, selling=relief.realisations)
         if risk.at_risk:
-            # the recent buys replace at most their own share count, matched to the loss lots in relief order
-            cover = risk.replacement_qty
             washed = {Term.SHORT: ZERO, Term.LONG: ZERO}
             permanent = ZERO
-            for r in relief.realisations:
-                if cover <= 0 or not r.is_loss:
-                    continue
-                take = min(cover, r.qty)
-                cover -= take
-                washed[r.term] += r.gain * take / r.qty
-            if risk.permanent:
-                permanent = -(washed[Term.SHORT] + washed[Term.LONG])
+            for match in risk.replacements:
+                washed[relief.realisations[match.loss_index].term] += match.disallowed
+                permanent += match.disallowed if match.permanent else ZERO
             summary = GainSummary(
-                summary.short_term - washed[Term.SHORT],
-                summary.long_term - washed[Term.LONG],
-                -(washed[Term.SHORT] + washed[Term.LONG]),
+                summary.short_term + washed[Term.SHORT],
+                summary.long_term + washed[Term.LONG],
+                washed[Term.SHORT] + washed[Term.LONG],
                 permanent,
             )
     tax = ZERO if tax_advantaged else rates.tax_on(summary)

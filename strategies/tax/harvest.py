@@ -11,9 +11,10 @@ Rules, kept deliberately simple:
   relief order, cut where the cumulative gain is lowest (FIFO at Alpaca: the oldest lots first, stopping
   before the first lots whose gains would eat the loss; HIFO/minimum-tax put the losses first anyway). It is
   harvested when that loss is at least ``min_loss`` dollars AND ``min_loss_fraction`` of the basis sold.
-* **Wash-sale guards.** Not harvested when a substantially identical security was bought in the 30 days
-  before in any account (the loss would be disallowed); the substitute is the first member of the sleeve
-  that no loss sale of the last 30 days blocks (this plan's harvests included).
+* **Wash-sale guards.** Not harvested when a substantially identical security bought in the 30 days before
+  in any account would replace any of the loss shares sold, as the ledger matches them (the unsold rest of a
+  recent lot the harvest only partly sells counts; the shares sold do not); the substitute is the first
+  member of the sleeve that no loss sale of the last 30 days blocks (this plan's harvests included).
 * **Switch-back.** A substitute is sold and the primary bought back once the primary is no longer blocked
   (the 30 days after its loss sale are over) AND the switch realises at most ``switch_back_max_gain``
   (default 0: only when it costs no tax; otherwise the substitute is simply kept, which is harmless because
@@ -101,18 +102,16 @@ class HarvestPlan:
         return "\n".join(lines)
 
 
-def _harvest_prefix(lots: Sequence[Lot], price: Decimal) -> tuple[Decimal, Decimal, Decimal, tuple[str, ...]]:
-    """(qty, gain, basis, buy fill ids) of the relief-order prefix with the lowest cumulative gain."""
-    best = (ZERO, ZERO, ZERO, ())
+def _harvest_prefix(lots: Sequence[Lot], price: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """(qty, gain, basis) of the relief-order prefix with the lowest cumulative gain."""
+    best = (ZERO, ZERO, ZERO)
     qty = gain = basis = ZERO
-    ids: list[str] = []
     for lot in lots:
         qty += lot.qty
         basis += lot.basis
         gain += lot.qty * price - lot.basis
-        ids.append(lot.fill_id)
         if gain < best[1]:
-            best = (qty, gain, basis, tuple(ids))
+            best = (qty, gain, basis)
     return best
 
 
@@ -205,11 +204,12 @@ def plan_harvest(
                 break
             ordered.append(lot if lot.qty <= left else lot.split(left)[0])
             left -= min(lot.qty, left)
-        qty, gain, basis, fill_ids = _harvest_prefix(ordered, price)
+        qty, gain, basis = _harvest_prefix(ordered, price)
         loss = -gain
         primary = settings.primary(symbol)
         if qty > 0 and loss >= harvest.min_loss and loss >= harvest.min_loss_fraction * basis:
-            risk = loss_sale_risk(events, symbol, day, rules, exclude_fill_ids=fill_ids)
+            selling = relieve(lots, account, symbol, qty, price, day, method, strict=False).realisations
+            risk = loss_sale_risk(events, symbol, day, rules, selling=selling)
             if risk.at_risk:
                 skipped.append(
                     SkippedTrade(symbol, f"harvest of a {usd(loss)} loss deferred: {risk.describe()}")
@@ -238,10 +238,9 @@ def plan_harvest(
                     )
                 )
                 continue
-            if realised < 0:
-                own = tuple(r.buy_fill_id for r in relief.realisations)
-                if loss_sale_risk(events, symbol, day, rules, exclude_fill_ids=own).at_risk:
-                    continue
+            washed = loss_sale_risk(events, symbol, day, rules, selling=relief.realisations)
+            if realised < 0 and washed.at_risk:
+                continue
             reason = f"the wash-sale window of {primary} is over and switching realises {usd(realised)}"
             result = make_pair(HarvestKind.SWITCH_BACK, symbol, sellable, primary, reason)
         else:

@@ -10,9 +10,10 @@ import pytest
 from strategies.plan import PlannedOrder
 from strategies.portfolio import Side
 from strategies.tax.estimate import TaxRates, annotate_orders, estimate_sale, plan_tax
-from strategies.tax.lots import Fill, Lot, ReliefMethod
-from strategies.tax.wash_sale import WashSaleRules
+from strategies.tax.lots import Fill, GainSummary, Lot, ReliefMethod
+from strategies.tax.wash_sale import WashSaleRules, build_household_ledger
 from tests.strategies.tax.test_lots import PRICE, SOLD, vti_lots
+from tests.strategies.tax.test_wash_sale import PARTLY_RELIEVED, PLAIN
 
 RATES = TaxRates(short_term=Decimal("0.35"), long_term=Decimal("0.15"))
 
@@ -101,3 +102,36 @@ def test_a_smaller_recent_buy_washes_only_its_share_count() -> None:
     estimate, _ = estimate_sale(lots, "taxable", "VTI", D(10), PRICE, SOLD, RATES, household_events=events)
     assert (estimate.short_term_gain, estimate.summary.disallowed) == (D(-360), D(240))
     assert estimate.estimated_tax == D("-126.00") and estimate.summary.permanently_disallowed == D(0)
+
+
+def test_the_estimate_foresees_the_wash_by_the_unsold_rest_of_a_recent_lot() -> None:
+    # test_wash_sale's PARTLY_RELIEVED: 100 VTI @ $10 (Jan 2), 100 @ $9 (May 25); sell 150 @ $7.50 on Jun 3.
+    # FIFO realises -$250 (Jan) and -$75 (50 May shares); the 50 May shares kept replace 50 January shares:
+    # $125 disallowed, -$200 recognised, saving $70.00 at 35% (not the $113.75 a -$325 loss would save), and
+    # the ledger records the same once the sale is made.
+    buys, sale = PARTLY_RELIEVED[:2], PARTLY_RELIEVED[2]
+    lots = build_household_ledger(buys, PLAIN).lots
+    estimate, _ = estimate_sale(
+        lots, "taxable", "VTI", sale.qty, sale.price, sale.day, RATES, household_events=buys
+    )
+    assert (estimate.short_term_gain, estimate.summary.disallowed) == (D(-200), D(125))
+    assert estimate.estimated_tax == D("-70.00")
+    assert estimate.wash_risk is not None and estimate.wash_risk.defer_until == date(2024, 6, 25)
+    assert estimate.summary == GainSummary.of(build_household_ledger(PARTLY_RELIEVED, PLAIN).realisations)
+
+
+def test_a_washed_loss_lot_inside_a_net_gain_is_still_washed() -> None:
+    # 100 @ $10 (Jan 2) and 100 @ $2 (May 25), 150 sold @ $7.50 on Jun 3: -$250 and +$275, net +$25. The
+    # 50 May shares kept still replace 50 January shares: $125 of the loss is disallowed, +$150 is taxed
+    # ($52.50).
+    buys = [
+        Fill("taxable", "VTI", Side.BUY, D(100), D(10), date(2024, 1, 2), "jan"),
+        Fill("taxable", "VTI", Side.BUY, D(100), D(2), date(2024, 5, 25), "may"),
+    ]
+    lots = build_household_ledger(buys, PLAIN).lots
+    estimate, _ = estimate_sale(
+        lots, "taxable", "VTI", D(150), D("7.50"), date(2024, 6, 3), RATES, household_events=buys
+    )
+    assert (estimate.short_term_gain, estimate.estimated_tax) == (D(150), D("52.50"))
+    sold = [*buys, Fill("taxable", "VTI", Side.SELL, D(150), D("7.50"), date(2024, 6, 3), "s")]
+    assert estimate.summary == GainSummary.of(build_household_ledger(sold, PLAIN).realisations)

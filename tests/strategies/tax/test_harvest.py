@@ -156,3 +156,24 @@ def test_symbols_with_working_orders_are_left_alone() -> None:
         open_orders=(OpenOrder("VTI", Side.SELL, qty=D(1)),),
     )
     assert harvest(selling, lots).is_empty
+
+
+def test_the_unsold_rest_of_a_recent_lot_defers_the_harvest() -> None:
+    # 100 VTI @ $110 (Jan 2) and 100 @ $105 bought 9 days ago; only 150 can be sold now, so the harvest would
+    # sell the January lot (-$1,000) and 50 of the recent shares (-$250). The 50 recent shares kept were not
+    # sold: they replace 50 January shares and would wash $500 of the loss, so the harvest waits until the
+    # recent buy is 31 days old.
+    recent = DAY - timedelta(days=9)
+    lots = [lot("VTI", 100, 110, date(2024, 1, 2), "jan"), lot("VTI", 100, 105, recent, "recent")]
+    events = [
+        Fill("taxable", "VTI", Side.BUY, D(100), D(110), date(2024, 1, 2), "jan"),
+        Fill("taxable", "VTI", Side.BUY, D(100), D(105), recent, "recent"),
+    ]
+    plan = harvest(snap(VTI=150), lots, events=events)
+    assert plan.is_empty
+    [skipped] = plan.skipped
+    assert "harvest of a $1,250.00 loss deferred" in skipped.reason
+    assert (
+        "washed by 50 of the 100 VTI bought in taxable on 2024-05-25 ($500.00 of the loss" in skipped.reason
+    )
+    assert "defer to 2024-06-25" in skipped.reason

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from strategies.portfolio import Side
-from strategies.tax.lots import Fill, Term, build_ledger
+from strategies.tax.lots import Fill, GainSummary, ReliefMethod, Term, build_ledger
 from strategies.tax.wash_sale import (
     WashSaleRules,
     blocked_purchases,
@@ -325,3 +325,93 @@ def test_without_losses_the_household_ledger_is_the_plain_ledger() -> None:
     ]
     plain, household = build_ledger(fills), build_household_ledger(fills, PLAIN)
     assert household.lots == plain.lots and household.realisations == plain.realisations
+
+
+# -- replacement shares from another lot relieved in the same sale (Pub 550; Rev. Rul. 56-602) -------------
+# Taxable VTI: 100 @ $10 on 2024-01-02 and 100 @ $9 on 2024-05-25; 150 sold @ $7.50 on 2024-06-03 (FIFO).
+# FIFO sells all 100 January shares (-$250) and 50 May shares (-$75). The 50 May shares still held were
+# bought 9 days before the sale and were not sold by it: they replace 50 of the 100 January loss shares, so
+# $125 of the January loss is disallowed and goes onto their basis (50 x $9 + $125 = $575), with the January
+# shares' 153 days tacked on (holding from 2024-05-25 - 153 days = 2023-12-24). The May shares sold have no
+# replacement: their own purchase is not one (Rev. Rul. 56-602), and the January buy is 153 days before.
+PARTLY_RELIEVED = [
+    buy("jan", date(2024, 1, 2), 100, "10", "VTI"),
+    buy("may", date(2024, 5, 25), 100, "9", "VTI"),
+    sell("s", date(2024, 6, 3), 150, "7.50", "VTI"),
+]
+
+
+def test_the_unsold_rest_of_a_lot_sold_in_part_replaces_the_other_lots_loss_shares() -> None:
+    ledger = build_household_ledger(PARTLY_RELIEVED, PLAIN)
+    assert [(r.buy_fill_id, r.qty, r.gain, r.disallowed, r.recognised) for r in ledger.realisations] == [
+        ("jan", D(100), D(-250), D(125), D(-125)),
+        ("may", D(50), D(-75), D(0), D(-75)),
+    ]
+    assert GainSummary.of(ledger.realisations) == GainSummary(short_term=D(-200), disallowed=D(125))
+    assert lots_by_id(ledger) == {"may/w1": (D(50), D(575), date(2023, 12, 24))}
+    (wash,) = ledger.wash_sales
+    assert (wash.loss_sale.buy_fill_id, wash.replacement_fill_id, wash.qty, wash.disallowed) == (
+        "jan",
+        "may",
+        D(50),
+        D(125),
+    )
+
+
+def test_a_lots_own_unsold_shares_are_not_its_replacement_rev_rul_56_602() -> None:
+    # 50 @ $10 (Jan) and 100 @ $9 (May 25); 70 sold @ $7.50 on Jun 3: January -$125, 20 May shares -$30.
+    # 50 of the 80 May shares left replace the 50 January loss shares (all $125 disallowed); the other 30 were
+    # bought with the 20 May shares sold, so they do not replace them: the $30 loss is deductible.
+    fills = [
+        buy("jan", date(2024, 1, 2), 50, "10", "VTI"),
+        buy("may", date(2024, 5, 25), 100, "9", "VTI"),
+        sell("s", date(2024, 6, 3), 70, "7.50", "VTI"),
+    ]
+    ledger = build_household_ledger(fills, PLAIN)
+    assert [(r.buy_fill_id, r.disallowed, r.recognised) for r in ledger.realisations] == [
+        ("jan", D(125), D(0)),
+        ("may", D(0), D(-30)),
+    ]
+    assert sorted((lot.qty, lot.basis) for lot in ledger.lots) == [(D(30), D(270)), (D(50), D(575))]
+    # a later buy within 30 days is another purchase: it does replace the 20 May shares sold
+    later = build_household_ledger([*fills, buy("jun", date(2024, 6, 10), 20, "8", "VTI")], PLAIN)
+    assert [(r.buy_fill_id, r.disallowed, r.recognised) for r in later.realisations] == [
+        ("jan", D(125), D(0)),
+        ("may", D(30), D(0)),
+    ]
+    assert {lot.fill_id: lot.basis for lot in later.lots if lot.fill_id == "jun"} == {"jun": D(190)}
+
+
+def test_an_ira_buy_after_a_partly_relieved_sale_loses_the_rest_of_the_loss_for_good() -> None:
+    # PARTLY_RELIEVED, then the IRA buys 60 VTI on Jun 10. Replacements in the order bought: the 50 May shares
+    # left (Jan loss shares 1-50: $125 onto their basis), then 50 IRA shares (Jan shares 51-100: $125 lost for
+    # good), then 10 IRA shares for 10 of the May shares sold (10 x $1.50 = $15 lost for good).
+    rules = WashSaleRules(tax_advantaged=frozenset({"ira"}))
+    ledger = build_household_ledger(
+        [*PARTLY_RELIEVED, buy("ira", date(2024, 6, 10), 60, "8", "VTI", account="ira")], rules
+    )
+    assert [
+        (r.buy_fill_id, r.disallowed, r.permanently_disallowed, r.recognised) for r in ledger.realisations
+    ] == [
+        ("jan", D(250), D(125), D(0)),
+        ("may", D(15), D(15), D(-60)),
+    ]
+    assert {lot.account: lot.basis for lot in ledger.lots} == {"taxable": D(575), "ira": D(480)}
+
+
+def test_fewer_replacements_go_to_the_loss_shares_acquired_first() -> None:
+    # Reg. 1.1091-1(c): replacement shares are matched to the loss shares in the order those were acquired,
+    # whatever order the lots were relieved in. HIFO sells the $12 May lot first (100 x -$4.50), then 50 of
+    # the $10 January lot (50 x -$2.50); 40 shares bought Jun 10 replace 40 January shares: $100 disallowed
+    # (matching in relief order would have disallowed 40 x $4.50 = $180 of the May loss).
+    fills = [
+        buy("jan", date(2024, 1, 2), 100, "10", "VTI"),
+        buy("may", date(2024, 5, 1), 100, "12", "VTI"),
+        sell("s", date(2024, 6, 3), 150, "7.50", "VTI"),
+        buy("jun", date(2024, 6, 10), 40, "8", "VTI"),
+    ]
+    ledger = build_household_ledger(fills, PLAIN, {"taxable": ReliefMethod.HIFO})
+    assert [(r.buy_fill_id, r.gain, r.disallowed) for r in ledger.realisations] == [
+        ("may", D(-450), D(0)),
+        ("jan", D(-125), D(100)),
+    ]
