@@ -331,7 +331,8 @@ def taxes(
     top: Annotated[int, typer.Option(help="How many largest-gain lots to list.")] = 10,
 ) -> None:
     """Tax report: realised gains and losses year to date by term, harvested losses, wash sales avoided and
-    incurred, and the lots with the largest gains (candidates for gifting or donation instead of sale)."""
+    incurred, and the taxable lots with the largest long-term gains (candidates for gifting or donation
+    instead of sale; short-term gains are listed apart: a donation of one deducts only its basis)."""
     from bot.reports import print_taxes
 
     loaded = _load(config)

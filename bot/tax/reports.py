@@ -3,12 +3,16 @@ incurred, and the lots with the largest unrealised gains.
 
 Why the largest gains: appreciated long-term lots are better given away (to charity: the deduction is their
 market value and the gain is never taxed) than sold; the report lists them so a person can choose them.
+Only lots of TAXABLE accounts held long term are candidates: a sale in an IRA or Roth is not taxed anyway
+(and its shares cannot be given away without a distribution), and a short-term lot given to charity deducts
+only its basis, not its market value (IRC 170(e)), so its gain earns no deduction. Taxable short-term gains
+are listed apart, saying so and when they turn long term.
 Everything is read from the replayed ledger and the state store; prices only value the open lots.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,7 +21,16 @@ from bot.config import BotConfig
 from bot.state.store import StateStore
 from strategies.formatting import usd
 from strategies.money import to_cents
-from strategies.tax import GainSummary, HouseholdLedger, Lot, Realisation, Term, WashSale, holding_term
+from strategies.tax import (
+    GainSummary,
+    HouseholdLedger,
+    Lot,
+    Realisation,
+    Term,
+    WashSale,
+    holding_term,
+    long_term_from,
+)
 
 ZERO = Decimal(0)
 
@@ -48,7 +61,10 @@ class TaxReport:
     avoided: tuple[dict, ...]
     """Wash sales the bot avoided (audit events ``wash_sale_avoided``): symbol, reason, plan."""
     largest_gains: tuple[LotGain, ...]
+    """Gifting / donation candidates: taxable-account lots with long-term gains, largest first."""
     blocked: tuple[str, ...]
+    short_term_gains: tuple[LotGain, ...] = ()
+    """Taxable-account lots with short-term gains, largest first: NOT candidates yet (see the module doc)."""
 
     def lines(self) -> list[str]:
         out = [f"Taxes {self.year} (year to date, as of {self.as_of.isoformat()}):"]
@@ -70,7 +86,10 @@ class TaxReport:
             )
         out.append(f"Wash sales avoided: {len(self.avoided)}")
         out += [f"  {a.get('day', '')} {a.get('account', '')}: {a.get('reason', '')}" for a in self.avoided]
-        out.append("Largest unrealised gains (candidates for gifting or donation rather than sale):")
+        out.append(
+            "Largest unrealised long-term gains in taxable accounts"
+            " (candidates for gifting or donation rather than sale):"
+        )
         if not self.largest_gains:
             out.append("  none")
         for g in self.largest_gains:
@@ -78,6 +97,18 @@ class TaxReport:
                 f"  {g.lot.account} {g.lot.symbol} {g.lot.qty} sh bought {g.lot.acquired.isoformat()}"
                 f" basis {usd(to_cents(g.lot.basis))}, worth {usd(to_cents(g.lot.qty * g.price))}:"
                 f" gain {usd(g.gain)} ({g.term.value} term)"
+            )
+        if self.short_term_gains:
+            out.append(
+                "Short-term gains in taxable accounts (not candidates yet: a donation of a short-term lot"
+                " deducts only its basis):"
+            )
+        for g in self.short_term_gains:
+            out.append(
+                f"  {g.lot.account} {g.lot.symbol} {g.lot.qty} sh bought {g.lot.acquired.isoformat()}"
+                f" worth {usd(to_cents(g.lot.qty * g.price))}, gain {usd(g.gain)}: short term, donated now it"
+                f" deducts only its basis {usd(to_cents(g.lot.basis))}; long term from"
+                f" {long_term_from(g.lot.start).isoformat()}"
             )
         if self.blocked:
             out.append("Ledger mismatches (tax-aware trading stopped): " + ", ".join(self.blocked))
@@ -114,17 +145,37 @@ def tax_report(
         for e in reversed(store.audit_trail(limit=1000, event="wash_sale_avoided"))
         if str(e.fields.get("day", "")).startswith(f"{year}-")  # the trade date (the audit time is wall time)
     )
-    gains = []
-    for lot in ledger.lots:
+    sheltered = {a.name for a in config.accounts if tax is not None and tax.account(a.name).tax_advantaged}
+    long_term, short_term = gift_candidates(ledger.lots, prices, as_of, lambda name: name in sheltered)
+    blocked = tuple(f"{b.account} {b.symbol}" for b in store.tax_blocks())
+    return TaxReport(
+        year, as_of, accounts, washes, avoided, long_term[:top], blocked, short_term_gains=short_term[:top]
+    )
+
+
+def gift_candidates(
+    lots: Iterable[Lot],
+    prices: Mapping[str, Decimal],
+    as_of: date,
+    tax_advantaged: Callable[[str], bool],
+) -> tuple[tuple[LotGain, ...], tuple[LotGain, ...]]:
+    """(long-term, short-term) unrealised gains of the lots in taxable accounts, each largest first.
+
+    Only the long-term ones are gifting / donation candidates (the module doc says why); lots of
+    tax-advantaged accounts and lots without a price are left out of both.
+    """
+    gains: dict[Term, list[LotGain]] = {Term.LONG: [], Term.SHORT: []}
+    for lot in lots:
         price = prices.get(lot.symbol)
-        if price is None:
+        if price is None or tax_advantaged(lot.account):
             continue
         gain = to_cents(lot.qty * price - lot.basis)
         if gain > 0:
-            gains.append(LotGain(lot, price, gain, holding_term(lot.start, as_of)))
-    gains.sort(key=lambda g: (-g.gain, g.lot.account, g.lot.symbol, g.lot.acquired))
-    blocked = tuple(f"{b.account} {b.symbol}" for b in store.tax_blocks())
-    return TaxReport(year, as_of, accounts, washes, avoided, tuple(gains[:top]), blocked)
+            term = holding_term(lot.start, as_of)
+            gains[term].append(LotGain(lot, price, gain, term))
+    for found in gains.values():
+        found.sort(key=lambda g: (-g.gain, g.lot.account, g.lot.symbol, g.lot.acquired))
+    return tuple(gains[Term.LONG]), tuple(gains[Term.SHORT])
 
 
 def _harvested(store: StateStore, realisations: list[Realisation]) -> list[Realisation]:
