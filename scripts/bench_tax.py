@@ -1,7 +1,8 @@
 """Tax-aware execution benchmark (issue 8): one taxable account, 2004-12 to 2022-12, on the bundled data.
 
-Run from the project root: ``python scripts/bench_tax.py [--starts]`` (prints markdown for BENCHMARKS.md;
-``--starts`` adds the same comparison from four later start dates).
+Run from the project root: ``python scripts/bench_tax.py [--starts] [--data DIR]`` (prints markdown for
+BENCHMARKS.md; ``--starts`` adds the same comparison from four later start dates; ``--data`` reads every
+price, the substitutes' included, from another directory in the bundled layout).
 
 Both portfolios of ``scripts/bench_backtest.py`` (60/40 SPY/AGG, and the diversified mix), the configured bot
 policy of ``config/example.yaml`` (bands 5 pp / 25% of target, GLD 3 pp / 30%, checked every session, trade
@@ -111,14 +112,14 @@ def yearly_table(runs: Sequence[TaxRun]) -> str:
 STARTS = (date(2004, 12, 1), date(2006, 12, 1), date(2008, 12, 1), date(2010, 12, 1), date(2012, 12, 3))
 
 
-def starts_table(label: str, policy: Policy) -> str:
+def starts_table(label: str, policy: Policy, data: Path | None = None) -> str:
     """After-tax wealth of each variant against tax-blind, for later starts (same end): how much of the
     difference is the path (when each variant happened to trade) rather than the tax rules."""
     targets = PORTFOLIOS[label]
     names = [o.label for o in variants(label)[1:]]
     lines = ["| start | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for start in STARTS:
-        history = load_history(targets.symbols, start, END)
+        history = load_history(targets.symbols, start, END, data)
         extra = substitute_prices(history, [s for group in SLEEVES[label] for s in group])
         runs = [simulate_tax(history, targets, policy, options, extra) for options in variants(label)]
         blind = runs[0].after_tax_value
@@ -130,11 +131,12 @@ def starts_table(label: str, policy: Policy) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", action="store_true", help="also run later start dates (about 2 minutes)")
+    parser.add_argument("--data", type=Path, help="price directory (default: the bundled data)")
     args = parser.parse_args()
     config = load_config(CONFIG)
     policy = bot_policy(config)
     for label, targets in PORTFOLIOS.items():
-        history = load_history(targets.symbols, START, END)
+        history = load_history(targets.symbols, START, END, args.data)
         extra = substitute_prices(history, [s for group in SLEEVES[label] for s in group])
         runs = [simulate_tax(history, targets, policy, options, extra) for options in variants(label)]
         weights = ", ".join(f"{s} {w:.0%}" for s, w in targets.weights.items())
@@ -149,7 +151,7 @@ def main() -> None:
         print()
         if args.starts:
             print("After-tax wealth against tax-blind for later starts (end 2022-12-30), and wash sales:\n")
-            print(starts_table(label, policy))
+            print(starts_table(label, policy, args.data))
             print()
 
 

@@ -81,6 +81,9 @@ class PriceHistory:
     market: MarketData | None = None
     """Source of ``sigma_daily`` / ``adv``; None: no volume history, so no impact is estimated."""
     source: str = ""
+    data_dir: Path | None = None
+    """The directory the prices were read from (None: built in memory). Anything else the run prices, e.g. the
+    tax backtest's substitutes, is read from here too, so one run never mixes two data sources."""
     _impact_memo: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -155,7 +158,7 @@ def load_history(
         raise MarketDataError(f"{path}: no daily file for {', '.join(missing)}")
     series = {s: parse_daily(_read_csv(files[s]), str(files[s])) for s in wanted}
     market = MarketData(series)
-    return _align(series, market, start, end, str(path))
+    return _align(series, market, start, end, str(path), path)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -166,7 +169,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _align(
-    series: dict[str, Any], market: MarketData, start: dt.date | None, end: dt.date | None, source: str
+    series: dict[str, Any],
+    market: MarketData,
+    start: dt.date | None,
+    end: dt.date | None,
+    source: str,
+    data_dir: Path | None = None,
 ) -> PriceHistory:
     symbols = tuple(sorted(series))
     firsts = {}
@@ -205,7 +213,7 @@ def _align(
         columns["dividend"].append(dividend)
     arrays = {k: np.column_stack(v).astype(float) for k, v in columns.items()}
     days = tuple(dt.date.fromordinal(int(d)) for d in common)
-    return PriceHistory(days, symbols, market=market, source=source, **arrays)
+    return PriceHistory(days, symbols, market=market, source=source, data_dir=data_dir, **arrays)
 
 
 # --------------------------------------------------------------------------------------------- Alpaca

@@ -204,12 +204,21 @@ class TaxRun:
 
 def substitute_prices(history: PriceHistory, symbols: Sequence[str]) -> dict[str, np.ndarray]:
     """Total-return prices of symbols outside ``history`` (substitutes) on its sessions; NaN before a symbol's
-    first bar (unavailable: never bought). A session it lacks afterwards repeats its previous price."""
+    first bar (unavailable: never bought). A session it lacks afterwards repeats its previous price.
+
+    They are read from the directory ``history`` was read from (``history.data_dir``): the substitutes of a
+    run on another data set must move with that data set, not sit at the bundled prices. A history built in
+    memory has no directory, so its substitutes must be passed to :func:`simulate_tax` directly.
+    """
     out: dict[str, np.ndarray] = {}
     for symbol in symbols:
         if symbol in history.symbols:
             continue
-        own = load_history([symbol], None, history.end)
+        if history.data_dir is None:
+            raise ValueError(
+                f"no data directory to read {symbol} from: the history was not read by load_history"
+            )
+        own = load_history([symbol], None, history.end, history.data_dir)
         by_day = dict(zip(own.days, own.adj_close[:, 0], strict=True))
         column = np.array([by_day.get(day, math.nan) for day in history.days])
         for k in range(1, len(column)):

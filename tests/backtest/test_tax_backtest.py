@@ -3,8 +3,10 @@ switch-back on a hand-made history, and zero wash sales on real data."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,6 +124,44 @@ def test_a_substitute_without_history_yet_is_unavailable() -> None:
     assert "AGG" not in prices
     first = h.days.index(next(d for d in h.days if d >= date(2007, 4, 10)))
     assert np.isnan(prices["BND"][:first]).all() and np.isfinite(prices["BND"][first:]).all()
+
+
+def write_daily(path: Path, days: Sequence[date], prices: Sequence[float]) -> None:
+    """A daily file in the bundled layout, every price (open, high, low, close, adj_close) the same."""
+    rows = [f"{d.isoformat()},{p},{p},{p},{p},{p},1000000,0" for d, p in zip(days, prices, strict=True)]
+    path.write_text("date,open,high,low,close,adj_close,volume,dividend\n" + "\n".join(rows) + "\n")
+
+
+def test_substitute_prices_come_from_the_directory_the_run_was_given(tmp_path: Path) -> None:
+    # AGG and its substitute BND in a directory of their own, BND at $1,000-ish (the bundled BND was ~$74 in
+    # January 2021): BND's column is that file's, NaN before its first bar, the last price repeated on a
+    # session its file lacks.
+    days = [date(2021, 1, 4) + timedelta(days=i) for i in range(5)]
+    write_daily(tmp_path / "AGG.csv", days, [100.0] * 5)
+    write_daily(tmp_path / "BND.csv", [days[1], days[2], days[4]], [1000.0, 1010.0, 1020.0])
+    h = load_history(["AGG"], data_dir=tmp_path)
+    assert h.data_dir == tmp_path
+    np.testing.assert_array_equal(
+        substitute_prices(h, ["AGG", "BND"])["BND"], [np.nan, 1000, 1010, 1010, 1020]
+    )
+    with pytest.raises(ValueError, match="no data directory"):
+        substitute_prices(history(days, {"AGG": [100.0] * 5}), ["BND"])
+
+
+def test_a_harvest_buys_the_substitute_at_the_given_datas_price(tmp_path: Path) -> None:
+    # The harvest of test_harvest_into_the_substitute_then_switch_back_after_the_window on files: AGG $100
+    # then $80, its substitute BND at $40 in this directory: the $80,000 harvested buys 2,000 BND at $40
+    # (at the bundled ~$74 it would have been ~1,080 shares).
+    days = [date(2021, 1, 4) + timedelta(days=i) for i in range(45)]
+    write_daily(tmp_path / "AGG.csv", days, [100.0] + [80.0] * 44)
+    write_daily(tmp_path / "BND.csv", days, [40.0] * 45)
+    h = load_history(["AGG"], data_dir=tmp_path)
+    tax = TaxSettings(rates=RATES, substitutes=(("AGG", "BND"),), harvest=HarvestSettings(enabled=True))
+    extra = substitute_prices(h, ["AGG", "BND"])
+    options = TaxBacktestOptions(tax, spread_bps=0.0)
+    run = simulate_tax(h, TargetAllocation({"AGG": D(1)}), policy(EverySession()), options, extra)
+    bought = [(f.day, f.qty, f.price) for f in run.fills if f.symbol == "BND" and f.side is Side.BUY]
+    assert bought == [(days[1], D(2000), D(40))]
 
 
 # -- real data: zero wash sales ------------------------------------------------------------------------------
