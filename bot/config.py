@@ -28,9 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from strategies.bands import Band, BandPolicy
 from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
+from strategies.objective.calibrate import TrackingTarget
+from strategies.objective.problem import DEFAULT_CASH_DRAG
+from strategies.objective.risk import RiskModel
+from strategies.objective.trigger import ObjectiveSpec, ObjectiveTrigger
 from strategies.planner import PlannerSettings, TradeTo
 from strategies.targets import CASH, SUM_TOLERANCE, TargetAllocation
-from strategies.triggers import Trigger
+from strategies.triggers import BandTrigger, Trigger
 
 TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}([./][A-Z0-9]{1,4})?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -240,15 +244,46 @@ class BandsConfig(_Model):
 # --- dynamic policy (issue 5) ------------------------------------------------------------------------
 
 
-class PolicyConfig(_Model):
-    """The dynamic trigger around the ``bands`` (``strategies.dynamic_policy``); optional: without a
-    ``policy`` section the bot uses the plain band trigger and ``bands.trade_to``. The defaults are the
-    policy chosen by the backtests in ``BENCHMARKS.md`` ("Dynamic triggers")."""
+class RiskModelConfig(_Model):
+    """The objective's risk forecast (``strategies.objective.risk.RiskModel``); the defaults suit most
+    portfolios of a few ETFs."""
 
-    kind: Literal["dynamic", "bands"] = "dynamic"
+    halflife: float = Field(126.0, gt=0, le=2520)
+    window: int = Field(504, ge=63, le=2520)
+    shrinkage: Literal["none", "ledoit_wolf"] = "none"
+    scale: Literal["relative", "absolute"] = "relative"
+
+    def to_model(self) -> RiskModel:
+        return RiskModel(
+            halflife=self.halflife, window=self.window, shrinkage=self.shrinkage, scale=self.scale
+        )
+
+
+class PolicyConfig(_Model):
+    """How the bot decides when and how far to rebalance. ``objective`` (the default): one objective, drift
+    risk against trading cost and tax (``strategies.objective``), tuned by one knob, ``tracking``.
+    ``dynamic``: the dynamic triggers around the ``bands`` (``strategies.dynamic_policy``); ``bands``: the
+    plain bands. Without a ``policy`` section the bot uses the plain bands and ``bands.trade_to``."""
+
+    kind: Literal["objective", "dynamic", "bands"] = "objective"
+    # -- objective
+    tracking: Literal["tight", "balanced", "relaxed"] = "balanced"
+    """How closely to track: tracking error 3%, 6% or 12% of the portfolio's own volatility."""
+    tracking_error: float | None = Field(None, gt=0, lt=1)
+    """Experts: an absolute yearly tracking error to aim at instead of a preset (0.005 = 0.5%)."""
+    relative_tracking_error: float | None = Field(None, gt=0, lt=1)
+    """Experts: a tracking error as a share of the portfolio's volatility (0.06 = the balanced preset)."""
+    risk_aversion: float | None = Field(None, gt=0, le=1)
+    """Experts: a fixed risk aversion, never refitted (``rebalance-bot tune`` recommends one)."""
+    risk_model: RiskModelConfig = RiskModelConfig()
+    cash_drag: float = Field(DEFAULT_CASH_DRAG, ge=0, le=1)
+    """Cost of a unit of idle cash (above its target or the buffer), as a share of it."""
+    tax_weight: float = Field(1.0, ge=0, le=1)
+    """Share of a sale's estimated tax counted as its cost (with a ``tax`` section)."""
+    # -- dynamic (issue 5)
     band_model: Literal["volatility", "cost_optimal", "fixed"] = "volatility"
     trade_to: Literal["target", "band_edge", "partial"] = "band_edge"
-    """Overrides ``bands.trade_to`` when the section is present."""
+    """Overrides ``bands.trade_to`` when the section is present (dynamic and bands)."""
     partial_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
     vol_halflife: float = Field(20.0, gt=0)
     vol_reference: int = Field(252, ge=2)
@@ -263,13 +298,42 @@ class PolicyConfig(_Model):
     lookback: int = Field(252, ge=2)
 
     @model_validator(mode="after")
-    def _scales(self) -> PolicyConfig:
+    def _consistent(self) -> PolicyConfig:
         if self.min_scale > self.max_scale:
             raise KeyProblems([(("min_scale",), "must not exceed max_scale")])
+        experts = [
+            k for k in ("tracking_error", "relative_tracking_error", "risk_aversion") if getattr(self, k)
+        ]
+        if len(experts) > 1:
+            raise KeyProblems([((experts[1],), f"give only one of {', '.join(experts)}")])
         return self
 
     def to_spec(self) -> DynamicPolicySpec:
-        return DynamicPolicySpec(**self.model_dump())
+        """The dynamic-trigger spec (``kind`` dynamic or bands)."""
+        dynamic = {k: v for k, v in self.model_dump().items() if k in DynamicPolicySpec.__dataclass_fields__}
+        if dynamic["kind"] == "objective":
+            dynamic["kind"] = "dynamic"
+        return DynamicPolicySpec(**dynamic)
+
+    def objective_spec(self) -> ObjectiveSpec:
+        """The objective's spec from the one knob (or an expert's number)."""
+        if self.risk_aversion is not None:
+            tracking = None
+        elif self.tracking_error is not None:
+            tracking = TrackingTarget(self.tracking_error, relative=False, name="tracking_error")
+        elif self.relative_tracking_error is not None:
+            tracking = TrackingTarget(
+                self.relative_tracking_error, relative=True, name="relative_tracking_error"
+            )
+        else:
+            tracking = TrackingTarget.preset(self.tracking)
+        return ObjectiveSpec(
+            tracking=tracking,
+            risk_aversion=self.risk_aversion,
+            risk=self.risk_model.to_model(),
+            cash_drag=self.cash_drag,
+            tax_weight=self.tax_weight,
+        )
 
 
 # --- schedule, execution, approval, limits, logging -------------------------------------------------
@@ -887,14 +951,30 @@ class BotConfig(_Model):
         )
 
     def policy_spec(self) -> DynamicPolicySpec:
-        """The ``policy`` section as a spec; without one, the chosen default (``PolicyConfig()``)."""
-        return (self.policy or PolicyConfig()).to_spec()
+        """The dynamic triggers' spec: the ``policy`` section's when it is of kind dynamic or bands, else
+        the chosen default of issue 5 (what the backtester's ``dynamic`` policy runs)."""
+        if self.policy is not None and self.policy.kind != "objective":
+            return self.policy.to_spec()
+        return PolicyConfig(kind="dynamic").to_spec()
+
+    def objective_spec(self) -> ObjectiveSpec:
+        """The objective's spec: the ``policy`` section's, or the default (``balanced``) without one."""
+        return (self.policy or PolicyConfig()).objective_spec()
+
+    def objective_trigger(self, spec: ObjectiveSpec | None = None) -> ObjectiveTrigger:
+        """The objective trigger around this config's bands (its fallback) and cash buffer."""
+        floor = self.execution.cash_buffer
+        bands = BandTrigger(self.bands.to_policy(), cash_floor=floor)
+        return ObjectiveTrigger(spec or self.objective_spec(), fallback=bands, cash_floor=floor)
 
     def policy_trigger(self) -> tuple[Trigger, PlannerSettings, int] | None:
         """The live bot's trigger, the planner settings to plan with and the sessions of daily returns it
         needs, from the ``policy`` section; None without one (plain bands and ``bands.trade_to``)."""
         if self.policy is None:
             return None
+        if self.policy.kind == "objective":
+            spec = self.policy.objective_spec()
+            return self.objective_trigger(spec), self.planner_settings(), spec.lookback
         spec = self.policy.to_spec()
         settings = spec.settings(self.planner_settings())
         return build_trigger(spec, self.bands.to_policy(), settings), settings, spec.market_lookback

@@ -16,10 +16,9 @@ trigger compares a short window with a long one). Estimators:
   ``alpha`` and ``beta`` are configured): a one-day-ahead variance forecast that reacts to shocks and then
   mean-reverts. Fitting ``alpha``/``beta`` is left to whoever configures it.
 
-Math is plain float arithmetic (``strategies`` imports no numpy or pandas: see the purity test in
-``tests/strategies/test_plan.py``); series are tuples of floats, and any float sequence, numpy arrays
-included, is accepted as input. The windows are short (hundreds of sessions, a few assets), so loops are
-cheap. The triggers convert what they report to ``Decimal``.
+The band triggers' math is plain float arithmetic on tuples (:meth:`MarketState.series`); the objective
+reads the same returns as a numpy array. Any float sequence, numpy arrays included, is accepted as input.
+The triggers convert what they report to ``Decimal``.
 """
 
 from __future__ import annotations
@@ -30,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from strategies.costs import (
     DEFAULT_IMPACT_COEFFICIENT,
@@ -218,6 +219,10 @@ class AssetCosts:
 class MarketState:
     """Trailing daily returns (rows = sessions oldest first, columns = ``symbols``) and per-asset costs.
 
+    ``returns`` is kept as a read-only float array (sessions x symbols): the objective reads a thousand
+    sessions at every decision, so it is never copied into Python floats; :meth:`series` gives the tuples
+    the band triggers loop over.
+
     Every column covers the same sessions, and they end BEFORE the decision (no look-ahead: a backtest
     deciding at a close may include the return into that close, never a later one). ``returns`` may be any
     (sessions x symbols) table of floats, a numpy array included; it is stored as tuples. A symbol without a
@@ -228,21 +233,26 @@ class MarketState:
     symbols: tuple[str, ...] = ()
     returns: Sequence[Sequence[float]] = ()
     costs: Mapping[str, AssetCosts] = field(default_factory=dict)
-    _columns: Mapping[str, Series] = field(init=False, repr=False, compare=False)
+    _columns: dict[str, Series] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rows = self.returns.tolist() if hasattr(self.returns, "tolist") else self.returns  # numpy, cheaply
-        table = tuple(tuple(map(float, row)) for row in rows)
         symbols = tuple(self.symbols)
-        if any(len(row) != len(symbols) for row in table):
-            raise ValueError(f"every row of returns needs one value per symbol ({len(symbols)})")
-        if not all(math.isfinite(r) for row in table for r in row):
+        problem = f"every row of returns needs one value per symbol ({len(symbols)})"
+        try:
+            matrix = np.array(self.returns, dtype=float)
+        except ValueError:
+            raise ValueError(problem) from None
+        if matrix.size == 0:
+            matrix = np.zeros((0, len(symbols)))
+        if matrix.ndim != 2 or matrix.shape[1] != len(symbols):
+            raise ValueError(problem)
+        if not np.isfinite(matrix).all():
             raise ValueError("returns must be finite: align the series and drop missing sessions first")
-        columns = dict(zip(symbols, zip(*table, strict=True), strict=True)) if table else {}
+        matrix.flags.writeable = False
         object.__setattr__(self, "symbols", symbols)
-        object.__setattr__(self, "returns", table)
+        object.__setattr__(self, "returns", matrix)
         object.__setattr__(self, "costs", MappingProxyType(dict(self.costs)))
-        object.__setattr__(self, "_columns", MappingProxyType(columns))
+        object.__setattr__(self, "_columns", {})
 
     @classmethod
     def from_series(
@@ -264,11 +274,21 @@ class MarketState:
 
     @property
     def sessions(self) -> int:
-        return len(self.returns)
+        return int(self.returns.shape[0])
 
     def series(self, symbol: str) -> Series | None:
         """Daily returns of ``symbol``, or None when it has no column or fewer than two sessions."""
-        return self._columns.get(symbol) if self.sessions >= 2 else None
+        if self.sessions < 2 or symbol not in self.symbols:
+            return None
+        if symbol not in self._columns:
+            self._columns[symbol] = tuple(self.returns[:, self.symbols.index(symbol)].tolist())
+        return self._columns[symbol]
+
+    def matrix(self, symbols: Sequence[str]) -> np.ndarray | None:
+        """Returns of ``symbols`` as a (sessions x symbols) read-only array, or None when any is unknown."""
+        if any(s not in self.symbols for s in symbols):
+            return None
+        return self.returns[:, [self.symbols.index(s) for s in symbols]]
 
     def columns(self, symbols: Sequence[str]) -> list[Series] | None:
         """The series of ``symbols`` in that order, or None when any of them is unknown."""

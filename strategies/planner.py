@@ -113,8 +113,9 @@ def plan_rebalance(
 
     values = _market_values(projected, decision)
     goals = _breach_goals(decision, equity, settings)
-    goals = _deploy_excess_cash(goals, decision, values, projected.cash, equity, settings)
-    goals = _fund_buys_from_overweight(goals, decision, values, projected.cash, equity, settings)
+    if not _decides_goals(decision):  # the objective already placed cash and funding in its goals
+        goals = _deploy_excess_cash(goals, decision, values, projected.cash, equity, settings)
+        goals = _fund_buys_from_overweight(goals, decision, values, projected.cash, equity, settings)
     sells, sell_skips = _size_sells(snapshot, goals, values, settings)
     proceeds = sum((o.est_notional for o in sells), start=ZERO)
     spendable = projected.cash + proceeds - settings.cash_buffer * equity
@@ -142,8 +143,16 @@ def _market_values(projected: PortfolioSnapshot, decision: TriggerDecision) -> d
     return values
 
 
+def _decides_goals(decision: TriggerDecision) -> bool:
+    """True when the trigger said where each asset should end (the objective), not only which breached."""
+    return any(row.goal is not None for row in decision.assets)
+
+
 def _goal_weight(row: AssetCheck, settings: PlannerSettings) -> Decimal:
-    """The weight a breaching row is traded back to, by ``trade_to``."""
+    """The weight a breaching row is traded back to: the trigger's goal when it gave one, else by
+    ``trade_to``."""
+    if row.goal is not None:
+        return row.goal
     if settings.trade_to is TradeTo.PARTIAL:
         return row.weight + settings.partial_fraction * (row.target - row.weight)
     if settings.trade_to is TradeTo.BAND_EDGE and row.band is not None:
@@ -153,7 +162,9 @@ def _goal_weight(row: AssetCheck, settings: PlannerSettings) -> Decimal:
     return row.target
 
 
-def _goal_phrase(settings: PlannerSettings) -> str:
+def _goal_phrase(settings: PlannerSettings, row: AssetCheck) -> str:
+    if row.goal is not None:
+        return f"trade to {pct(row.goal)}, where the objective is lowest"
     if settings.trade_to is TradeTo.PARTIAL:
         return f"trade {pct(settings.partial_fraction)} of the way back to target"
     if settings.trade_to is TradeTo.BAND_EDGE:
@@ -164,7 +175,9 @@ def _goal_phrase(settings: PlannerSettings) -> str:
 def _breach_goals(decision: TriggerDecision, equity: Decimal, settings: PlannerSettings) -> dict[str, _Goal]:
     """Step 1: the value each breaching (non-cash) asset should end at."""
     return {
-        row.symbol: _Goal(_goal_weight(row, settings) * equity, f"{row.describe()}: {_goal_phrase(settings)}")
+        row.symbol: _Goal(
+            _goal_weight(row, settings) * equity, f"{row.describe()}: {_goal_phrase(settings, row)}"
+        )
         for row in decision.breached
         if row.symbol != CASH
     }

@@ -56,6 +56,9 @@ class AssetCheck:
     band: Decimal | None
     """Effective band half-width in weight units; None when no band applies (cash without a usable band)."""
     breached: bool
+    goal: Decimal | None = None
+    """The weight the decision wants the asset to end at, when the trigger decides that too (the
+    objective); None: the planner's ``trade_to`` decides."""
 
     def describe(self) -> str:
         """E.g. ``SPY 70.00% vs 60.00% (+10.00pp, band 5.00pp)``."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,27 @@ class PriceHistory:
                 symbol, day = self.symbols[symbol_index], self.days[day_index]
                 self._impact_memo[key] = (self.market.sigma_daily(symbol, day), self.market.adv(symbol, day))
         return self._impact_memo[key]
+
+    def since(self, first: int) -> PriceHistory:
+        """The same history from session index ``first`` on (the market data, for cost inputs, is shared)."""
+        if not 0 <= first < len(self.days) - 1:
+            raise MarketDataError(f"{self.source}: need at least two sessions from index {first}")
+        return replace(
+            self,
+            days=self.days[first:],
+            close=self.close[first:],
+            adj_close=self.adj_close[first:],
+            dividend=self.dividend[first:],
+            volume=self.volume[first:],
+            _impact_memo={},
+        )
+
+    def first_on_or_after(self, day: dt.date) -> int:
+        """Index of the first session on or after ``day``."""
+        for i, session in enumerate(self.days):
+            if session >= day:
+                return i
+        raise MarketDataError(f"{self.source}: no session on or after {day} (the data ends {self.end})")
 
     def frame(self, dividends: DividendMode = DividendMode.REINVEST) -> pd.DataFrame:
         """Prices under ``dividends`` as a DataFrame indexed by session (what e.g. ``bt`` takes)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from datetime import time as clock_time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -85,6 +85,10 @@ class SimOptions:
     flows: CashFlows | None = None
     keep_plans: bool = False
     """Keep every plan of every check date (default: only plans that traded)."""
+    start: date | None = None
+    """Invest and measure from the first session on or after this day; the sessions before it are history
+    the policy may read (risk forecasts, a tracking target's refit), never traded or scored. None: from
+    the history's first session, with no history before it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dividends", DividendMode(self.dividends))
@@ -192,6 +196,10 @@ class _Simulation:
     def __init__(
         self, history: PriceHistory, targets: TargetAllocation, policy: Policy, options: SimOptions
     ) -> None:
+        first = history.first_on_or_after(options.start) if options.start is not None else 0
+        self.market_returns = history.total_returns()  # row j: the return into close j + 1, whole history
+        self.offset = first
+        history = history.since(first) if first else history
         self.history = history
         self.targets = targets
         self.policy = policy
@@ -201,7 +209,6 @@ class _Simulation:
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.prices = history.prices(options.dividends)
         self.cash_dividends = history.cash_dividends(options.dividends)
-        self.returns = history.total_returns()
         self.half = np.array([self.costs.half_spread(s) for s in self.symbols])
         self.fractional = {s: policy.settings.fractional for s in self.symbols}
         n_days, n_assets = self.prices.shape
@@ -318,7 +325,8 @@ class _Simulation:
         """Trailing daily total returns up to this close (never a later one) and today's cost inputs."""
         from strategies.market_state import AssetCosts, MarketState
 
-        returns = self.returns[max(0, k - lookback) : k]  # returns[j] is the return into close j + 1
+        end = k + self.offset  # returns into closes up to this one, earlier history included
+        returns = self.market_returns[max(0, end - lookback) : end]
         costs = {}
         for i, symbol in enumerate(self.symbols):
             sigma, adv = self.history.impact_inputs(i, k)

@@ -14,6 +14,7 @@ Built-in baselines (``research/NOTES.md`` section 1):
 | ``opportunistic-20pct`` | first session of every other week | 20% relative band (Daryanani) | half-way |
 | ``bot`` | every session (at the close) | the configured bands, as the live bot | ``trade_to`` |
 | ``dynamic`` | every session | ``strategies.dynamic_policy`` (config ``policy``) | its ``trade_to`` |
+| ``objective`` | every session | ``strategies.objective`` (config ``policy``) | its optimum |
 
 Execution settings (``min_trade_notional``, ``cash_buffer``, ``fractional``) come from the config for all of
 them, so policies differ only in when they look, whether they trade and how far. More policies (e.g. the
@@ -192,6 +193,26 @@ def dynamic_policy(config: BotConfig) -> Policy:
         bands=bands,
         settings=settings,
         market_lookback=spec.market_lookback,
+    )
+
+
+OBJECTIVE_POLICY = "objective"
+
+
+@register(OBJECTIVE_POLICY)
+def objective_policy(config: BotConfig) -> Policy:
+    """The objective (``strategies.objective``) checked every session: the config's ``policy`` section when
+    it is of kind objective, else the default (``balanced``). Built by the same code as the live bot's
+    trigger (``BotConfig.objective_trigger``)."""
+    spec = config.objective_spec()
+    return Policy(
+        name=OBJECTIVE_POLICY,
+        description=f"{spec.describe()}, checked every session",
+        schedule=EverySession(),
+        trigger=config.objective_trigger(spec),
+        bands=config.bands.to_policy(),
+        settings=config.planner_settings(),
+        market_lookback=spec.lookback,
     )
 
 

@@ -71,7 +71,7 @@ def test_a_numpy_table_is_accepted_as_input() -> None:
     table = np.array([[0.01, 0.005], [-0.02, 0.0], [0.03, -0.005]])
     state = MarketState(("SPY", "AGG"), table)
     assert state.series("SPY") == pytest.approx((0.01, -0.02, 0.03))
-    assert state.returns == ((0.01, 0.005), (-0.02, 0.0), (0.03, -0.005))
+    assert state.returns.tolist() == [[0.01, 0.005], [-0.02, 0.0], [0.03, -0.005]]
     assert ewma_volatility(table[:, 0], halflife=1) == pytest.approx(0.0253546, rel=1e-5)
 
 

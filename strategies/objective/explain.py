@@ -1,0 +1,68 @@
+"""The objective's decision in words a person can check: the numbers behind trading or waiting.
+
+One line each: what the drift kept costs now and after (forecast tracking error and risk cost), what the
+trades cost (spread and impact, tax), the net benefit, and for a wait which asset came closest to paying.
+Amounts are basis points of equity; the risk cost is the objective's own unit (risk aversion times scaled
+tracking variance), so it adds to the costs. The calibration note says where the risk aversion came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from strategies.objective.problem import Decision, DecisionInputs
+
+BP = 10_000
+
+
+def explain(
+    inputs: DecisionInputs,
+    decision: Decision,
+    gamma: float,
+    symbols: list[str],
+    fit_note: str,
+    covariance: np.ndarray,
+) -> str:
+    """``trade: ...`` or ``wait: ...``, then ``[how closely: ...]``; ``covariance`` is the unscaled annual
+    forecast, for tracking errors in percent a year."""
+    before = _tracking_error(inputs.weights - inputs.targets, covariance)
+    if decision.trades_anything:
+        after = _tracking_error(decision.weights - inputs.targets, covariance)
+        text = (
+            f"trade: forecast tracking error {before:.2%} -> {after:.2%} a year "
+            f"(risk cost {decision.risk_before * BP:.2f} -> {decision.risk_after * BP:.2f} bp), "
+            f"trading cost {decision.trading_cost * BP:.2f} bp, tax {decision.tax * BP:.2f} bp"
+            f"{_idle(decision)}; net benefit {decision.benefit * BP:.2f} bp"
+        )
+    else:
+        text = (
+            f"wait: forecast tracking error {before:.2%} a year "
+            f"(risk cost {decision.risk_before * BP:.2f} bp)"
+            f"{_idle(decision)}; no trade saves more than it costs ({_nearest(inputs, gamma, symbols)})"
+        )
+    return f"{text} [{fit_note}]"
+
+
+def _tracking_error(deviation: np.ndarray, covariance: np.ndarray) -> float:
+    """Forecast yearly tracking error of holding ``deviation`` from target."""
+    return float(np.sqrt(max(float(deviation @ covariance @ deviation), 0.0)))
+
+
+def _idle(decision: Decision) -> str:
+    if decision.idle_before == 0 and decision.idle_after == 0:
+        return ""
+    return f", idle cash {decision.idle_before * BP:.2f} -> {decision.idle_after * BP:.2f} bp"
+
+
+def _nearest(inputs: DecisionInputs, gamma: float, symbols: list[str]) -> str:
+    """The asset whose marginal risk saving comes closest to what trading it costs."""
+    grad = 2.0 * gamma * (inputs.covariance @ (inputs.weights - inputs.targets))
+    sell_cost = inputs.half_spread + inputs.vector("sell_tax")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(grad > 0, grad / sell_cost, -grad / inputs.half_spread)
+    ratio = np.where(inputs.vector("frozen") | ~np.isfinite(ratio), 0.0, ratio)
+    if not ratio.size or ratio.max() <= 0:
+        return "every asset at target"
+    i = int(np.argmax(ratio))
+    side = "selling" if grad[i] > 0 else "buying"
+    return f"nearest: {side} {symbols[i]} would save {ratio[i]:.0%} of its cost"
