@@ -33,6 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.state.private import private_dir, private_file
+
 # --- vocabulary ---------------------------------------------------------------------------------------------
 
 PLAN_STATUSES = frozenset(
@@ -680,7 +682,8 @@ class StateStore:
         self._lock = threading.RLock()
         self._last_run_stamp: datetime | None = None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            private_file(self.path)  # before SQLite opens it: its -wal and -shm files copy this mode
         self._db = sqlite3.connect(
             str(self.path) if self.path is not None else ":memory:",
             check_same_thread=False,
