@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.state.private import private_dir, private_file
+from bot.state.web_sessions import migrate_web_sessions
 
 # --- vocabulary ---------------------------------------------------------------------------------------------
 
@@ -72,7 +73,7 @@ INTENT = "intent"
 APPROVAL_STATUSES = frozenset({"pending", "approved", "rejected", "expired", "superseded", "canceled"})
 SIDES = ("buy", "sell")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -575,6 +576,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_2,
     _migrate_slicing,
     _migrate_tax,
+    migrate_web_sessions,  # revocable dashboard sessions (issue 17), in bot/state/web_sessions.py
 )
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append; never edit a released one."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
