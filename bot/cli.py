@@ -399,12 +399,16 @@ def approvals(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 @app.command()
 def approve(plan_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Approve a held plan; the running bot executes it on its next tick."""
+    """Approve a held plan; the running bot executes it on its next tick. A request that has expired (on the
+    broker's clock, by the bot's own rule) is refused with exit code 2."""
     from bot.actions import ActionError, approve_plan
+    from bot.cli_expiry import refuse_if_lapsed
 
     loaded = _load(config)
+    store = _store(loaded)
+    now = refuse_if_lapsed(loaded, store, plan_id)
     try:
-        approve_plan(_store(loaded), plan_id, who=_who(), channel="cli")
+        approve_plan(store, plan_id, who=_who(), channel="cli", now=now)
     except ActionError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
