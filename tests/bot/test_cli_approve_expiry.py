@@ -33,7 +33,7 @@ def test_approving_an_expired_request_is_refused_with_exit_2(tmp_path, monkeypat
     harness, plan_id, config = held_with_stopped_bot(tmp_path)
     try:
         approval = harness.store.get_approval(plan_id)
-        harness.broker.advance(minutes=7 * 60)  # the market moves past the close; the stopped bot sees nothing
+        harness.broker.advance(minutes=7 * 60)  # past the close; the stopped bot sees nothing
         assert harness.broker.now >= approval.expires_at
         result = runner.invoke(app, ["approve", plan_id, "-c", str(config)])
         assert result.exit_code == 2, result.output
