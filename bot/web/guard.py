@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
+from starlette.requests import ClientDisconnect
 
 log = structlog.get_logger(__name__)
 
@@ -189,6 +190,10 @@ class Guard:
             self._note("size", "streamed request body too large", read=seen)
             if not started:
                 await _answer(send, 413, f"Request body too large (limit {self.max_body} bytes).")
+        except ClientDisconnect:
+            # the client hung up mid-body: nobody to answer, and not an error of ours (uvicorn would log a
+            # traceback per aborted upload, and a client can abort as many as it likes)
+            self._note("gone", "request whose client hung up before sending its body")
         finally:
             self._in_flight -= 1
 

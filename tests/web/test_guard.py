@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import gc
 import socket
+import time
 import tracemalloc
 from pathlib import Path
 
 import requests
 
-from bot.web.guard import MAX_BODY_BYTES
+from bot.web.guard import MAX_BODY_BYTES, MAX_CONCURRENT
 from tests.web.conftest import TOKEN, Rig
 
 MB = 1024 * 1024
@@ -200,3 +201,32 @@ def test_allowed_hosts_and_the_public_url_extend_the_list(rig_factory):
         assert requests.get(f"{rig.base}/login", headers={"Host": host}, timeout=10).status_code == status, (
             host
         )
+
+
+def test_requests_beyond_the_concurrency_bound_get_503_at_once_and_the_rest_recover(rig):
+    """Slow clients (a body that never comes) hold at most MAX_CONCURRENT places; the next request is told
+    to come back instead of queueing, and once they hang up the dashboard serves again - without a
+    traceback in the log for each abandoned upload."""
+    port = rig.server.port
+    head = form_head("/login", 1000) + f"\r\nOrigin: {rig.base}\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    slow = []
+    try:
+        for _ in range(MAX_CONCURRENT):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(head.encode())  # headers only: the route waits for the body
+            slow.append(sock)
+        deadline = time.monotonic() + 10
+        while True:
+            busy = requests.get(f"{rig.base}/login", timeout=10)
+            if busy.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    finally:
+        for sock in slow:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while requests.get(f"{rig.base}/login", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the dashboard did not recover"
+        time.sleep(0.05)
+    assert "Traceback" not in rig.log_file.read_text()
