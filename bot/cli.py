@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -49,7 +50,6 @@ def _load(config_path: Path):  # noqa: ANN202 - BotConfig
 def _store(config):  # noqa: ANN001, ANN202 - BotConfig -> StateStore
     from bot.state.store import StateStore
 
-    Path(config.state_dir).mkdir(parents=True, exist_ok=True)
     return StateStore(Path(config.state_dir) / "bot.sqlite")
 
 
@@ -105,7 +105,7 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     if loaded.web.enabled:
         token, created = access_token(state_dir)
         if created:
-            typer.echo(f"dashboard access token (shown only now; kept in {state_dir / 'web-token'}): {token}")
+            announce_token(token, state_dir / "web-token")
     _logging(loaded, secrets=[*connections.secrets, *notify_secrets, *([token] if token else [])])
     bot = Bot(loaded, connections.brokers, store, notifier=notifier, signer=signer)
     if token is not None:
@@ -117,6 +117,22 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
         raise typer.Exit(1) from exc
     finally:
         connections.close()
+
+
+def announce_token(token: str, path: Path, stream: TextIO | None = None) -> None:
+    """Tell the person starting the bot about a new dashboard token. Printed only to a terminal: under
+    systemd or a container, stdout goes to the journal or a log collector that others may read, so there
+    the token stays in its 0600 file and only the file is named."""
+    stream = stream or sys.stdout
+    if stream.isatty():
+        print(f"dashboard access token (shown only now; kept in {path}): {token}", file=stream, flush=True)
+    else:
+        print(
+            f"a dashboard access token was created in {path} (readable only by this user); it is not "
+            "printed because stdout is not a terminal",
+            file=stream,
+            flush=True,
+        )
 
 
 @app.command()
@@ -384,12 +400,16 @@ def approvals(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 @app.command()
 def approve(plan_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Approve a held plan; the running bot executes it on its next tick."""
+    """Approve a held plan; the running bot executes it on its next tick. A request that has expired (on the
+    broker's clock, by the bot's own rule) is refused with exit code 2."""
     from bot.actions import ActionError, approve_plan
+    from bot.cli_expiry import refuse_if_lapsed
 
     loaded = _load(config)
+    store = _store(loaded)
+    now = refuse_if_lapsed(loaded, store, plan_id)
     try:
-        approve_plan(_store(loaded), plan_id, who=_who(), channel="cli")
+        approve_plan(store, plan_id, who=_who(), channel="cli", now=now)
     except ActionError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -488,6 +488,10 @@ class WebConfig(_Model):
     """How long a dashboard login lasts."""
     link_hours: float = Field(8, gt=0)
     """How long an approve/reject link in a prompt stays valid (the request's own expiry also applies)."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Extra ``Host`` names the dashboard answers (``name`` on its port, or ``name:port`` exactly), beyond its
+    bound address, localhost/127.0.0.1/::1 and the public URL's host; any other Host gets 400 (DNS
+    rebinding). Needed when binding 0.0.0.0 and reaching it by the machine's name."""
 
     @field_validator("public_url")
     @classmethod

@@ -32,6 +32,7 @@ import structlog
 from bot.approval.estimates import PlanEstimates, estimate
 from bot.approval.lifecycle import drift_moved, expiry_time, recheck_reasons
 from bot.approval.policy import PlanFacts, approval_required
+from bot.approval.version import account_plan_version
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock, BrokerError, BrokerUnavailable
 from bot.clock import Clock
@@ -255,7 +256,7 @@ class AccountBot(PlanningTurn):
         """Store the plan, refuse it on a hard limit, hold it for approval or start it. ``reask``: the plan
         replaces an approved one that no longer stands, and is asked again whatever the policy says."""
         now = self.clock.now()
-        content_hash = plan.content_hash()
+        content_hash = account_plan_version(self.account.name, plan)  # binds account, orders and prices
         approval_config = self.config.approval
         if reask is None:
             # A person may approve the held plan (dashboard, CLI) while this cycle runs: it goes first and the
@@ -278,7 +279,7 @@ class AccountBot(PlanningTurn):
             )
         annotation = self.annotate(plan, view)
         estimates = self._estimates(plan, view, annotation)
-        info = self._tax_plans.get(content_hash)
+        info = self._tax_plans.get(plan.content_hash())
         facts = PlanFacts(
             manual_account=self.account.manual,
             first_plan=not self._has_executed_plan(),

@@ -28,6 +28,8 @@ from typing import Any
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from bot.state.private import PrivateRotatingFileHandler
+
 REDACTED = "***"
 SENSITIVE_KEY_PARTS = ("secret", "password", "passwd", "token", "api_key", "apikey", "authorization")
 FOREIGN_MIN_LEVEL = logging.WARNING
@@ -208,7 +210,7 @@ def configure_logging(
     if log_file is not None:
         path = Path(log_file)
         path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
+        file_handler = PrivateRotatingFileHandler(  # 0600: the log names plans, amounts and addresses
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
         file_handler.setFormatter(

@@ -4,16 +4,23 @@ One Apprise URL per channel (``slack://...``, ``tgram://...``, ``mailto://...``,
 ``discord://...``, ``json://host/path``...). Delivery happens on a background thread: each URL is tried, and
 retried with exponential backoff, on its own; every failure is logged and none is ever raised into the bot,
 which goes on trading (or waiting) whatever happens to a chat service.
+
+Messages are plain text; each channel gets them escaped for the format it renders (HTML for e-mail and
+some chats, Markdown for others, see :func:`escape_for`), so text the bot does not control cannot turn into
+links or markup in a prompt.
 """
 
 from __future__ import annotations
 
+import html
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import structlog
 
@@ -121,9 +128,11 @@ class Notifier:
             scheme = url.split("://", 1)[0]
             if target is None:
                 continue
+            fmt = channel_format(target)
+            title, body = escape_for(fmt, message.title), escape_for(fmt, message.body)
             for attempt in range(self.retries + 1):
                 try:
-                    ok = bool(target.notify(title=message.title, body=message.body, notify_type=kind))
+                    ok = bool(target.notify(title=title, body=body, notify_type=kind, body_format=fmt))
                     error = "" if ok else "the service did not accept it"
                 except Exception as exc:  # noqa: BLE001 - any plugin error counts as a failed attempt
                     ok, error = False, f"{type(exc).__name__}: {exc}"
@@ -149,6 +158,33 @@ class Notifier:
                         attempts=attempt + 1,
                         error=error,
                     )
+
+
+# --- escaping -----------------------------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~=&])")
+
+
+def channel_format(target: Any) -> str:
+    """The format the channel behind an Apprise object renders: ``text``, ``html`` or ``markdown`` (its
+    ``?format=`` override, else the service's default)."""
+    from apprise import NotifyFormat
+
+    for service in target:
+        return str(service.resolve_format(NotifyFormat.TEXT).value)
+    return "text"
+
+
+def escape_for(fmt: str, text: str) -> str:
+    """``text`` as literal text in ``fmt``. Prompts carry text the bot does not control (trigger and approval
+    reasons, a person's rejection reason, symbols and account names from the config): on an HTML or Markdown
+    channel, markup in it must show as characters, never become a link, a tag or formatting. The result is
+    handed to Apprise as already in ``fmt`` so that it is not converted (or escaped) a second time."""
+    if fmt == "html":
+        return html.escape(text, quote=True).replace("\n", "<br/>\n")
+    if fmt == "markdown":
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
 
 
 # --- messages -----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from bot.approval.lifecycle import lapsed
 from bot.broker.models import BrokerClock
 from bot.config import ScheduleConfig
 from bot.state.store import PlanRecord, StateStore
@@ -104,7 +105,7 @@ class PlanningTurn:
             plan = self.store.get_plan(approval.plan_id)
             if plan is None or plan.account != self.owner:
                 continue
-            if approval.expires_at is not None and clock.timestamp >= approval.expires_at:
+            if lapsed(approval.expires_at, clock.timestamp):
                 self.store.set_plan_status(
                     plan.plan_id, "expired", "no decision before the request expired", expected="held"
                 )
@@ -115,7 +116,7 @@ class PlanningTurn:
     def _expired_before_start(self, plan: PlanRecord, clock: BrokerClock) -> CycleOutcome | None:
         """An approved plan whose approval lapsed before it could start (the close came) expires instead."""
         approval = self.store.get_approval(plan.plan_id)
-        if approval is None or approval.expires_at is None or clock.timestamp < approval.expires_at:
+        if approval is None or not lapsed(approval.expires_at, clock.timestamp):
             return None
         self.store.set_plan_status(
             plan.plan_id,

@@ -24,6 +24,13 @@ def expiry_time(now: datetime, next_close: datetime, expiry: str | int) -> datet
     return min(now + timedelta(minutes=int(expiry)), next_close)
 
 
+def lapsed(expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a request that lapses at ``expires_at`` has lapsed at ``now`` (the broker's time). The one
+    rule for every place that asks: the bot expiring held plans, an approved plan about to start, and a
+    person deciding from the CLI while the bot is stopped."""
+    return expires_at is not None and now >= expires_at
+
+
 def trades_differ(held_details: Mapping, plan: RebalancePlan, tolerance: Decimal) -> bool:
     """A trade appeared or disappeared, or one's size moved by more than ``tolerance`` of the gross
     notional."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.state.private import private_dir
+
 ACTIONS = ("approve", "reject")
 SECRET_ENV = "REBALANCE_BOT_WEB_SECRET"
 TOKEN_ENV = "REBALANCE_BOT_WEB_TOKEN"
@@ -134,7 +136,7 @@ class LinkSigner(Signer):
 
 def read_or_create_secret(path: Path) -> tuple[str, bool]:
     """The secret stored in ``path``, or a new random one written there with mode 0600; (value, created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -233,7 +233,7 @@ class HouseholdBot(PlanningTurn):
         """Store the plan, refuse it on a hard limit, hold it for ONE approval or start it."""
         now = self.clock.now()
         approval_config = self.config.approval
-        digest = content_hash(plan)
+        digest = content_hash(plan, self.name)
         details = plan_details(plan, check, notes)
         if reask is None:
             started = [p for p in self.store.unfinished_plans(self.name) if p.status != "planned"]

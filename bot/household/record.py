@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bot.approval.version import plan_version
 from strategies.household import Household, HouseholdPlan, HouseholdTrade, band_limits
 from strategies.portfolio import Side
 from strategies.targets import CASH
@@ -135,14 +136,10 @@ def account_orders(plan: HouseholdPlan) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def content_hash(plan: HouseholdPlan) -> str:
-    """sha256 over what the brokers would be sent (account, symbol, side, amount): what an approval binds."""
-    payload = [
-        {k: o[k] for k in ("account", "symbol", "side", "qty", "notional")}
-        for orders in account_orders(plan).values()
-        for o in orders
-    ]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def content_hash(plan: HouseholdPlan, household: str) -> str:
+    """The version an approval binds (:func:`bot.approval.version.plan_version`): the household, what the
+    brokers would be sent (account, symbol, side, amount) and at what estimated prices."""
+    return plan_version(household, [o for orders in account_orders(plan).values() for o in orders])
 
 
 def plan_details(plan: HouseholdPlan, check: AggregateCheck, notes: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -23,6 +23,7 @@ from bot.paper_broker import errors
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.models import Account, asset_id
+from bot.paper_broker.params import date_param, time_param
 from bot.paper_broker.serialize import (
     NEW_YORK,
     account_json,
@@ -67,6 +68,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"code": 40010001, "message": f"invalid {where}: {first['msg']}"}, status_code=422
         )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        """A value out of any representable range is the request's fault: Alpaca's 422, never a 500 (the
+        parameters are range-checked where they are read; this is the net under them)."""
+        return JSONResponse({"code": 40010001, "message": f"value out of range: {exc}"}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -164,7 +171,7 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
             raise errors.invalid_request("direction must be asc or desc")
         if not 1 <= limit <= 500:
             raise errors.invalid_request("limit must be between 1 and 500")
-        after_t, until_t = _time_param(after, "after"), _time_param(until, "until")
+        after_t, until_t = time_param(after, "after"), time_param(until, "until")
         wanted = {s.strip().upper() for s in symbols.split(",")} if symbols else None
         with engine.lock:
             orders = [
@@ -215,8 +222,8 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         account: Account = current, start: str | None = None, end: str | None = None
     ) -> list[dict]:
         today = engine.now.astimezone(NEW_YORK).date()
-        first = _date_param(start, "start") or today
-        last = _date_param(end, "end") or first + timedelta(days=365 * 2)
+        first = date_param(start, "start") or today
+        last = date_param(end, "end") or first + timedelta(days=365 * 2)
         if last < first:
             raise errors.BrokerError(400, 40010000, "end must not be before start")
         return [_calendar_day(engine, s) for s in engine.calendar.sessions_between(first, last)]
@@ -289,8 +296,8 @@ def _activities(
         raise errors.invalid_request("direction must be asc or desc")
     if not 1 <= page_size <= 100:
         raise errors.invalid_request("page_size must be between 1 and 100")
-    after_t, until_t = _time_param(after, "after"), _time_param(until, "until")
-    on_day = _date_param(day, "date")
+    after_t, until_t = time_param(after, "after"), time_param(until, "until")
+    on_day = date_param(day, "date")
     with engine.lock:
         items = [
             a
@@ -331,29 +338,6 @@ def _symbol_for(engine: PaperBrokerEngine, symbol_or_id: str) -> str:
         if symbol == wanted or asset_id(symbol) == symbol_or_id:
             return symbol
     raise errors.asset_not_found(symbol_or_id)
-
-
-def _time_param(value: str | None, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.invalid_request(f"invalid {name}: {value!r} is not an RFC 3339 time or date") from None
-    if parsed.tzinfo is None:
-        if len(value) <= 10:  # a bare date means midnight New York time
-            return datetime.combine(parsed.date(), time(), NEW_YORK).astimezone(UTC)
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-def _date_param(value: str | None, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise errors.BrokerError(400, 40010000, f"invalid {name}: {value!r} is not a date") from None
 
 
 # -- market data API -----------------------------------------------------------------------------------------
@@ -459,10 +443,10 @@ def _bars(
     if not 1 <= limit <= 10000:
         raise errors.BrokerError(400, 40010000, "limit must be between 1 and 10000")
     now = engine.now
-    start_t = _time_param(start, "start") or datetime.combine(
+    start_t = time_param(start, "start") or datetime.combine(
         now.astimezone(NEW_YORK).date(), time(), NEW_YORK
     )
-    end_t = min(_time_param(end, "end") or now, now)
+    end_t = min(time_param(end, "end") or now, now)
     resume = _decode_page_token(page_token)
     out: dict[str, list[dict]] = {}
     count = 0
@@ -540,11 +524,20 @@ def _control_routes(app: FastAPI, engine: PaperBrokerEngine, faults: FaultInject
     async def advance(request: Request) -> dict:
         body = await _json_body(request) or {}
         if "until" in body:
-            target = _time_param(str(body["until"]), "until")
+            target = time_param(str(body["until"]), "until")
         elif "minutes" in body and isinstance(body["minutes"], int | float) and body["minutes"] >= 0:
-            target = engine.now + timedelta(minutes=body["minutes"])
+            try:
+                target = engine.now + timedelta(minutes=body["minutes"])
+            except OverflowError:
+                raise errors.invalid_request("minutes: too far in the future") from None
         else:
             raise errors.invalid_request("give 'minutes' (>= 0) or 'until' (RFC 3339)")
+        calendar = engine.calendar
+        last_close = calendar.sessions_between(calendar.start, calendar.end)[-1].close
+        if target > last_close:
+            raise errors.invalid_request(
+                f"cannot advance past the simulated calendar's last close ({last_close.isoformat()})"
+            )
         engine.advance_to(target)
         return {"now": engine.now.isoformat()}
 

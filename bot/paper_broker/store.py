@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.paper_broker.models import Account, Activity, Order, Position, decode, to_record
+from bot.state.private import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +39,7 @@ class BrokerStore:
         target = str(path) if path is not None else ":memory:"
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 like all state; its -wal and -shm files copy this mode
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from bot.state.private import private_dir
+
 LOCK_FILE = "bot.lock"
 
 
@@ -50,8 +52,8 @@ class StateLock:
         """Take the lock or raise :class:`AlreadyRunning` (naming the holder's PID) at once; never waits."""
         if self._fd is not None:
             return self
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        private_dir(self.state_dir)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -33,6 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.state.private import private_dir, private_file
+from bot.state.web_sessions import migrate_web_sessions
+
 # --- vocabulary ---------------------------------------------------------------------------------------------
 
 PLAN_STATUSES = frozenset(
@@ -70,7 +73,7 @@ INTENT = "intent"
 APPROVAL_STATUSES = frozenset({"pending", "approved", "rejected", "expired", "superseded", "canceled"})
 SIDES = ("buy", "sell")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -573,6 +576,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_2,
     _migrate_slicing,
     _migrate_tax,
+    migrate_web_sessions,  # revocable dashboard sessions (issue 17), in bot/state/web_sessions.py
 )
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append; never edit a released one."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -680,7 +684,8 @@ class StateStore:
         self._lock = threading.RLock()
         self._last_run_stamp: datetime | None = None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            private_file(self.path)  # before SQLite opens it: its -wal and -shm files copy this mode
         self._db = sqlite3.connect(
             str(self.path) if self.path is not None else ":memory:",
             check_same_thread=False,

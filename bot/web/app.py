@@ -1,7 +1,11 @@
 """The dashboard's routes. Every decision goes through :mod:`bot.actions`, like the CLI's.
 
 - ``GET /health``: no auth; 200 while the bot ticks, 503 when stale (for service monitors).
-- ``GET /login``, ``POST /login``: sign in with the access token (sets a signed session cookie).
+- ``GET /login``, ``POST /login``: sign in with the access token (sets a cookie naming a server-side
+  session); ``POST /logout`` ends that session, ``POST /logout/everywhere`` ends all of them. Failed tokens
+  (sign-in or bearer) lock their source out for a growing delay (:mod:`bot.web.throttle`).
+- Every route sits behind :mod:`bot.web.guard`: allowed Host names only, bodies bounded while they stream,
+  bounded concurrency.
 - ``GET /``: the dashboard (session); 401 with the sign-in form without one.
 - ``GET /approvals/{id}/{action}?t=...``: a prompt's signed link opens a confirmation page; nothing happens
   on GET, so link scanners in mail and chat cannot decide anything.
@@ -26,8 +30,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from bot.actions import ActionError, approve_plan, reject_plan
 from bot.approval.links import ACTIONS, LinkError
 from bot.state.store import PlanRecord
+from bot.state.web_sessions import WebSessions
 from bot.web import pages
 from bot.web.auth import SESSION_COOKIE, WebAuth
+from bot.web.guard import AllowedHosts, Guard
+from bot.web.throttle import FailureThrottle
 
 if TYPE_CHECKING:
     from bot.worker import Bot
@@ -35,32 +42,25 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MAX_FORM_BYTES = 16_384
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+MAX_FORM_FIELDS = 16
+"""The largest form the dashboard posts has six fields; more is not a browser of ours."""
 
 
-def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
+def create_app(
+    bot: Bot, token: str, log_file: Path | None = None, throttle: FailureThrottle | None = None
+) -> FastAPI:
+    """The dashboard app for ``bot``. ``throttle`` (default: the standard lock-out) counts failed uses of the
+    access token per source; a test passes one with its own clock."""
     if bot.signer is None:
         raise ValueError("the dashboard needs the bot's link signer")
     store = bot.store
     config = bot.config
-    auth = WebAuth(token, bot.signer, config.web.session_hours, config.web.public_url)
+    sessions = WebSessions(store, wall=bot.signer.wall)
+    auth = WebAuth(token, bot.signer, config.web.session_hours, config.web.public_url, sessions)
+    throttle = throttle or FailureThrottle()
     app = FastAPI(title="rebalance-bot", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # noqa: ANN202
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    allowed = AllowedHosts.for_dashboard(config.web.host, config.web.public_url, config.web.allowed_hosts)
+    app.add_middleware(Guard, allowed=allowed)  # outermost: before any route reads a byte
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def market_now() -> datetime | None:
@@ -86,13 +86,22 @@ def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
         return html(pages.message(title, text, ok=False), status)
 
     async def read_form(request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(413, "form too large")
+        """The posted form, read as it streams and cut off past MAX_FORM_BYTES (the guard's own limit on
+        every body is larger); a form is never parsed from more than that, nor into more fields."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise HTTPException(415, "expected a form post")
-        parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise HTTPException(413, "form too large")
+        try:
+            parsed = parse_qs(
+                body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+            )
+        except ValueError as exc:
+            raise HTTPException(413, "too many form fields") from exc
         return {key: values[0] for key, values in parsed.items()}
 
     def decide(
@@ -129,9 +138,37 @@ def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
                 result.append((plan, approval))
         return result
 
+    def source(request: Request) -> str:
+        return request.client.host if request.client else "?"
+
+    def locked_out(request: Request) -> float:
+        """Seconds this source must wait after too many failed tokens (0: it may try)."""
+        return throttle.retry_after(source(request))
+
     def require_bearer(request: Request) -> None:
+        wait = locked_out(request)
+        if wait > 0:
+            raise HTTPException(
+                429, "too many failed attempts; wait", headers={"Retry-After": str(int(wait) + 1)}
+            )
         if not auth.bearer_ok(request):
+            if request.headers.get("authorization"):  # a wrong token, not a missing one: count it
+                throttle.failed(source(request), "bearer token")
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        throttle.succeeded(source(request))
+
+    def too_many(wait: float) -> HTMLResponse:
+        text = f"Too many failed sign-ins from your address. Try again in {int(wait) + 1} seconds."
+        response = html(pages.login(text), 429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+
+    def signed_in(request: Request, fields: Mapping[str, str]):  # noqa: ANN202 - Session | None
+        """The request's session with a valid CSRF token in ``fields``, from the dashboard's own origin."""
+        session = auth.session(request)
+        if session is None or not auth.same_origin(request) or not auth.csrf_ok(session, fields.get("csrf")):
+            return None
+        return session
 
     # -- health ----------------------------------------------------------------------------------------------
     @app.get("/health")
@@ -154,10 +191,14 @@ def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
             return refused(
                 request, 403, "Cross-site request refused", "This form must be sent from the dashboard."
             )
+        wait = locked_out(request)
+        if wait > 0:
+            return too_many(wait)
         fields = await read_form(request)
         if not auth.token_ok(fields.get("token")):
-            log.warning("dashboard sign-in failed", **client(request))
+            throttle.failed(source(request), "sign-in")
             return html(pages.login("That token is not right."), 401)
+        throttle.succeeded(source(request))
         who = fields.get("who", "").strip()[:60]
         store.audit("dashboard_login", who=who or "token holder", **client(request))
         response = RedirectResponse("/", status_code=303)
@@ -174,10 +215,25 @@ def create_app(bot: Bot, token: str, log_file: Path | None = None) -> FastAPI:
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        session = auth.session(request)
-        fields = await read_form(request)
-        if session is None or not auth.same_origin(request) or not auth.csrf_ok(session, fields.get("csrf")):
+        """End this session on the server (the cookie is dead even if a copy of it survives)."""
+        session = signed_in(request, await read_form(request))
+        if session is None:
             return refused(request, 403, "Request refused", "Sign out from the dashboard itself.")
+        sessions.revoke(session.sid)
+        store.audit("dashboard_logout", who=session.who or "token holder", **client(request))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.post("/logout/everywhere")
+    async def logout_everywhere(request: Request) -> Response:
+        """End every open session, this one included: for a lost laptop or a cookie that may have leaked."""
+        session = signed_in(request, await read_form(request))
+        if session is None:
+            return refused(request, 403, "Request refused", "Sign out from the dashboard itself.")
+        ended = sessions.revoke_all()
+        store.audit("dashboard_logout_everywhere", who=session.who or "token holder", ended=ended)
+        log.warning("dashboard: every session signed out", who=session.who, ended=ended)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -277,6 +277,8 @@ def dashboard(
         f" · signed in as {e(who or 'token holder')}</span>"
         f'<form method=post action="/logout"><input type=hidden name=csrf value="{e(csrf)}">'
         '<button class="plain" type=submit>Sign out</button></form>'
+        f'<form method=post action="/logout/everywhere"><input type=hidden name=csrf value="{e(csrf)}">'
+        '<button class="plain" type=submit>Sign out everywhere</button></form>'
     )
     parts = []
     if halted:

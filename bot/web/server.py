@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+MAX_CONNECTIONS = 64
+
 
 class WebServer:
     """Serve ``app`` on ``host:port`` (0 = a free port) in a daemon thread."""
@@ -43,8 +45,18 @@ class WebServer:
             sock.close()
             raise
         self.port = sock.getsockname()[1]
+        # Bounded so that no client can make the trading process hold unbounded connections: beyond
+        # MAX_CONNECTIONS uvicorn answers 503 at once; headers are capped by h11 (16 KiB), bodies by the
+        # app's guard, idle kept-alive connections closed after a few seconds.
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,
+            limit_concurrency=MAX_CONNECTIONS,
+            backlog=MAX_CONNECTIONS,
+            timeout_keep_alive=5,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

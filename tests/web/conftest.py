@@ -18,6 +18,7 @@ from bot.notify import Notifier
 from bot.state.store import PlanRecord
 from bot.web.app import create_app
 from bot.web.server import WebServer
+from bot.web.throttle import FailureThrottle
 from tests.approval.receiver import Receiver, links_in
 from tests.bot.harness import OPEN_TIME, Harness, make_harness
 
@@ -75,14 +76,14 @@ class Rig:
         ]
 
 
-def make_rig(tmp_path: Path, **config_overrides: object) -> Rig:
+def make_rig(tmp_path: Path, throttle: FailureThrottle | None = None, **config_overrides: object) -> Rig:
     overrides = {"approval": {"max_plan_notional": 1000}, **config_overrides}
     harness = make_harness(tmp_path, **overrides)
     receiver = Receiver()
     harness.bot.notifier = Notifier([receiver.url()], retries=1, backoff=0.01)
     harness.bot.signer = LinkSigner(KEY)
     log_file = tmp_path / "state" / "bot.log"
-    server = WebServer(create_app(harness.bot, TOKEN, log_file)).start()
+    server = WebServer(create_app(harness.bot, TOKEN, log_file, throttle)).start()
     harness.bot.base_url = server.url
     return Rig(harness, server, receiver, log_file)
 
@@ -92,8 +93,8 @@ def rig_factory(tmp_path: Path) -> Iterator:
     rigs: list[Rig] = []
     configure_logging(tmp_path / "state" / "bot.log", level="INFO", console=False)
 
-    def factory(**overrides: object) -> Rig:
-        rig = make_rig(tmp_path, **overrides)
+    def factory(throttle: FailureThrottle | None = None, **overrides: object) -> Rig:
+        rig = make_rig(tmp_path, throttle, **overrides)
         rigs.append(rig)
         return rig
 

@@ -250,6 +250,7 @@ def test_a_price_move_after_the_prompt_means_plan_again_ask_again_and_the_old_pl
     assert rig.store.get_plan(first.plan_id).status == "superseded"
     [second] = rig.store.plans(status="held")
     assert second.plan_id != first.plan_id
+    assert second.content_hash != first.content_hash  # the version binds the prices it was asked on
     rig.harness.bot.notifier.flush()
     assert len(rig.receiver.prompts()) == 2  # asked again, with a new prompt
     assert rig.bot_orders() == []
