@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bot.backtest.engine import PolicyRun, TradeKind
+from strategies.simulation.path import breach_episodes
 from strategies.bands import BandPolicy
 from strategies.targets import TargetAllocation
 
@@ -90,20 +91,6 @@ def policy_returns(run: PolicyRun) -> np.ndarray:
     """Time-weighted daily returns (sessions-1), flows at the close excluded."""
     equity = run.equity
     return (equity[1:] - run.flows[1:]) / equity[:-1] - 1.0
-
-
-def breach_episodes(pre_outside: np.ndarray, post_outside: np.ndarray) -> tuple[list[int], int]:
-    """Lengths (sessions) of breach episodes that ended, and how many were still open at the end."""
-    lengths: list[int] = []
-    start: int | None = None
-    # only sessions where something changes need a look: found outside, or closed inside
-    for k in np.flatnonzero(pre_outside | ~post_outside):
-        if start is None and pre_outside[k]:
-            start = int(k)
-        if start is not None and not post_outside[k]:
-            lengths.append(int(k) - start)
-            start = None
-    return lengths, int(start is not None)
 
 
 def compute_metrics(run: PolicyRun, reference_bands: BandPolicy, risk_free: float = 0.0) -> Metrics:

@@ -26,7 +26,11 @@ def explain(
     """``trade: ...`` or ``wait: ...``, then ``[how closely: ...]``; ``covariance`` is the unscaled annual
     forecast, for tracking errors in percent a year."""
     before = _tracking_error(inputs.weights - inputs.targets, covariance)
-    if decision.trades_anything:
+    if decision.failure is not None:
+        text = (
+            f"wait: no decision this time ({decision.failure}); forecast tracking error {before:.2%} a year"
+        )
+    elif decision.trades_anything:
         after = _tracking_error(decision.weights - inputs.targets, covariance)
         text = (
             f"trade: forecast tracking error {before:.2%} -> {after:.2%} a year "

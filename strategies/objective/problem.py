@@ -105,6 +105,8 @@ class Decision:
     idle_after: float
     solved: bool
     """False when the no-trade test settled it (no solve needed)."""
+    failure: str | None = None
+    """Why the solver gave no answer (the decision then waits); None when it did."""
 
     @property
     def trades_anything(self) -> bool:
@@ -207,7 +209,9 @@ def decide(inputs: DecisionInputs, gamma: float, *, waiting_ruled_out: bool = Fa
     before, idle = risk_cost(w - targets, cov, gamma), idle_cost(w, inputs)
     if not waiting_ruled_out and waits(inputs, gamma):
         return Decision(w.copy(), np.zeros_like(w), before, before, 0.0, 0.0, idle, idle, solved=False)
-    x = _solve(inputs, gamma)
+    x, status = _solve(inputs, gamma)
+    if x is None:  # never trade on an answer the solver does not stand behind
+        return Decision(w.copy(), np.zeros_like(w), before, before, 0.0, 0.0, idle, idle, False, status)
     trades = np.where(np.abs(x - w) > TRADE_EPSILON, x - w, 0.0)
     x = w + trades
     cost, tax = trade_costs(trades, inputs)
@@ -218,8 +222,8 @@ def decide(inputs: DecisionInputs, gamma: float, *, waiting_ruled_out: bool = Fa
 # -- Clarabel's standard form: min 1/2 v'Pv + q'v  s.t.  A v + s = b, s in cones ---------------------------
 
 
-def _solve(inputs: DecisionInputs, gamma: float) -> np.ndarray:
-    """The optimum's post-trade weights, from the cached solver for this problem's shape."""
+def _solve(inputs: DecisionInputs, gamma: float) -> tuple[np.ndarray | None, str]:
+    """The optimum's post-trade weights (None when the solver reports no solution) and its status."""
     e = inputs.weights - inputs.targets
     layout = _layout(
         inputs.n,
@@ -232,9 +236,10 @@ def _solve(inputs: DecisionInputs, gamma: float) -> np.ndarray:
         q=OBJECTIVE_SCALE * layout.linear(inputs),
         b=layout.rhs(inputs, e),
     )
-    if str(solution.status) not in ("Solved", "AlmostSolved"):
-        raise ArithmeticError(f"the rebalancing problem could not be solved: {solution.status}")
-    return np.asarray(solution.x[: inputs.n]) + inputs.targets
+    status = str(solution.status)
+    if status not in ("Solved", "AlmostSolved"):
+        return None, f"the solver stopped with {status}"
+    return np.asarray(solution.x[: inputs.n]) + inputs.targets, status
 
 
 class _Layout:
@@ -334,8 +339,6 @@ def _settings() -> clarabel.DefaultSettings:
     settings.verbose = False
     settings.presolve_enable = False  # both off, or Clarabel refuses in-place data updates
     settings.input_sparse_dropzeros = False
-    settings.tol_gap_abs = settings.tol_gap_rel = 1e-10  # weights exact to ~1e-8 (a cent on $1M)
-    settings.tol_feas = 1e-10
     return settings
 
 

@@ -112,6 +112,9 @@ class Outcome:
     """Trading costs as a fraction of equity, per year."""
     trade_sessions: int
     years: float
+    cycle_speed: float | None = None
+    """Median sessions from a session found outside the reference bands to the first back inside (None:
+    no reference bands given, or no episode ended)."""
 
     @property
     def cost_bps(self) -> float:
@@ -137,10 +140,12 @@ def simulate(
     risk: RiskModel | None = None,
     context: SimContext | None = None,
     score_from: int | None = None,
+    reference_widths: np.ndarray | None = None,
 ) -> list[Outcome]:
     """Invest at target at the close of ``start``, then run ``policy`` to the close of ``end`` (the last
     session by default). Returns one :class:`Outcome` per portfolio of the batch, measured over the
-    sessions after ``score_from`` (default ``start``: all of them).
+    sessions after ``score_from`` (default ``start``: all of them). With ``reference_widths`` (band half-widths
+    per asset, as the backtester's reference bands) each outcome also has its cycle speed.
 
     A shared ``context`` lets several policies reuse one path's risk forecasts.
     """
@@ -158,11 +163,14 @@ def simulate(
     traded = np.zeros(n_rows)
     paid = np.zeros(n_rows)
     trade_sessions = np.zeros(n_rows, dtype=int)
+    outside = np.zeros((2, n_rows, end - start), dtype=bool)  # before and after each session's trades
     for step, t in enumerate(range(start + 1, end + 1)):
         r = returns[t]
         values = weights * (1.0 + r)
         equity = values.sum(axis=1) + cash
         weights, cash = values / equity[:, None], cash / equity
+        if reference_widths is not None:
+            outside[0, :, step] = (np.abs(weights - targets) > reference_widths).any(axis=1)
         if checks[t]:
             wanted = policy.decide(t, weights, cash, context)
             trades = wanted - weights
@@ -178,10 +186,51 @@ def simulate(
                     paid += cost
                     trade_sessions += moved
         active[:, step] = equity - 1.0 - r @ targets
+        if reference_widths is not None:
+            outside[1, :, step] = (np.abs(weights - targets) > reference_widths).any(axis=1)
     active = active[:, score_from - start :]
     years = (end - score_from) / TRADING_DAYS
     te = active.std(axis=1, ddof=1) * np.sqrt(TRADING_DAYS)
+    speeds = (
+        [
+            _cycle_speed(outside[0, i, score_from - start :], outside[1, i, score_from - start :])
+            for i in range(n_rows)
+        ]
+        if reference_widths is not None
+        else [None] * n_rows
+    )
     return [
-        Outcome(float(te[i]), float(traded[i] / years), float(paid[i] / years), int(trade_sessions[i]), years)
+        Outcome(
+            float(te[i]),
+            float(traded[i] / years),
+            float(paid[i] / years),
+            int(trade_sessions[i]),
+            years,
+            speeds[i],
+        )
         for i in range(n_rows)
     ]
+
+
+def _cycle_speed(pre: np.ndarray, post: np.ndarray) -> float | None:
+    lengths, _ = breach_episodes(pre, post)
+    return float(np.median(lengths)) if lengths else None
+
+
+def breach_episodes(pre_outside: np.ndarray, post_outside: np.ndarray) -> tuple[list[int], int]:
+    """Lengths (sessions) of breach episodes that ended, and how many were still open at the end.
+
+    An episode starts on the first session found outside (before trading) and ends on the first session
+    that closes inside (after trading, or because prices moved back); 0 means fixed at the close it was
+    found. Shared by the backtester's metrics and the weight-space simulation.
+    """
+    lengths: list[int] = []
+    begun: int | None = None
+    # only sessions where something changes need a look: found outside, or closed inside
+    for k in np.flatnonzero(pre_outside | ~post_outside):
+        if begun is None and pre_outside[k]:
+            begun = int(k)
+        if begun is not None and not post_outside[k]:
+            lengths.append(int(k) - begun)
+            begun = None
+    return lengths, int(begun is not None)

@@ -102,7 +102,7 @@ def test_idle_cash_is_invested_rather_than_left_beside_an_underweight_asset() ->
         cash_drag=0.02,
     )
     decision = decide(inputs, gamma=0.01)
-    assert decision.weights[1] == pytest.approx(0.395, abs=1e-6)  # up to the cash goal
+    assert decision.weights[1] == pytest.approx(0.395, abs=1e-5)  # up to the cash goal (to $1 in $100,000)
     assert idle_cost(decision.weights, inputs) == pytest.approx(0.0, abs=1e-9)
 
 

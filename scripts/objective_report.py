@@ -1,0 +1,193 @@
+"""The scoreboard of ``scripts/bench_objective.py``: tables (Markdown with ``--markdown``) and the frontier plot."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from bench_objective import (
+    CALENDARS,
+    EDGE_BANDS,
+    GAMMAS,
+    PERIODS,
+    TARGET,
+    Cell,
+    dominated_by,
+    frontier_dominates,
+    two_asset_ratio,
+)
+
+MARK = {True: "yes", False: "**no**"}
+
+
+def report(real: list[Cell], boot: list[Cell], args: argparse.Namespace, seconds: float) -> None:
+    print(
+        f"# Objective vs baselines: {len(real)} real-history cells, {len(boot)} resampled paths, {seconds:.0f} s\n"
+    )
+    frontier_real(real)
+    frontier_boot(boot)
+    default_real(real)
+    cycle_speed(real)
+    if args.plot:
+        plot(real, args.plot)
+        print(f"\nfrontier plot: {args.plot}")
+
+
+def _table(head: list[str], rows: list[list[str]]) -> None:
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+
+
+def frontier_real(real: list[Cell]) -> None:
+    print("## Frontier dominance on real history (some risk aversion beats the baseline on both axes)\n")
+    rows, met, total = [], 0, 0
+    by_portfolio: dict[str, dict[str, Cell]] = defaultdict(dict)
+    for cell in real:
+        by_portfolio[cell.portfolio][cell.history] = cell
+    for name, cells in by_portfolio.items():
+        row = [name]
+        for period in PERIODS:
+            cell = cells[period]
+            flags = [frontier_dominates(cell.frontier, cell.baselines[b]) for b in CALENDARS]
+            met += sum(flags)
+            total += len(flags)
+            row.append(
+                " ".join(
+                    f"{b[0].upper()}:{'ok' if f else 'NO'}" for b, f in zip(CALENDARS, flags, strict=True)
+                )
+            )
+        rows.append(row)
+    _table(["portfolio", *PERIODS], rows)
+    print(f"Calendar baselines dominated: {met} of {total} (goal: all).\n")
+
+
+def frontier_boot(boot: list[Cell]) -> None:
+    if not boot:
+        return
+    print("## Resampled histories: share of paths on which the frontier dominates\n")
+    by_portfolio: dict[str, list[Cell]] = defaultdict(list)
+    for cell in boot:
+        by_portfolio[cell.portfolio].append(cell)
+    rows = []
+    for name, cells in by_portfolio.items():
+        share = {
+            b: np.mean([frontier_dominates(c.frontier, c.baselines[b]) for c in cells])
+            for b in (*CALENDARS, "band-5pp-monthly", *EDGE_BANDS)
+        }
+        calendars = min(share[b] for b in CALENDARS)
+        edge_worst = min(EDGE_BANDS, key=lambda b: share[b])
+        if cells[0].assets == 2:
+            ratios = [r for r in (two_asset_ratio(c) for c in cells) if r is not None]
+            two = f"worst band ratio median {np.median(ratios):.2f}, <= 1.10 on {np.mean(np.array(ratios) <= 1.10):.0%}"
+            edge_goal = two
+        else:
+            edge_goal = f"{share[edge_worst]:.0%} (worst: {edge_worst}) " + (
+                "ok" if share[edge_worst] >= 0.75 else "NO"
+            )
+        rows.append(
+            [
+                name,
+                str(cells[0].assets),
+                str(len(cells)),
+                " / ".join(f"{share[b]:.0%}" for b in CALENDARS) + (" ok" if calendars >= 0.9 else " NO"),
+                f"{share['band-5pp-monthly']:.0%}" + (" ok" if share["band-5pp-monthly"] >= 0.75 else " NO"),
+                edge_goal,
+            ]
+        )
+    _table(
+        [
+            "portfolio",
+            "assets",
+            "paths",
+            "monthly / quarterly / annual (goal 90%)",
+            "5 pp monthly (goal 75%)",
+            "edge bands 2-8 pp and 20% (goal 75%; 2 assets: burden within 10%)",
+        ],
+        rows,
+    )
+
+
+def default_real(real: list[Cell]) -> None:
+    print(f"## The default ({TARGET.describe()}) on real history, walk-forward\n")
+    rows, fine, within = [], 0, 0
+    for cell in real:
+        assert cell.default is not None
+        worse = dominated_by(cell)
+        fine += not worse
+        relative = cell.default.tracking_error / cell.volatility
+        ok = abs(relative / TARGET.value - 1) <= 0.25
+        within += ok
+        rows.append(
+            [
+                cell.portfolio,
+                cell.history,
+                f"{cell.default.tracking_error:.2%}",
+                f"{relative:.1%}" + ("" if ok else " (off)"),
+                f"{cell.default.turnover:.2%}",
+                f"{cell.default.cost_bps:.2f}",
+                ", ".join(worse) or "-",
+            ]
+        )
+    _table(
+        ["portfolio", "period", "TE", "TE / volatility (6%)", "turnover/yr", "cost bp/yr", "dominated by"],
+        rows,
+    )
+    print(
+        f"Not dominated by any baseline: {fine} of {len(real)} cells ({fine / len(real):.0%}; goal 80%). "
+        f"Tracking error within 25% of the target: {within} of {len(real)}.\n"
+    )
+
+
+def cycle_speed(real: list[Cell]) -> None:
+    print("## Cycle speed: median sessions from a breach of the 5 pp / 25% bands to back inside\n")
+    rows = []
+    for cell in real:
+        if cell.history != "2004-12..2022" or cell.default is None:
+            continue
+        values = [
+            cell.default.cycle_speed,
+            cell.baselines["quarterly"].cycle_speed,
+            cell.baselines["annual"].cycle_speed,
+        ]
+        rows.append([cell.portfolio, *("-" if v is None else f"{v:g}" for v in values)])
+    _table(["portfolio (2004-12..2022)", "balanced", "quarterly", "annual"], rows)
+
+
+def plot(real: list[Cell], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["60-40", "diversified", "permanent", "twelve-assets"]
+    cells = {c.portfolio: c for c in real if c.history == "2004-12..2022" and c.portfolio in names}
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    for ax, name in zip(axes.flat, names, strict=False):
+        if name not in cells:
+            continue
+        cell = cells[name]
+        ax.plot(
+            [p.tracking_error * 100 for p in cell.frontier],
+            [p.burden * 100 for p in cell.frontier],
+            "o-",
+            label=f"objective, risk aversion {GAMMAS[0]:.0e}..{GAMMAS[-1]:.0e}",
+        )
+        for key, outcome in cell.baselines.items():
+            ax.plot(outcome.tracking_error * 100, outcome.burden * 100, "s", label=key)
+        if cell.default is not None:
+            ax.plot(
+                cell.default.tracking_error * 100, cell.default.burden * 100, "*", ms=16, label="balanced"
+            )
+        ax.set_title(f"{name}, 2004-12..2022")
+        ax.set_xlabel("tracking error, % a year")
+        ax.set_ylabel("turnover + cost, % a year")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
