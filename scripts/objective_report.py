@@ -1,4 +1,4 @@
-"""The scoreboard of ``scripts/bench_objective.py``: tables (Markdown with ``--markdown``) and the frontier plot."""
+"""The scoreboard of ``scripts/bench_objective.py``: Markdown tables and the frontier plot."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ MARK = {True: "yes", False: "**no**"}
 
 def report(real: list[Cell], boot: list[Cell], args: argparse.Namespace, seconds: float) -> None:
     print(
-        f"# Objective vs baselines: {len(real)} real-history cells, {len(boot)} resampled paths, {seconds:.0f} s\n"
+        f"# Objective vs baselines: {len(real)} real-history cells, {len(boot)} resampled paths, "
+        f"{seconds:.0f} s\n"
     )
     frontier_real(real)
     frontier_boot(boot)
@@ -83,7 +84,8 @@ def frontier_boot(boot: list[Cell]) -> None:
         edge_worst = min(EDGE_BANDS, key=lambda b: share[b])
         if cells[0].assets == 2:
             ratios = [r for r in (two_asset_ratio(c) for c in cells) if r is not None]
-            two = f"worst band ratio median {np.median(ratios):.2f}, <= 1.10 on {np.mean(np.array(ratios) <= 1.10):.0%}"
+            within = np.mean(np.array(ratios) <= 1.10)
+            two = f"worst band ratio median {np.median(ratios):.2f}, <= 1.10 on {within:.0%}"
             edge_goal = two
         else:
             edge_goal = f"{share[edge_worst]:.0%} (worst: {edge_worst}) " + (

@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bot.backtest.engine import PolicyRun, TradeKind
-from strategies.simulation.path import breach_episodes
 from strategies.bands import BandPolicy
+from strategies.simulation.path import breach_episodes
 from strategies.targets import TargetAllocation
 
 TRADING_DAYS = 252

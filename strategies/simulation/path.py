@@ -144,8 +144,8 @@ def simulate(
 ) -> list[Outcome]:
     """Invest at target at the close of ``start``, then run ``policy`` to the close of ``end`` (the last
     session by default). Returns one :class:`Outcome` per portfolio of the batch, measured over the
-    sessions after ``score_from`` (default ``start``: all of them). With ``reference_widths`` (band half-widths
-    per asset, as the backtester's reference bands) each outcome also has its cycle speed.
+    sessions after ``score_from`` (default ``start``: all of them). With ``reference_widths`` (band
+    half-widths per asset, as the backtester's reference bands) each outcome also has its cycle speed.
 
     A shared ``context`` lets several policies reuse one path's risk forecasts.
     """

@@ -15,13 +15,13 @@ from bot.backtest.costs import FREE, CostModel
 from bot.backtest.data import DividendMode, PriceHistory, load_history
 from bot.backtest.engine import CashFlows, FlowsTo, PolicyRun, SimOptions, TradeKind, simulate
 from bot.backtest.metrics import compute_metrics, policy_returns
-from strategies.simulation.path import breach_episodes
 from bot.backtest.policies import DIVERSIFIED, SIXTY_FORTY, Policy, policies_for
 from bot.config import BotConfig, ExecutionConfig, load_config
 from strategies.costs import Commission
 from strategies.planner import PlannerSettings
 from strategies.portfolio import Side
 from strategies.schedules import CalendarTrigger, EverySession, Period, Periodic
+from strategies.simulation.path import breach_episodes
 from strategies.targets import TargetAllocation
 from strategies.triggers import TriggerDecision
 
