@@ -33,7 +33,7 @@ from bot.state.store import PlanRecord
 from bot.state.web_sessions import WebSessions
 from bot.web import pages
 from bot.web.auth import SESSION_COOKIE, WebAuth
-from bot.web.guard import AllowedHosts, Guard
+from bot.web.guard import AllowedHosts, BodyTooLarge, Guard
 from bot.web.throttle import FailureThrottle
 
 if TYPE_CHECKING:
@@ -95,7 +95,9 @@ def create_app(
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_FORM_BYTES:
-                raise HTTPException(413, "form too large")
+                # the guard answers 413 *and closes*: an HTTPException would keep the connection alive
+                # and uvicorn would go on reading (and discarding) the rest of the body for ever
+                raise BodyTooLarge
         try:
             parsed = parse_qs(
                 body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
