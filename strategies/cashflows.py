@@ -1,148 +1,236 @@
-"""Deposits and withdrawals: invest new cash where the targets need it, raise cash where they have too much.
+"""Cash-flow rebalancing, the one allocator of deposits, dividends and withdrawals: most-off assets first.
 
-After a deposit, cash sits above its goal (its target, never below the planner's cash buffer); after a
-withdrawal it may sit below. :class:`CashFlowTrigger` marks what has to move and :func:`plan_cash_flow` turns
-it into a plan with the ordinary planner, so a cash flow is sized, rounded and explained like any rebalance:
+Money coming in is the cheapest way to fix drift: it buys what is underweight, and nothing has to be sold
+(no spread on a sell, no realised gain). Money going out should come from what is overweight. Doing the
+MOST underweight (overweight) first, rather than everything in proportion, corrects the worst drift
+soonest: this is water-filling (``strategies.planner.water_fill``, which the planner also uses for cash
+left over in a rebalance). Measure each asset's gap to target in dollars (at equity after the flow), pour
+the money in from the largest gap down, so that every asset it reaches ends with the same remaining gap
+``L`` (the water level) and assets whose gap is below ``L`` get nothing:
 
-* cash above its goal: cash is the breached row and nothing else is; the planner spreads the excess over the
-  underweight assets in proportion to their shortfall, and sells nothing;
-* cash below its goal: the overweight assets are the breached rows, and each sells the same fraction of its
-  excess over target, the fraction that raises exactly the missing cash (all of the excess at most), so a
-  withdrawal comes out of what is overweight and nothing is bought. The planner rounds share quantities
-  down; when that leaves the withdrawal short (whole shares), sells are rounded up, most overweight first,
-  until it is covered: a withdrawal must be paid.
+    buy_i = max(gap_i - L, 0),  with L such that sum(buy_i) = amount.
+
+A deposit never sells and a withdrawal never buys. When a withdrawal needs more than all the overweight
+excess (it can, when the cash buffer is above the cash target), the rest is sold in proportion to what is
+held after that, which keeps the remaining weights where they are.
+
+The cash flow is read off the snapshot: deposits and dividends are already in ``cash``; a withdrawal still
+to be paid out is passed as ``withdrawal`` (or already debited from ``cash`` by a backtester, which then
+shows cash below its goal). Cash is kept at its goal, ``max(target cash, settings.cash_buffer)`` of the
+equity after the withdrawal. Sizing follows the planner's rules (notional buys for fractionable assets,
+whole shares otherwise, ``min_trade_notional``, never against an open order), except that sells round UP to
+the share step: a withdrawal must be covered.
+
+Callers: the backtester's scheduled flows and tax payments (``bot.backtest.engine``, ``bot.backtest.tax``);
+the live bot meets a deposit as cash above its goal, which its policy invests (the planner's step 2 by the
+same water-filling, or the objective, which prices idle cash itself).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 
-from strategies.bands import BandPolicy
-from strategies.formatting import pct
-from strategies.money import CENT, QTY_STEP, WHOLE, to_cents
-from strategies.plan import PlannedOrder, RebalancePlan
-from strategies.planner import PlannerSettings, TradeTo, plan_rebalance
+from strategies.formatting import pct, signed_pp, usd
+from strategies.money import QTY_STEP, WHOLE, floor_cents, floor_quantity, to_cents
+from strategies.plan import PlannedOrder, RebalancePlan, SkippedTrade
+from strategies.planner import PlannerSettings, water_fill
 from strategies.portfolio import (
     PortfolioSnapshot,
     Side,
     apply_open_orders,
+    current_weights,
     drift,
     open_sides,
     order_price,
     sellable_quantity,
     total_equity,
 )
-from strategies.targets import CASH, ONE, ZERO, TargetAllocation
-from strategies.triggers import NO_CONTEXT, AssetCheck, TriggerContext, TriggerDecision
-
-
-@dataclass(frozen=True)
-class CashFlowTrigger:
-    """Fires when cash is away from its goal, ``max(target cash, cash_floor)``; see the module docstring."""
-
-    cash_floor: Decimal = ZERO
-
-    def evaluate(
-        self, snapshot: PortfolioSnapshot, targets: TargetAllocation, context: TriggerContext = NO_CONTEXT
-    ) -> TriggerDecision:
-        projected = apply_open_orders(snapshot)
-        if total_equity(projected) <= 0:
-            return TriggerDecision("cash flow", False, "portfolio has no equity; nothing to invest")
-        rows = drift(projected, targets)
-        goal = max(targets.cash, self.cash_floor)
-        gap = rows[CASH].weight - goal
-        if gap > 0:
-            breached = {CASH}
-            reason = (
-                f"cash {pct(rows[CASH].weight)} above its goal {pct(goal)}: invest it in underweight assets"
-            )
-        elif gap < 0:
-            breached = {s for s, row in rows.items() if s != CASH and row.absolute > 0}
-            reason = (
-                f"cash {pct(rows[CASH].weight)} below its goal {pct(goal)}: raise it from overweight assets"
-            )
-        else:
-            breached = set()
-            reason = f"cash is at its goal {pct(goal)}"
-        checks = tuple(
-            AssetCheck(s, r.weight, r.target, r.absolute, r.relative, None, s in breached)
-            for s, r in rows.items()
-        )
-        return TriggerDecision("cash flow", bool(breached), reason, checks)
-
-
-def cash_flow_settings(decision: TriggerDecision, settings: PlannerSettings) -> PlannerSettings:
-    """Planner settings that move exactly the cash in ``decision``: all of an excess to target, or the share
-    of every overweight asset's excess that covers a shortfall (``TradeTo.PARTIAL`` with that fraction)."""
-    cash = decision.asset(CASH)
-    if cash is None or not decision.fired or cash.breached:
-        return replace(settings, trade_to=TradeTo.TARGET)
-    overweight = sum((row.drift for row in decision.breached if row.symbol != CASH), start=ZERO)
-    missing = max(cash.target, settings.cash_buffer) - cash.weight
-    if overweight <= 0 or missing <= 0:
-        return replace(settings, trade_to=TradeTo.TARGET)
-    return replace(settings, trade_to=TradeTo.PARTIAL, partial_fraction=min(ONE, missing / overweight))
+from strategies.targets import CASH, ZERO, TargetAllocation
+from strategies.triggers import AssetCheck, TriggerDecision
 
 
 def plan_cash_flow(
     snapshot: PortfolioSnapshot,
     targets: TargetAllocation,
-    bands: BandPolicy,
     settings: PlannerSettings = PlannerSettings(),
-    context: TriggerContext = NO_CONTEXT,
+    withdrawal: Decimal = ZERO,
 ) -> RebalancePlan:
-    """The plan that brings cash back to its goal after a deposit or withdrawal (empty when it is there)."""
-    decision = CashFlowTrigger(cash_floor=settings.cash_buffer).evaluate(snapshot, targets, context)
-    plan = plan_rebalance(snapshot, targets, bands, cash_flow_settings(decision, settings), decision)
-    return _cover_withdrawal(plan, snapshot, settings)
-
-
-def _cover_withdrawal(
-    plan: RebalancePlan, snapshot: PortfolioSnapshot, settings: PlannerSettings
-) -> RebalancePlan:
-    """Round sells up (most overweight first) when rounding down left the plan's cash below zero."""
-    short = -plan.cash_after
-    if short < CENT or not plan.decision.fired or any(o.side is Side.BUY for o in plan.orders):
-        return plan
-    orders = {o.symbol: o for o in plan.orders}
-    for row in sorted(plan.decision.breached, key=lambda r: r.drift, reverse=True):
-        symbol = row.symbol
-        if short <= 0 or symbol == CASH or Side.BUY in open_sides(snapshot).get(symbol, frozenset()):
-            continue
-        planned = orders.get(symbol)
-        held = planned.qty if planned is not None and planned.qty is not None else ZERO
-        price = order_price(snapshot, symbol, Side.SELL)
-        step = QTY_STEP if settings.fractional and snapshot.is_fractionable(symbol) else WHOLE
-        extra = min(
-            (short / price / step).to_integral_value(ROUND_CEILING) * step,
-            sellable_quantity(snapshot, symbol) - held,
-        )
-        if extra <= 0:
-            continue
-        qty = held + extra
-        reason = planned.reason if planned is not None else row.describe()
-        orders[symbol] = PlannedOrder(
-            symbol,
-            Side.SELL,
-            qty,
-            None,
-            price,
-            to_cents(qty * price),
-            f"{reason}; rounded up to cover the withdrawal",
-        )
-        short -= to_cents(qty * price) - (planned.est_notional if planned is not None else ZERO)
-    sells = tuple(orders[s] for s in sorted(orders))
-    proceeds = sum((o.est_notional for o in sells), start=ZERO) - plan.sell_notional
-    cash_after = plan.cash_after + proceeds
+    """Invest cash above its goal in the most underweight assets, or raise a shortfall (including
+    ``withdrawal``, money about to leave) from the most overweight; see the module docstring."""
     projected = apply_open_orders(snapshot)
-    values = {s: projected.quantity(s) * projected.prices[s] for s in projected.held_symbols()}
-    for order in sells:
-        values[order.symbol] = (
-            values.get(order.symbol, ZERO) - (order.qty or ZERO) * projected.prices[order.symbol]
-        )
-    equity = cash_after + sum(values.values(), start=ZERO)
-    weights = {s: v / equity for s, v in sorted(values.items()) if v > 0}
-    weights[CASH] = cash_after / equity
-    skipped = tuple(s for s in plan.skipped if s.symbol not in orders)
-    return replace(plan, orders=sells, skipped=skipped, weights_after=weights, cash_after=cash_after)
+    equity = total_equity(projected)
+    if equity <= 0:
+        decision = TriggerDecision("cash_flow", False, "portfolio has no equity; nothing to invest")
+        return RebalancePlan(decision, equity, cash_after=projected.cash)
+    after_flow = equity - withdrawal
+    if after_flow <= 0:
+        raise ValueError(f"withdrawal {usd(withdrawal)} is not less than equity {usd(equity)}")
+    keep = max(targets.cash, settings.cash_buffer) * after_flow
+    available = projected.cash - withdrawal - keep
+    values = {s: projected.quantity(s) * projected.prices.get(s, ZERO) for s in _symbols(projected, targets)}
+    goals = {s: targets.weight(s) * after_flow for s in values}
+    owed = f"withdrawal {usd(withdrawal)} + " if withdrawal > 0 else ""
+    need = f"{owed}cash goal {usd(keep)}"
+    if available > 0:
+        amounts, plan_text = _deposit(values, goals, available, after_flow)
+        reason = f"cash {usd(projected.cash)} is {usd(available)} above {need}: {plan_text}"
+    elif available < 0:
+        amounts, plan_text = _withdraw(values, goals, -available, after_flow)
+        reason = f"cash {usd(projected.cash)} is {usd(-available)} short of {need}: {plan_text}"
+    else:
+        amounts, reason = {}, f"cash {usd(projected.cash)} is exactly {need}"
+    decision = _decision(projected, targets, amounts, reason)
+    side = Side.BUY if available > 0 else Side.SELL
+    orders, skipped = _size(snapshot, amounts, side, settings, decision)
+    return _plan(projected, decision, equity, orders, skipped)
+
+
+def _symbols(projected: PortfolioSnapshot, targets: TargetAllocation) -> list[str]:
+    return sorted(set(targets.weights) | set(projected.held_symbols()))
+
+
+def _deposit(
+    values: Mapping[str, Decimal], goals: Mapping[str, Decimal], budget: Decimal, equity: Decimal
+) -> tuple[dict[str, Decimal], str]:
+    fill = water_fill({s: goals[s] - values[s] for s in values}, budget)
+    if not fill.amounts:
+        return {}, "no asset is underweight; the cash stays"
+    spent = sum(fill.amounts.values(), start=ZERO)
+    left = f"; {usd(budget - spent)} stays in cash (every asset at target)" if spent < budget else ""
+    return dict(fill.amounts), (
+        f"buy the most underweight first: {_listing(fill.amounts)}, leaving each "
+        f"{signed_pp(-fill.level / equity)} from target{left}; nothing sold"
+    )
+
+
+def _withdraw(
+    values: Mapping[str, Decimal], goals: Mapping[str, Decimal], need: Decimal, equity: Decimal
+) -> tuple[dict[str, Decimal], str]:
+    fill = water_fill({s: values[s] - goals[s] for s in values}, need)
+    amounts = dict(fill.amounts)
+    rest = need - sum(amounts.values(), start=ZERO)
+    text = (
+        f"sell the most overweight first: {_listing(amounts)}, leaving each "
+        f"{signed_pp(fill.level / equity)} from target"
+    )
+    if rest > 0:
+        amounts, extra = _sell_pro_rata(values, amounts, rest)
+        text += f"; the other {usd(rest)} pro rata to holdings ({extra})"
+    return amounts, f"{text}; nothing bought"
+
+
+def _sell_pro_rata(
+    values: Mapping[str, Decimal], sold: Mapping[str, Decimal], rest: Decimal
+) -> tuple[dict[str, Decimal], str]:
+    remaining = {s: values[s] - sold.get(s, ZERO) for s in values if values[s] - sold.get(s, ZERO) > 0}
+    held = sum(remaining.values(), start=ZERO)
+    share = min(rest / held, Decimal(1)) if held > 0 else ZERO
+    amounts = {s: sold.get(s, ZERO) + v * share for s, v in remaining.items()} | {
+        s: a for s, a in sold.items() if s not in remaining
+    }
+    return amounts, f"{pct(share)} of every holding"
+
+
+def _listing(amounts: Mapping[str, Decimal]) -> str:
+    ordered = sorted(amounts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{s} {usd(a)}" for s, a in ordered) or "nothing"
+
+
+def _decision(
+    projected: PortfolioSnapshot, targets: TargetAllocation, amounts: Mapping[str, Decimal], reason: str
+) -> TriggerDecision:
+    """Rows for every asset (no bands); those the flow trades are marked breached."""
+    rows = tuple(
+        AssetCheck(s, d.weight, d.target, d.absolute, d.relative, None, s in amounts)
+        for s, d in drift(projected, targets).items()
+    )
+    return TriggerDecision("cash_flow", bool(amounts), reason, rows)
+
+
+def _size(
+    snapshot: PortfolioSnapshot,
+    amounts: Mapping[str, Decimal],
+    side: Side,
+    settings: PlannerSettings,
+    decision: TriggerDecision,
+) -> tuple[list[PlannedOrder], list[SkippedTrade]]:
+    orders: list[PlannedOrder] = []
+    skipped: list[SkippedTrade] = []
+    rows = {row.symbol: row for row in decision.assets}
+    for symbol in sorted(amounts):
+        reason = f"{rows[symbol].describe()}: cash flow {side.value} of ~{usd(amounts[symbol])}"
+        result = _size_one(snapshot, symbol, amounts[symbol], side, settings, reason)
+        (orders if isinstance(result, PlannedOrder) else skipped).append(result)
+    return orders, skipped
+
+
+def _size_one(
+    snapshot: PortfolioSnapshot,
+    symbol: str,
+    amount: Decimal,
+    side: Side,
+    settings: PlannerSettings,
+    reason: str,
+) -> PlannedOrder | SkippedTrade:
+    if side.opposite in open_sides(snapshot).get(symbol, frozenset()):
+        return SkippedTrade(symbol, f"{reason}, but a {side.opposite.value} order on {symbol} is still open")
+    if symbol not in snapshot.prices:
+        return SkippedTrade(symbol, f"{reason}, but there is no price for {symbol}")
+    price = order_price(snapshot, symbol, side)
+    fractional = settings.fractional and snapshot.is_fractionable(symbol)
+    if side is Side.BUY and fractional:
+        notional = floor_cents(amount)
+        order = PlannedOrder(symbol, side, None, notional, price, notional, reason)
+    else:
+        if side is Side.BUY:
+            qty = floor_quantity(amount / price, fractional=False)
+        else:
+            qty = _sell_qty(snapshot, symbol, amount / price, fractional)
+        if qty <= 0:
+            return SkippedTrade(symbol, f"{reason}: less than one share at {usd(price)} (or none free)")
+        order = PlannedOrder(symbol, side, qty, None, price, to_cents(qty * price), reason)
+    if order.est_notional < settings.min_trade_notional:
+        return SkippedTrade(symbol, f"{reason}: below min_trade_notional {usd(settings.min_trade_notional)}")
+    return order
+
+
+def _sell_qty(snapshot: PortfolioSnapshot, symbol: str, shares: Decimal, fractional: bool) -> Decimal:
+    """Shares to sell, rounded UP to the step (a withdrawal must be covered), never more than is free."""
+    step = QTY_STEP if fractional else WHOLE
+    return min(shares.quantize(step, rounding=ROUND_CEILING), sellable_quantity(snapshot, symbol))
+
+
+def _plan(
+    projected: PortfolioSnapshot,
+    decision: TriggerDecision,
+    equity: Decimal,
+    orders: list[PlannedOrder],
+    skipped: list[SkippedTrade],
+) -> RebalancePlan:
+    sells = sum((o.est_notional for o in orders if o.side is Side.SELL), start=ZERO)
+    buys = sum((o.est_notional for o in orders if o.side is Side.BUY), start=ZERO)
+    cash_after = projected.cash + sells - buys
+    return RebalancePlan(
+        decision=decision,
+        equity=equity,
+        orders=tuple(orders),
+        skipped=tuple(skipped),
+        weights_before=current_weights(projected),
+        weights_after=_weights_after(projected, orders, cash_after),
+        cash_after=cash_after,
+    )
+
+
+def _weights_after(
+    projected: PortfolioSnapshot, orders: list[PlannedOrder], cash_after: Decimal
+) -> dict[str, Decimal]:
+    """Weights at mid prices once every order fills at its estimate (the planner's definition)."""
+    quantities = dict(projected.positions)
+    for order in orders:
+        qty = order.qty if order.qty is not None else (order.notional or ZERO) / order.est_price
+        signed = qty if order.side is Side.BUY else -qty
+        quantities[order.symbol] = quantities.get(order.symbol, ZERO) + signed
+    values = {s: q * projected.prices[s] for s, q in quantities.items() if q > 0}
+    total = cash_after + sum(values.values(), start=ZERO)
+    return {**{s: v / total for s, v in sorted(values.items())}, CASH: cash_after / total}

@@ -5,8 +5,9 @@ The plan is built in four steps, each a small function:
 1. **Goals** for breaching assets: the market value each should end at, by ``trade_to`` (all the way to
    target, to just inside the band edge it breached, or a fraction of the way back).
 2. **Excess cash** above the cash goal (the cash target, or cash's own band goal when cash breached; never
-   below the cash buffer) is shared among underweight assets in proportion to their shortfall, so that sale
-   proceeds and deposits are invested rather than left idle.
+   below the cash buffer) is invested in the most underweight assets first (:func:`water_fill`, the rule of
+   the cash-flow allocator ``strategies.cashflows``), so that sale proceeds and deposits are invested
+   rather than left idle, and the worst drift is fixed first.
 3. **Sells** are sized first (whole shares or 9-decimal quantities, never more than is held and free), because
    their estimated proceeds are what the buys may spend.
 4. **Buys** share the cash above the buffer; when it is short, every buy is scaled down pro rata. Fractional
@@ -76,6 +77,40 @@ class PlannerSettings:
             raise ValueError(f"min_trade_notional must not be negative, got {self.min_trade_notional}")
         if not ZERO <= self.cash_buffer < ONE:
             raise ValueError(f"cash_buffer must be in [0, 1), got {self.cash_buffer}")
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A water-filling: how much each asset gets and the common gap ``level`` the filled ones are left at."""
+
+    amounts: Mapping[str, Decimal]
+    level: Decimal
+
+
+def water_fill(gaps: Mapping[str, Decimal], budget: Decimal) -> Fill:
+    """Spend ``budget`` on the largest positive gaps first, leaving every funded one at the same gap.
+
+    The allocation rule of every cash flow (``strategies.cashflows``) and of the cash a rebalance leaves:
+    with gaps to target (shortfalls for money in, excesses for money out), the most-off assets move first.
+    With the gaps sorted largest first, funding the top ``k`` to a common level ``L`` costs
+    ``sum(top k) - k L``; the right ``k`` is the first whose ``L`` is not below the next gap. A budget above
+    the sum of the gaps closes them all (level 0) and the rest is left over.
+    """
+    positive = sorted(((g, s) for s, g in gaps.items() if g > 0), reverse=True)
+    total = sum((g for g, _ in positive), start=ZERO)
+    if budget <= 0 or not positive:
+        return Fill({}, max(positive[0][0], ZERO) if positive else ZERO)
+    if budget >= total:
+        return Fill({s: g for g, s in positive}, ZERO)
+    running = ZERO
+    level = ZERO
+    for k, (gap, _) in enumerate(positive, start=1):
+        running += gap
+        level = (running - budget) / k
+        following = positive[k][0] if k < len(positive) else ZERO
+        if level >= following:
+            break
+    return Fill({s: g - level for g, s in positive if g > level}, level)
 
 
 @dataclass(frozen=True)
@@ -200,7 +235,7 @@ def _deploy_excess_cash(
     equity: Decimal,
     settings: PlannerSettings,
 ) -> dict[str, _Goal]:
-    """Step 2: share cash above the cash goal among underweight assets, in proportion to their shortfall."""
+    """Step 2: invest cash above the cash goal in the most underweight assets first (:func:`water_fill`)."""
     cash_after_goals = cash + sum((values[s] - g.value for s, g in goals.items()), start=ZERO)
     excess = cash_after_goals - _cash_goal_weight(decision, settings) * equity
     if excess <= 0:
@@ -208,22 +243,15 @@ def _deploy_excess_cash(
     rows = {row.symbol: row for row in decision.assets}
     current = {s: goals[s].value if s in goals else v for s, v in values.items()}
     shortfalls = {
-        row.symbol: row.target * equity - current[row.symbol]
-        for row in decision.assets
-        if row.symbol != CASH and row.target * equity > current[row.symbol]
+        row.symbol: row.target * equity - current[row.symbol] for row in decision.assets if row.symbol != CASH
     }
-    total_shortfall = sum(shortfalls.values(), start=ZERO)
-    if total_shortfall <= 0:
-        return goals
-    deploy = min(excess, total_shortfall)
     deployed = dict(goals)
-    for symbol, shortfall in shortfalls.items():
-        share = deploy * shortfall / total_shortfall
-        note = f"invest {usd(share)} of excess cash toward target"
+    for symbol, amount in water_fill(shortfalls, excess).amounts.items():
+        note = f"invest {usd(amount)} of excess cash toward target, most underweight first"
         reason = (
             f"{goals[symbol].reason}; {note}" if symbol in goals else f"{rows[symbol].describe()}: {note}"
         )
-        deployed[symbol] = _Goal(current[symbol] + share, reason)
+        deployed[symbol] = _Goal(current[symbol] + amount, reason)
     return deployed
 
 
@@ -236,7 +264,8 @@ def _fund_buys_from_overweight(
     settings: PlannerSettings,
 ) -> dict[str, _Goal]:
     """Step 2b: when cash and the breaching sells cannot pay for the breaching buys, sell assets that are
-    overweight but still inside their bands, most overweight first, down to their targets.
+    overweight but still inside their bands, most overweight first (:func:`water_fill`), at most down to
+    their targets.
 
     Without it a 60/40 portfolio whose bonds breach low while stocks are 4.9 pp high (inside a 5 pp band)
     could never be fixed: nothing is sold, so nothing can be bought, and the drift stays.
@@ -246,25 +275,16 @@ def _fund_buys_from_overweight(
     shortfall = need - (cash + freed - settings.cash_buffer * equity)
     if shortfall <= 0:
         return goals
-    overweight = sorted(
-        (
-            (values[row.symbol] - row.target * equity, row)
-            for row in decision.assets
-            if row.symbol != CASH
-            and row.symbol not in goals
-            and values.get(row.symbol, ZERO) > row.target * equity
-        ),
-        key=lambda item: item[0],
-        reverse=True,
-    )
+    rows = {row.symbol: row for row in decision.assets}
+    excess = {
+        row.symbol: values[row.symbol] - row.target * equity
+        for row in decision.assets
+        if row.symbol != CASH and row.symbol not in goals
+    }
     funded = dict(goals)
-    for excess, row in overweight:
-        if shortfall <= 0:
-            break
-        take = min(excess, shortfall)
+    for symbol, take in water_fill(excess, shortfall).amounts.items():
         note = f"overweight inside its band; sell {usd(take)} toward target to fund the breaching buys"
-        funded[row.symbol] = _Goal(values[row.symbol] - take, f"{row.describe()}: {note}")
-        shortfall -= take
+        funded[symbol] = _Goal(values[symbol] - take, f"{rows[symbol].describe()}: {note}")
     return funded
 
 

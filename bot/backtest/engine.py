@@ -9,7 +9,8 @@ Conventions (the README's "Backtesting" section says the same):
 * **Decisions.** Every order comes from ``strategies.planner.plan_rebalance``, given a ``PortfolioSnapshot``
   built as ``bot/snapshot.build_snapshot`` builds it from the broker (mid prices from bid/ask quotes, share
   quantities and cash as ``Decimal``), and the policy's trigger evaluated on that snapshot. Cash flows are
-  planned by ``strategies.cashflows.plan_cash_flow``, the same planner again.
+  planned by ``strategies.cashflows.plan_cash_flow``, the one cash-flow allocator (most underweight bought
+  first, most overweight sold first).
 * **Vectorised in between.** Holdings only change on event sessions (the start, check dates, flow dates), so
   the path between two events (values, cash dividends) is computed with array arithmetic, and triggers run
   only on check dates.
@@ -53,9 +54,10 @@ CLIP_REPORT_THRESHOLD = 0.01
 class FlowsTo(StrEnum):
     """Where a deposit goes (and where a withdrawal comes from).
 
-    ``underweight``: straight away into the underweight assets in proportion to their shortfall (out of the
-    overweight ones for a withdrawal). ``cash``: into cash, left for the policy's own trigger to invest (a
-    withdrawal is taken from cash, and assets are sold only when cash runs out).
+    ``underweight``: straight away into the most underweight assets first (out of the most overweight ones
+    for a withdrawal), by the cash-flow allocator ``strategies.cashflows``. ``cash``: into cash, left for
+    the policy's own trigger to invest (a withdrawal is taken from cash, and assets are sold only when cash
+    runs out).
     """
 
     UNDERWEIGHT = "underweight"
@@ -292,9 +294,7 @@ class _Simulation:
         self.run_state.flows[k] += amount
         if flows.to is FlowsTo.UNDERWEIGHT or self.c < 0:
             snapshot = self._snapshot(k)
-            plan = plan_cash_flow(
-                snapshot, self.targets, self.policy.bands, self.policy.settings, self._context(k)
-            )
+            plan = plan_cash_flow(snapshot, self.targets, self.policy.settings)
             self._execute(k, plan, snapshot, TradeKind.FLOW)
 
     def _check(self, k: int) -> None:

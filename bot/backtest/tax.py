@@ -390,7 +390,8 @@ class _TaxSimulation:
         return taxed.plan
 
     def _pay(self, k: int, tax: Decimal) -> None:
-        """Pay (or receive) last year's tax from cash; then let the cash-flow planner restore cash."""
+        """Pay (or receive) last year's tax from cash; then let the cash-flow allocator restore cash (a
+        payment is raised from the most overweight assets, a refund invested in the most underweight)."""
         self.cash -= tax
         snapshot = self._snapshot(k)
         if total_equity(snapshot) <= 0:
@@ -398,7 +399,7 @@ class _TaxSimulation:
         plan = self._plan(
             k,
             snapshot,
-            lambda s: plan_cash_flow(s, self.targets, self.policy.bands, self.policy.settings),
+            lambda s: plan_cash_flow(s, self.targets, self.policy.settings),
         )
         if plan.orders:
             self._execute(k, plan)

@@ -2,11 +2,11 @@
 built-in baselines (calendar rebalancing and band rules, a batch of band widths).
 
 The baselines follow the live planner's arithmetic (``strategies.planner``) on floats: breaching assets go
-to target, to just inside the band edge or part-way back; cash above its goal is shared among underweight
-assets in proportion to their shortfall; buys that cash and the breaching sells cannot pay for are funded
-by selling the most overweight assets still inside their bands; buys are scaled down when cash above the
-buffer is short. ``tests/strategies/simulation`` checks each against the backtester, which runs the real
-planner.
+to target, to just inside the band edge or part-way back; cash above its goal goes to the most underweight
+assets first (the planner's water-filling); buys that cash and the breaching sells cannot pay for are
+funded by selling the most overweight assets still inside their bands, most overweight first; buys are
+scaled down when cash above the buffer is short. ``tests/strategies/simulation`` checks each against the
+backtester, which runs the real planner.
 """
 
 from __future__ import annotations
@@ -173,37 +173,42 @@ class BandPolicy:
         return target + 0.0 * weight
 
 
+def water_fill(gaps: np.ndarray, budget: float) -> np.ndarray:
+    """``strategies.planner.water_fill`` on floats: ``budget`` to the largest positive gaps first, leaving
+    every funded one at the same remaining gap."""
+    positive = np.maximum(gaps, 0.0)
+    total = float(positive.sum())
+    if budget <= 0 or total <= 0:
+        return np.zeros_like(positive)
+    if budget >= total:
+        return positive
+    ordered = np.sort(positive)[::-1]
+    levels = (np.cumsum(ordered) - budget) / np.arange(1, len(ordered) + 1)
+    following = np.append(ordered[1:], 0.0)
+    level = levels[int(np.argmax(levels >= following))]
+    return np.maximum(positive - level, 0.0)
+
+
 def _deploy_excess_cash(
     goals: np.ndarray, w: np.ndarray, cash: float, cash_goal: float, targets: np.ndarray
 ) -> np.ndarray:
-    """Cash above its goal goes to assets below target, in proportion to their shortfall."""
+    """Cash above its goal goes to the assets below target, most underweight first."""
     excess = cash + float((w - goals).sum()) - cash_goal
-    shortfall = np.maximum(targets - goals, 0.0)
-    total = float(shortfall.sum())
-    if excess <= 0 or total <= 0:
-        return goals
-    return goals + min(excess, total) * shortfall / total
+    return goals + water_fill(targets - goals, excess)
 
 
 def _fund_from_overweight(
     goals: np.ndarray, w: np.ndarray, cash: float, targets: np.ndarray, breached: np.ndarray, buffer: float
 ) -> np.ndarray:
-    """Buys that cash and the sells cannot pay for are funded by the most overweight untouched assets."""
+    """Buys that cash and the sells cannot pay for are funded by the untouched assets, most overweight
+    first."""
     need = float(np.maximum(goals - w, 0.0).sum())
     freed = float(np.maximum(w - goals, 0.0).sum())
     short = need - (cash + freed - buffer)
     if short <= 0:
         return goals
-    goals = goals.copy()
     untouched = ~breached & (goals == w)
-    over = np.where(untouched, w - targets, 0.0)
-    for i in np.argsort(-over, kind="stable"):
-        if short <= 0 or over[i] <= 0:
-            break
-        take = min(over[i], short)
-        goals[i] -= take
-        short -= take
-    return goals
+    return goals - water_fill(np.where(untouched, w - targets, 0.0), short)
 
 
 def _scale_buys(goals: np.ndarray, w: np.ndarray, cash: float, buffer: float) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The small decision pieces the backtester added to ``strategies/``: schedules, the calendar trigger, cash
-flows and the shared cost formulas."""
+"""The small decision pieces the backtester added to ``strategies/``: schedules, the calendar trigger and the
+shared cost formulas (cash flows: ``tests/strategies/test_cash_flows.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from bot.paper_broker.engine import MatchingConfig
 from bot.paper_broker.market import MarketConfig
-from strategies.cashflows import CashFlowTrigger, plan_cash_flow
 from strategies.costs import (
     DEFAULT_IMPACT_COEFFICIENT,
     DEFAULT_SPREAD_BPS,
@@ -18,7 +17,7 @@ from strategies.costs import (
     half_spread_fraction,
     impact_fraction,
 )
-from strategies.planner import TradeTo, plan_rebalance
+from strategies.planner import plan_rebalance
 from strategies.portfolio import Side
 from strategies.schedules import CalendarTrigger, EverySession, NoChecks, Period, Periodic
 from strategies.targets import CASH
@@ -92,57 +91,6 @@ def test_calendar_trigger_marks_cash_only_when_above_its_target() -> None:
     above = CalendarTrigger().evaluate(snapshot({"SPY": (18, 500)}, cash=1000), tg)
     below = CalendarTrigger().evaluate(snapshot({"SPY": (20, 500)}, cash=0), tg)
     assert above.asset(CASH).breached and not below.asset(CASH).breached
-
-
-# --- cash flows ---------------------------------------------------------------------------------------------
-
-
-def test_a_deposit_goes_to_underweight_assets_in_proportion_to_their_shortfall() -> None:
-    # after a $20,000 deposit: equity 120k; SPY 66k (goal 72k: short 6k), AGG 34k (goal 48k: short 14k)
-    snap = snapshot({"SPY": (132, 500), "AGG": (340, 100)}, cash=20_000)
-    tg = targets(SPY="0.6", AGG="0.4")
-    plan = plan_cash_flow(snap, tg, bands("0.05"), settings())
-    assert all(o.side is Side.BUY for o in plan.orders)
-    assert {o.symbol: o.notional for o in plan.orders} == {"SPY": D("6000.00"), "AGG": D("14000.00")}
-
-
-def test_a_deposit_skips_overweight_assets() -> None:
-    snap = snapshot({"SPY": (160, 500), "AGG": (200, 100)}, cash=10_000)  # SPY 80k of 110k: overweight
-    plan = plan_cash_flow(snap, targets(SPY="0.6", AGG="0.4"), bands("0.05"), settings())
-    assert [(o.side, o.symbol, o.notional) for o in plan.orders] == [(Side.BUY, "AGG", D("10000.00"))]
-
-
-def test_a_withdrawal_is_raised_from_overweight_assets_only_and_exactly() -> None:
-    # $10,000 withdrawn from cash: cash -10k, equity 90k; SPY 63k (goal 54k, +9k), AGG 37k (goal 36k, +1k)
-    snap = snapshot({"SPY": (126, 500), "AGG": (370, 100)}, cash=-10_000)
-    decision = CashFlowTrigger().evaluate(snap, targets(SPY="0.6", AGG="0.4"))
-    assert decision.fired and {r.symbol for r in decision.breached} == {"SPY", "AGG"}
-    plan = plan_cash_flow(snap, targets(SPY="0.6", AGG="0.4"), bands("0.05"), settings())
-    assert all(o.side is Side.SELL for o in plan.orders)
-    assert {o.symbol: o.qty for o in plan.orders} == {"SPY": D(18), "AGG": D(10)}  # $9,000 and $1,000
-    assert plan.cash_after == 0
-
-
-def test_a_withdrawal_takes_an_equal_share_of_each_excess() -> None:
-    # cash -2k, equity 98k: SPY 63k vs goal 58.8k (+4.2k); AGG 37k vs 39.2k (under); 2k from SPY only
-    snap = snapshot({"SPY": (126, 500), "AGG": (370, 100)}, cash=-2_000)
-    plan = plan_cash_flow(snap, targets(SPY="0.6", AGG="0.4"), bands("0.05"), settings())
-    assert [(o.side, o.symbol) for o in plan.orders] == [(Side.SELL, "SPY")]
-    assert abs(plan.orders[0].qty - D(4)) <= D("1e-9")  # the planner rounds share quantities down
-
-
-def test_cash_at_its_goal_needs_no_flow_plan() -> None:
-    snap = snapshot({"SPY": (120, 500), "AGG": (400, 100)}, cash=0)
-    plan = plan_cash_flow(snap, targets(SPY="0.6", AGG="0.4"), bands("0.05"), settings())
-    assert not plan.decision.fired and plan.orders == ()
-
-
-def test_a_partial_policy_still_invests_a_whole_deposit() -> None:
-    snap = snapshot({"SPY": (120, 500), "AGG": (400, 100)}, cash=10_000)
-    plan = plan_cash_flow(
-        snap, targets(SPY="0.6", AGG="0.4"), bands("0.05"), settings(trade_to=TradeTo.PARTIAL)
-    )
-    assert sum(o.notional for o in plan.orders) == D("10000.00")
 
 
 # --- costs --------------------------------------------------------------------------------------------------

@@ -110,6 +110,21 @@ def test_cash_target_is_kept_and_excess_cash_is_invested() -> None:
     assert plan.weights_after == {"AGG": D("0.45"), "SPY": D("0.5"), CASH: D("0.05")}
 
 
+def test_a_deposit_into_a_drifted_portfolio_buys_the_most_underweight_first_and_sells_nothing() -> None:
+    # targets SPY 40 / AGG 40 / GLD 20; SPY 43,000 (+3pp), AGG 36,000 (-4pp), GLD 15,000 (-5pp): all inside
+    # 5pp. A $6,000 deposit: cash 6pp > 5pp breaches. Shortfalls GLD 5,000, AGG 4,000; investing 6,000 most
+    # underweight first leaves both at the same gap L: (5,000 + 4,000 - 6,000) / 2 = 1,500 -> GLD +3,500,
+    # AGG +2,500 (in proportion: 3,333.33 and 2,666.67, leaving GLD the worst off). SPY is not sold.
+    snap = snapshot({"SPY": (86, 500), "AGG": (360, 100), "GLD": (100, 150)}, cash=6_000)
+    alloc = targets(SPY="0.4", AGG="0.4", GLD="0.2")
+    plan = plan_rebalance(snap, alloc, bands("0.05"), settings())
+    assert order_rows(plan) == [("AGG", Side.BUY, None, D("2500.00")), ("GLD", Side.BUY, None, D("3500.00"))]
+    assert plan.sells == ()
+    assert plan.drift_after == {"AGG": D("-0.015"), "GLD": D("-0.015"), "SPY": D("0.03"), CASH: D(0)}
+    assert max(abs(d) for d in plan.drift_after.values()) < max(abs(d) for d in plan.drift_before.values())
+    assert "most underweight first" in plan.orders[1].reason
+
+
 def test_trade_below_minimum_is_skipped_and_recorded() -> None:
     # targets SPY 60 / AGG 30 / GLD 10. SPY 140 x 500 = 70,000 (+10pp), AGG 200.05 x 100 = 20,005
     # (-9.995pp), GLD 99.95 x 100 = 9,995 (-0.05pp, inside). Sell SPY 10,000, buy AGG 9,995 -> 5 cash left
