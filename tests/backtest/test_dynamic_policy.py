@@ -1,5 +1,6 @@
-"""The default dynamic policy (issue 5): it runs in the backtester, its reasons reach the plans, and the live
-bot's config builds the very trigger the backtester uses."""
+"""The dynamic policy (issue 5), chosen with ``policy: kind: dynamic``: it runs in the backtester, its reasons
+reach the plans, and the live bot's config builds the very trigger the backtester uses. The example config
+defaults to the objective (issue 14); these tests switch it to ``dynamic`` explicitly."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ from strategies.planner import TradeTo
 from strategies.triggers import AllOf, BandTrigger
 
 CONFIG = load_config("config/example.yaml")
+DYNAMIC = CONFIG.model_copy(update={"policy": PolicyConfig(kind="dynamic")})
+"""The example with ``policy: kind: dynamic`` and the issue-5 defaults (the knobs it lists as comments)."""
 
 
-def test_the_example_config_carries_the_chosen_default_policy() -> None:
-    assert CONFIG.policy is not None
-    assert CONFIG.policy.to_spec() == DynamicPolicySpec()
-    assert CONFIG.policy_spec() == PolicyConfig().to_spec()
+def test_the_example_defaults_to_the_objective_and_dynamic_stays_one_key_away() -> None:
+    assert CONFIG.policy is not None and CONFIG.policy.kind == "objective"
+    assert CONFIG.policy.tracking == "balanced"
+    # the backtester's ``dynamic`` policy, and the live bot's with kind: dynamic, are the issue-5 default
+    assert CONFIG.policy_spec() == DynamicPolicySpec() == DYNAMIC.policy_spec()
+    assert isinstance(DYNAMIC.policy_trigger()[0], AllOf)
 
 
 def test_the_dynamic_policy_runs_in_the_backtester_and_its_reasons_reach_the_plans() -> None:
@@ -46,8 +51,8 @@ def test_the_dynamic_policy_runs_in_the_backtester_and_its_reasons_reach_the_pla
 
 
 def test_the_config_builds_the_same_trigger_as_the_backtester() -> None:
-    trigger, settings, lookback = CONFIG.policy_trigger()
-    policy = policies_for([DYNAMIC_POLICY], CONFIG)[0]
+    trigger, settings, lookback = DYNAMIC.policy_trigger()
+    policy = policies_for([DYNAMIC_POLICY], DYNAMIC)[0]
     assert trigger == policy.trigger  # frozen dataclasses: equal means the same composition and numbers
     assert settings == policy.settings
     assert lookback == policy.market_lookback
@@ -137,7 +142,7 @@ def test_the_live_bot_plans_with_the_dynamic_trigger_and_fetches_daily_bars_once
         quotes={s: QuoteState(s, Decimal("99.99"), Decimal("100.01"), None) for s in targets.symbols},
         assets={s: AssetInfo(s, tradable=True, fractionable=True) for s in targets.symbols},
     )
-    bot = AccountBot(CONFIG, CONFIG.accounts[0], broker=broker, store=StateStore(None), clock=Clock())  # type: ignore[arg-type]
+    bot = AccountBot(DYNAMIC, DYNAMIC.accounts[0], broker=broker, store=StateStore(None), clock=Clock())  # type: ignore[arg-type]
     plan = bot.make_plan(view)
     assert plan.decision.fired and plan.orders
     assert (
