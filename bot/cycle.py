@@ -50,7 +50,7 @@ from bot.tax.sync import refresh_fills
 from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
 from strategies.plan import RebalancePlan
 from strategies.planner import PlannerSettings, plan_rebalance
-from strategies.portfolio import PortfolioSnapshot
+from strategies.portfolio import PortfolioSnapshot, apply_open_orders
 from strategies.tax import HouseholdLedger
 from strategies.tax.planning import fold_substitutes
 
@@ -98,6 +98,8 @@ class AccountBot(PlanningTurn):
         )
         self._assets: dict = {}
         self._last_cycle: datetime | None = None
+        self._policy: tuple | None = None
+        """(config, its policy trigger), see :meth:`_policy_trigger`."""
 
     # -- the turn (bot.turn.PlanningTurn) --------------------------------------------------------------------
     @property
@@ -203,7 +205,7 @@ class AccountBot(PlanningTurn):
         return plan
 
     def _plan(self, snapshot: PortfolioSnapshot) -> tuple[RebalancePlan, PlannerSettings]:
-        dynamic = self.config.policy_trigger()  # the config's ``policy`` section (issue 5), if any
+        dynamic = self._policy_trigger()  # the config's ``policy`` section, if any
         if dynamic is not None:
             return self._make_dynamic_plan(snapshot, *dynamic), dynamic[1]
         settings = self.config.planner_settings()
@@ -212,13 +214,25 @@ class AccountBot(PlanningTurn):
         )
         return plan, settings
 
+    def _policy_trigger(self):  # noqa: ANN202 - BotConfig.policy_trigger's tuple, or None
+        """The policy's trigger, built once per config: the objective keeps its fitted risk aversion in the
+        trigger (one fit per refit period), so a trigger rebuilt every cycle would refit every cycle."""
+        if self._policy is None or self._policy[0] is not self.config:
+            self._policy = (self.config, self.config.policy_trigger())
+        return self._policy[1]
+
     def _make_dynamic_plan(self, snapshot, trigger, settings, lookback: int) -> RebalancePlan:  # noqa: ANN001
-        """The plan under the dynamic trigger: context from the clock, the store and daily bars."""
+        """The plan under the policy's trigger: context from the clock, the store and daily bars.
+
+        Bars are fetched for the held symbols outside the target too: the objective counts such a position
+        as drift to sell (its target is zero), and without its returns it could not price that risk and
+        would fall back to the bands for the whole portfolio."""
         from bot.market import live_context
 
         targets = self.config.targets.to_allocation()
+        held = sorted(set(apply_open_orders(snapshot).held_symbols()) - set(targets.symbols))
         context = live_context(
-            self.broker, self.store, self.account.name, self.clock.now(), targets.symbols, lookback
+            self.broker, self.store, self.account.name, self.clock.now(), [*targets.symbols, *held], lookback
         )
         decision = trigger.evaluate(snapshot, targets, context)
         return plan_rebalance(snapshot, targets, self.config.bands.to_policy(), settings, decision)

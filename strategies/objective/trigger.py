@@ -23,7 +23,7 @@ from strategies.costs import half_spread_fraction
 from strategies.market_state import AssetCosts, MarketState
 from strategies.objective.calibrate import FitCache, TrackingTarget, fit_risk_aversion, refit_period
 from strategies.objective.explain import explain
-from strategies.objective.problem import DEFAULT_CASH_DRAG, Decision, DecisionInputs, decide
+from strategies.objective.problem import DEFAULT_CASH_DRAG, TRADE_EPSILON, Decision, DecisionInputs, decide
 from strategies.objective.risk import RiskModel
 from strategies.portfolio import PortfolioSnapshot, apply_open_orders, open_sides, total_equity
 from strategies.simulation.path import SimCosts
@@ -198,7 +198,7 @@ def _as_trigger_decision(
     for i, symbol in enumerate(symbols):
         weight, target = Decimal(str(inputs.weights[i])), targets.weight(symbol)
         goal = Decimal(str(decision.weights[i])).quantize(GOAL_STEP)
-        traded = abs(decision.trades[i]) > 0
+        traded = bool(abs(decision.trades[i]) > TRADE_EPSILON)  # a plain bool: plans are stored as JSON
         relative = (weight - target) / target if target > 0 else None
         rows.append(AssetCheck(symbol, weight, target, weight - target, relative, None, traded, goal))
     cash = projected.cash / equity
