@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bot.actions import approve_plan
+from bot.actions import ActionError, approve_plan
 from bot.config import BotConfig
 from bot.logging_setup import configure_logging
 from bot.state.store import StateStore
@@ -107,7 +107,10 @@ def _narrate(console: Console, broker, store: StateStore, stop: threading.Event)
                 console.print(f"\n[yellow]{when} plan held for approval[/] {plan.plan_id}")
                 console.print(plan.explanation)
                 console.print(f"[cyan]A person approves it:[/] rebalance-bot approve {plan.plan_id}")
-                approve_plan(store, plan.plan_id, who="demo-user", channel="cli")
+                try:
+                    approve_plan(store, plan.plan_id, who="demo-user", channel="cli")
+                except ActionError as exc:  # it lapsed (or was replaced) between the read and the approval
+                    console.print(f"[red]Too late:[/] {exc}")
             elif plan.status in ("executing", "done", "refused", "expired"):
                 console.print(f"{when} plan {plan.plan_id}: [green]{plan.status}[/]")
                 if plan.status == "executing":
