@@ -74,17 +74,18 @@ def draw_frontier(
         )
     ax.set_xlabel("tracking error, % a year")
     ax.set_ylabel("turnover + cost, % a year")
-    ax.set_yscale("log")
+    ax.set_yscale("symlog", linthresh=0.01)  # log-like, but a point that never traded (0) still shows
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
 
 
 def tune_figure(cell: Cell, recommended: Recommendation, checked_label: str) -> Any:
     """``rebalance-bot tune``'s frontier: one portfolio, every baseline named, the recommendation ringed and
     the recommended setting as the bot runs it (refitted every quarter) as a star."""
-    fig, ax = pyplot().subplots(figsize=(10, 6.5))
+    fig, ax = pyplot().subplots(figsize=(12, 6.5))
     draw_frontier(ax, cell, checked_label, recommended, names=True)
     ax.set_title(f"{cell.portfolio}: risk against cost, {cell.history}")
-    ax.legend(fontsize=7, loc="upper right", ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
