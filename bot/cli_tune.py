@@ -86,12 +86,13 @@ def tune(
 ) -> None:
     """Calibrate the objective on the config's own assets and recommend how closely to track.
 
-    Runs, walk-forward on real history, every built-in baseline (monthly, quarterly and annual rebalancing,
-    the 5 pp band, the 20% relative band, edge bands of 2 to 8 pp) and the objective over a range of risk
-    aversions; draws the risk/cost frontier (PNG and HTML) and recommends the point that beats the most
-    baselines on both tracking error and turnover-plus-cost, said as a preset (tight, balanced, relaxed) or
-    an explicit relative_tracking_error. With the defaults (10 years, 10 risk aversions) a config of 2 to 4
-    assets takes about a minute on two cores; --start/--end and --points make it shorter.
+    Walk-forward on real history: every built-in baseline and the objective over a range of risk aversions.
+
+    Draws the risk/cost frontier (PNG and HTML) and recommends the point that beats the most baselines.
+
+    The setting is a preset (tight, balanced, relaxed) or an explicit relative_tracking_error.
+
+    Defaults (10 years, 10 risk aversions): about a minute for 2-4 assets on two cores.
     """
     from rich.console import Console
 
