@@ -12,6 +12,8 @@ from typing import Annotated, TextIO
 
 import typer
 
+from bot.cli_tune import tune
+
 app = typer.Typer(
     name="rebalance-bot",
     help="Keeps an Alpaca portfolio on its target allocation, unattended, with an offline paper broker.",
@@ -666,6 +668,9 @@ def _alpaca_bars(config, symbols, first, last, cache):  # noqa: ANN001, ANN202 -
     end = last or date.today() - timedelta(days=1)
     begin = first or date(2016, 1, 4)  # Alpaca's daily history starts in 2016
     return fetch_alpaca_bars(symbols, begin, end, cache or Path(config.state_dir) / "bars", client)
+
+
+app.command()(tune)  # in its own module (bot/cli_tune.py): this one is long enough
 
 
 def main() -> None:

@@ -7,17 +7,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from bench_objective import (
+from bench_objective import PERIODS, TARGET
+
+from bot.backtest.frontier import (
     CALENDARS,
     EDGE_BANDS,
-    GAMMAS,
-    PERIODS,
-    TARGET,
     Cell,
     dominated_by,
     frontier_dominates,
     two_asset_ratio,
 )
+from bot.backtest.frontier_plot import draw_frontier, pyplot, save
 
 MARK = {True: "yes", False: "**no**"}
 
@@ -161,35 +161,14 @@ def cycle_speed(real: list[Cell]) -> None:
 
 
 def plot(real: list[Cell], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = ["60-40", "diversified", "permanent", "twelve-assets"]
     cells = {c.portfolio: c for c in real if c.history == "2004-12..2022" and c.portfolio in names}
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    fig, axes = pyplot().subplots(2, 2, figsize=(12, 9))
     for ax, name in zip(axes.flat, names, strict=False):
         if name not in cells:
             continue
-        cell = cells[name]
-        ax.plot(
-            [p.tracking_error * 100 for p in cell.frontier],
-            [p.burden * 100 for p in cell.frontier],
-            "o-",
-            label=f"objective, risk aversion {GAMMAS[0]:.0e}..{GAMMAS[-1]:.0e}",
-        )
-        for key, outcome in cell.baselines.items():
-            ax.plot(outcome.tracking_error * 100, outcome.burden * 100, "s", label=key)
-        if cell.default is not None:
-            ax.plot(
-                cell.default.tracking_error * 100, cell.default.burden * 100, "*", ms=16, label="balanced"
-            )
+        draw_frontier(ax, cells[name], TARGET.name)
         ax.set_title(f"{name}, 2004-12..2022")
-        ax.set_xlabel("tracking error, % a year")
-        ax.set_ylabel("turnover + cost, % a year")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save(fig, path)
