@@ -198,7 +198,7 @@ def _as_trigger_decision(
     for i, symbol in enumerate(symbols):
         weight, target = Decimal(str(inputs.weights[i])), targets.weight(symbol)
         goal = Decimal(str(decision.weights[i])).quantize(GOAL_STEP)
-        traded = abs(decision.trades[i]) > 0
+        traded = bool(abs(decision.trades[i]) > 0)  # a numpy bool would not serialise with the plan
         relative = (weight - target) / target if target > 0 else None
         rows.append(AssetCheck(symbol, weight, target, weight - target, relative, None, traded, goal))
     cash = projected.cash / equity
