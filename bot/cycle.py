@@ -98,6 +98,9 @@ class AccountBot(PlanningTurn):
         )
         self._assets: dict = {}
         self._last_cycle: datetime | None = None
+        self._policy = config.policy_trigger()
+        """The config's ``policy`` trigger, built once: the objective keeps its fitted risk aversion in it
+        (one refit per quarter, 1-2 s each), so a trigger built every cycle would refit every cycle."""
 
     # -- the turn (bot.turn.PlanningTurn) --------------------------------------------------------------------
     @property
@@ -203,7 +206,7 @@ class AccountBot(PlanningTurn):
         return plan
 
     def _plan(self, snapshot: PortfolioSnapshot) -> tuple[RebalancePlan, PlannerSettings]:
-        dynamic = self.config.policy_trigger()  # the config's ``policy`` section (issue 5), if any
+        dynamic = self._policy  # the config's ``policy`` section (issue 5), if any
         if dynamic is not None:
             return self._make_dynamic_plan(snapshot, *dynamic), dynamic[1]
         settings = self.config.planner_settings()
