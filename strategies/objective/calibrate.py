@@ -177,7 +177,11 @@ def anchor_gamma(
 
 def _interpolate(tried: dict[float, float], goal: float) -> tuple[float, float]:
     """``gamma`` at which the tracking error crosses ``goal``, linear in log-log between the points that
-    bracket it; the nearest end when none does."""
+    bracket it. When none does, the end on the goal's side: the smallest ``gamma`` tried when every one
+    tracks closer than the goal (the window's drift seldom reached the region's edge, so the simulated
+    tracking error is flat and says only that a looser setting is allowed), the largest when every one
+    tracks looser. (Taking the point whose tracking error is nearest the goal picked, on a flat curve,
+    whichever noise put highest: a ``balanced`` fit came out 2.8x its anchor, as tight as ``tight``.)"""
     points = sorted(tried.items())
     gammas = np.log([g for g, _ in points])
     errors = np.log(np.maximum([te for _, te in points], 1e-12))
@@ -188,14 +192,14 @@ def _interpolate(tried: dict[float, float], goal: float) -> tuple[float, float]:
         if min(e0, e1) <= target <= max(e0, e1) and e0 != e1:
             share = (target - e0) / (e1 - e0)
             return float(math.exp(g0 + share * (g1 - g0))), goal
-    nearest = int(np.argmin(np.abs(errors - target)))
-    return float(math.exp(gammas[nearest])), float(math.exp(errors[nearest]))
+    end = 0 if errors.max() < target else len(points) - 1
+    return float(math.exp(gammas[end])), float(math.exp(errors[end]))
 
 
 @dataclass(eq=False)
 class FitCache:
     """Fits kept per refit period (e.g. one per quarter), so a bot deciding every few minutes or a backtest
-    deciding every session fits once per period. A fit starts from the previous one."""
+    deciding every session fits once per period."""
 
     _fits: dict[tuple, Fit] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -209,11 +213,6 @@ class FitCache:
             self._fits[key] = fit
             if len(self._fits) > 64:
                 self._fits.pop(next(iter(self._fits)))
-
-    def latest(self, prefix: tuple) -> Fit | None:
-        with self._lock:
-            matching = [v for k, v in self._fits.items() if k[: len(prefix)] == prefix]
-        return matching[-1] if matching else None
 
 
 def refit_period(day: date, target: TrackingTarget) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """The objective's decision in words a person can check: the numbers behind trading or waiting.
 
 One line each: what the drift kept costs now and after (forecast tracking error and risk cost), what the
-trades cost (spread and impact, tax), the net benefit, and for a wait which asset came closest to paying.
+trades cost (spread and impact, tax), the net benefit, and for a wait which asset came closest to paying
+and what going back to target would have cost against what it would have saved.
 Amounts are basis points of equity; the risk cost is the objective's own unit (risk aversion times scaled
 tracking variance), so it adds to the costs. The calibration note says where the risk aversion came from.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from strategies.objective.problem import Decision, DecisionInputs
+from strategies.objective.problem import Decision, DecisionInputs, idle_cost, risk_cost, trade_costs
 
 BP = 10_000
 
@@ -42,9 +43,23 @@ def explain(
         text = (
             f"wait: forecast tracking error {before:.2%} a year "
             f"(risk cost {decision.risk_before * BP:.2f} bp)"
-            f"{_idle(decision)}; no trade saves more than it costs ({_nearest(inputs, gamma, symbols)})"
+            f"{_idle(decision)}; no trade saves more than it costs ({_nearest(inputs, gamma, symbols)}; "
+            f"{_back_to_target(inputs, decision, gamma)})"
         )
     return f"{text} [{fit_note}]"
+
+
+def _back_to_target(inputs: DecisionInputs, decision: Decision, gamma: float) -> str:
+    """What the trade a calendar would make, every tradable asset back to target, costs against what it
+    saves: the numbers behind a wait (its net benefit is never positive, or the objective would trade)."""
+    goal = np.where(inputs.vector("frozen"), inputs.weights, inputs.targets)
+    cost, tax = trade_costs(goal - inputs.weights, inputs)
+    risk = risk_cost(goal - inputs.targets, inputs.covariance, gamma)
+    net = decision.risk_before + decision.idle_before - risk - idle_cost(goal, inputs) - cost - tax
+    return (
+        f"back to target: risk cost {decision.risk_before * BP:.2f} -> {risk * BP:.2f} bp for trading cost "
+        f"{cost * BP:.2f} bp, tax {tax * BP:.2f} bp; net benefit {net * BP:.2f} bp"
+    )
 
 
 def _tracking_error(deviation: np.ndarray, covariance: np.ndarray) -> float:
@@ -53,7 +68,7 @@ def _tracking_error(deviation: np.ndarray, covariance: np.ndarray) -> float:
 
 
 def _idle(decision: Decision) -> str:
-    if decision.idle_before == 0 and decision.idle_after == 0:
+    if max(decision.idle_before, decision.idle_after) * BP < 0.005:  # would read "0.00 -> 0.00 bp"
         return ""
     return f", idle cash {decision.idle_before * BP:.2f} -> {decision.idle_after * BP:.2f} bp"
 

@@ -37,11 +37,21 @@ class SimCosts:
     """``k_i``: impact cost of trading ``z`` (fraction of equity) is ``k_i * |z| ** 1.5``."""
     cash_buffer: float = 0.005
     """Cash the policies keep (the planner's ``cash_buffer``)."""
+    min_trade: float = 0.0
+    """Trades smaller than this fraction of the *starting* equity are not made (the planner's
+    ``min_trade_notional`` over the account's size; as the account grows the same dollars are a smaller
+    fraction, as in the planner)."""
 
     @classmethod
     def spread_only(cls, half_spread: Sequence[float], cash_buffer: float = 0.005) -> SimCosts:
         h = np.asarray(half_spread, dtype=float)
         return cls(h, np.zeros_like(h), cash_buffer)
+
+    def initial(self, targets: np.ndarray) -> np.ndarray:
+        """Weights of the first investment, as the planner buys them from cash: the targets, scaled down
+        pro rata when they would spend the cash buffer."""
+        invested = float(targets.sum())
+        return targets * min(1.0, (1.0 - self.cash_buffer) / invested) if invested > 0 else targets.copy()
 
     def of(self, trades: np.ndarray) -> np.ndarray:
         """Cost of each row of ``trades`` (portfolios x assets), as a fraction of equity."""
@@ -142,10 +152,11 @@ def simulate(
     score_from: int | None = None,
     reference_widths: np.ndarray | None = None,
 ) -> list[Outcome]:
-    """Invest at target at the close of ``start``, then run ``policy`` to the close of ``end`` (the last
-    session by default). Returns one :class:`Outcome` per portfolio of the batch, measured over the
-    sessions after ``score_from`` (default ``start``: all of them). With ``reference_widths`` (band
-    half-widths per asset, as the backtester's reference bands) each outcome also has its cycle speed.
+    """Invest at target at the close of ``start`` (keeping the cash buffer: :meth:`SimCosts.initial`), then
+    run ``policy`` to the close of ``end`` (the last session by default). Returns one :class:`Outcome` per
+    portfolio of the batch, measured over the sessions after ``score_from`` (default ``start``: all of
+    them). With ``reference_widths`` (band half-widths per asset, as the backtester's reference bands) each
+    outcome also has its cycle speed.
 
     A shared ``context`` lets several policies reuse one path's risk forecasts.
     """
@@ -155,8 +166,9 @@ def simulate(
         raise ValueError(f"need 0 <= start < end < sessions, got {start}, {end}, {returns.shape[0]}")
     context = context or SimContext(returns, targets, costs, risk or RiskModel())
     n_rows = policy.size
-    weights = np.tile(targets, (n_rows, 1))
-    cash = np.full(n_rows, context.cash_target)
+    weights = np.tile(costs.initial(targets), (n_rows, 1))
+    cash = 1.0 - weights.sum(axis=1)
+    wealth = np.ones(n_rows)  # equity against the start's, for ``min_trade``
     checks = policy.checks(returns.shape[0])
     score_from = start if score_from is None else score_from
     active = np.empty((n_rows, end - start))
@@ -169,11 +181,15 @@ def simulate(
         values = weights * (1.0 + r)
         equity = values.sum(axis=1) + cash
         weights, cash = values / equity[:, None], cash / equity
+        wealth = wealth * equity
         if reference_widths is not None:
             outside[0, :, step] = (np.abs(weights - targets) > reference_widths).any(axis=1)
         if checks[t]:
             wanted = policy.decide(t, weights, cash, context)
             trades = wanted - weights
+            if costs.min_trade > 0:  # the planner skips orders below min_trade_notional
+                trades = np.where(np.abs(trades) < costs.min_trade / wealth[:, None], 0.0, trades)
+                wanted = weights + trades
             moved = np.abs(trades).sum(axis=1) > 0
             if moved.any():
                 cost = costs.of(trades)
@@ -181,6 +197,7 @@ def simulate(
                 cash = (1.0 - wanted.sum(axis=1) - cost) / remaining
                 weights = wanted / remaining[:, None]
                 equity = equity * remaining
+                wealth = wealth * remaining
                 if t > score_from:
                     traded += np.abs(trades).sum(axis=1) / 2.0
                     paid += cost

@@ -84,7 +84,10 @@ class ObjectivePolicy:
 
 @dataclass(frozen=True)
 class CalendarPolicy:
-    """Back to target on the schedule's sessions (monthly, quarterly, annual)."""
+    """Back to target on the schedule's sessions (monthly, quarterly, annual), as the planner does it:
+    every asset goes to target, but buys never spend the cash buffer, so when the cash target is below
+    the buffer the buys are scaled down (the underweight assets end short of target by the buffer) and a
+    session on which every asset is underweight and cash sits at the buffer trades nothing."""
 
     schedule: Schedule
     days: tuple[date, ...]
@@ -97,7 +100,14 @@ class CalendarPolicy:
         return check_mask(self.schedule, self.days, sessions)
 
     def decide(self, t: int, weights: np.ndarray, cash: np.ndarray, context: SimContext) -> np.ndarray:
-        return np.tile(context.targets, (weights.shape[0], 1))
+        buffer = context.costs.cash_buffer
+        cash_goal = max(context.cash_target, buffer)
+        out = weights.copy()
+        for row in range(weights.shape[0]):
+            w, c = weights[row], float(cash[row])
+            goals = _deploy_excess_cash(context.targets.copy(), w, c, cash_goal, context.targets)
+            out[row] = _scale_buys(goals, w, c, buffer)
+        return out
 
 
 @dataclass(frozen=True)
