@@ -10,16 +10,19 @@ same configs with the same lines:
 * ``state_dir``, the log file and the embedded broker's database can actually be created and written (a
   ``/dev/null`` state_dir, a NUL byte in a path or a read-only log folder would otherwise surface as a
   traceback at start-up);
+* the embedded broker's start date lies in its bundled data;
 * the targets are tickers the broker can trade: offline, the embedded paper broker's bundled data; with
   ``check-config --online``, each account's broker's ``/v2/assets``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,16 +198,32 @@ def ticker_problems(config: BotConfig) -> list[str]:
     from bot.paper_broker.marketdata import BUNDLED_DATA_DIR, discover_files
 
     known = set(discover_files(BUNDLED_DATA_DIR)[0])
+    first, last = bundled_span()
+    problems = []
+    if not first <= config.embedded.start <= last:
+        problems.append(
+            f"embedded.start: {config.embedded.start} is outside the bundled market data ({first} to {last});"
+            " give a date in that span"
+        )
     symbols = target_symbols(config)
     for name, spec in config.embedded.accounts.items():
         for symbol in spec.positions:
             symbols.setdefault(symbol, f"embedded.accounts.{name}.positions.{symbol}")
-    return [
+    return problems + [
         f"{key}: the embedded paper broker has no data for {symbol}, so it cannot be traded (it has "
         f"{', '.join(sorted(known))}); use one of those, or an Alpaca account"
         for symbol, key in symbols.items()
         if symbol not in known
     ]
+
+
+@functools.cache
+def bundled_span() -> tuple[date, date]:
+    """First and last day of the bundled market data (read once per process)."""
+    from bot.paper_broker.marketdata import MarketData
+
+    data = MarketData.bundled()
+    return data.first_day(), data.last_day()
 
 
 def online_ticker_problems(config: BotConfig, brokers: Mapping[str, Any]) -> list[str]:
