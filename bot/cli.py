@@ -37,16 +37,10 @@ ConfigOption = Annotated[
 
 
 def _load(config_path: Path):  # noqa: ANN202 - BotConfig
-    """Load the config or exit with code 2 and one line per problem: nothing is traded on a bad config."""
-    from bot.config import ConfigError, load_config
+    """Load the config or exit with code 2 and one line per problem (:mod:`bot.cli_checks`)."""
+    from bot.cli_checks import load_or_exit
 
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        typer.echo(f"error: invalid config {config_path}:", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(2) from exc
+    return load_or_exit(config_path)
 
 
 def _store(config):  # noqa: ANN001, ANN202 - BotConfig -> StateStore
@@ -70,9 +64,19 @@ def _logging(config, console: bool = True, secrets=()) -> None:  # noqa: ANN001
 
 
 @app.command("check-config")
-def check_config(config: ConfigOption = DEFAULT_CONFIG) -> None:
+def check_config(
+    config: ConfigOption = DEFAULT_CONFIG,
+    online: Annotated[
+        bool, typer.Option("--online", help="Also ask each account's broker whether it trades every target.")
+    ] = False,
+) -> None:
     """Validate the config file: exit 0 when it is usable, 2 with one line per problem when not."""
     loaded = _load(config)
+    if online:
+        from bot.cli_checks import check_online
+
+        with _connected(loaded) as connections:
+            check_online(loaded, connections.brokers)
     weights = ", ".join(f"{s} {w:.1%}" for s, w in loaded.targets.weights.items())
     typer.echo(f"{config}: OK")
     typer.echo(f"  accounts: {', '.join(f'{a.name} ({a.broker})' for a in loaded.accounts)}")
@@ -86,19 +90,16 @@ def check_config(config: ConfigOption = DEFAULT_CONFIG) -> None:
 def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Run the bot unattended until Ctrl-C or SIGTERM, with its web dashboard (unless web.enabled: false)."""
     from bot.approval.links import LinkSigner, access_token, signing_key
-    from bot.config import ConfigError
+    from bot.broker_watch import KeysRefused
+    from bot.cli_checks import broker_errors
     from bot.state.lock import AlreadyRunning
     from bot.web.server import DashboardService
     from bot.worker import Bot, build_notifier, connect, run_forever, tick_seconds
 
     loaded = _load(config)
-    try:
+    with broker_errors(loaded):
         notifier, notify_secrets = build_notifier(loaded)
         connections = connect(loaded)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(2) from exc
     state_dir = Path(loaded.state_dir)
     store = _store(loaded)
     signer = LinkSigner(signing_key(state_dir))
@@ -117,6 +118,9 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     except AlreadyRunning as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+    except KeysRefused as exc:  # logged by the bot; nothing changes until a person fixes the keys
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     finally:
         connections.close()
 
@@ -210,6 +214,7 @@ def _uses_embedded(config) -> bool:  # noqa: ANN001
 def _connected(loaded) -> Iterator:  # noqa: ANN001 - BotConfig; yields bot.worker.Connections
     """The config's brokers for a one-off command. With the embedded paper broker the state folder is locked
     first: that broker lives in a running bot's process, and a second one on the same files would diverge."""
+    from bot.cli_checks import broker_errors
     from bot.state.lock import AlreadyRunning, StateLock
     from bot.worker import connect
 
@@ -218,11 +223,14 @@ def _connected(loaded) -> Iterator:  # noqa: ANN001 - BotConfig; yields bot.work
     except AlreadyRunning as exc:
         typer.echo(f"error: {exc}; the embedded paper broker lives in that process", err=True)
         raise typer.Exit(1) from exc
-    connections = connect(loaded, speed=False)
     try:
-        yield connections
+        with broker_errors(loaded):  # unset key variables, a broker down or refusing the keys: exit 2
+            connections = connect(loaded, speed=False)
+            try:
+                yield connections
+            finally:
+                connections.close()
     finally:
-        connections.close()
         if lock is not None:
             lock.__exit__(None, None, None)
 

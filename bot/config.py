@@ -26,6 +26,7 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.config_checks import number_problems
 from strategies.bands import Band, BandPolicy
 from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
 from strategies.objective.calibrate import TrackingTarget
@@ -40,6 +41,7 @@ TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,9}([./][A-Z0-9]{1,4})?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REGULAR_SESSION_MINUTES = 390
+MAX_EXPIRY_MINUTES = 7 * 24 * 60
 PAPER_API_URL = "https://paper-api.alpaca.markets"
 LIVE_API_URL = "https://api.alpaca.markets"
 
@@ -342,11 +344,11 @@ class PolicyConfig(_Model):
 class ScheduleConfig(_Model):
     """How often the bot polls, and which part of the trading session it may trade in."""
 
-    interval_minutes: int = Field(5, ge=1)
+    interval_minutes: int = Field(5, ge=1, le=1440)
     only_when_open: bool = True
-    skip_first_minutes: int = Field(15, ge=0)
+    skip_first_minutes: int = Field(15, ge=0, le=REGULAR_SESSION_MINUTES)
     """Opening auctions and wide early spreads make the first minutes expensive."""
-    stop_before_close_minutes: int = Field(15, ge=0)
+    stop_before_close_minutes: int = Field(15, ge=0, le=REGULAR_SESSION_MINUTES)
     """Alpaca's own rebalancer only runs with 15+ minutes left, so orders have time to fill."""
 
     @model_validator(mode="after")
@@ -366,9 +368,9 @@ class SlicingConfig(_Model):
     sliced; ``single``: always one market order; ``twap``: always sliced."""
     small_order_adv_fraction: Decimal = Field(Decimal("0.005"), ge=0, le=1)
     """``auto`` sends an order at once below this share of the average daily volume (0.005 = 0.5%)."""
-    twap_window_minutes: int = Field(60, ge=1)
+    twap_window_minutes: int = Field(60, ge=1, le=REGULAR_SESSION_MINUTES)
     """Shortest window a sliced order is spread over; longer when the participation cap needs it."""
-    children: int = Field(12, ge=1)
+    children: int = Field(12, ge=1, le=REGULAR_SESSION_MINUTES)
     """Child orders over ``twap_window_minutes``: one every window / children minutes."""
     participation_cap: Decimal = Field(Decimal("0.10"), gt=0, le=1)
     """A child is at most this share of the volume traded in its interval (from the latest minute bars)."""
@@ -377,9 +379,9 @@ class SlicingConfig(_Model):
     collar_half_spreads: Decimal | None = Field(Decimal("2"), ge=0)
     """Limit children: buy at most mid + k half-spreads, sell at least mid - k half-spreads. null sends
     market children instead."""
-    reprice_after_minutes: int = Field(2, ge=1)
+    reprice_after_minutes: int = Field(2, ge=1, le=REGULAR_SESSION_MINUTES)
     """A limit child still open after this long is canceled and its rest sent again at the new collar."""
-    deadline_minutes_before_close: int = Field(15, ge=0)
+    deadline_minutes_before_close: int = Field(15, ge=0, le=REGULAR_SESSION_MINUTES)
     """What is not filled by then is canceled; the next cycle plans it again (a parent never spans days)."""
 
     @model_validator(mode="after")
@@ -392,13 +394,13 @@ class SlicingConfig(_Model):
 class ExecutionConfig(_Model):
     """How plans turn into orders."""
 
-    min_trade_notional: Decimal = Field(Decimal("10"), ge=1)
+    min_trade_notional: Decimal = Field(Decimal("10"), ge=1, le=1_000_000)
     """USD; smaller trades are skipped (Alpaca's own minimum for notional orders is $1)."""
     cash_buffer: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     """Fraction of the portfolio always kept in cash (room for price moves between plan and fill)."""
     fractional: bool = True
-    order_timeout_minutes: int = Field(10, ge=1)
-    poll_seconds: int = Field(5, ge=1)
+    order_timeout_minutes: int = Field(10, ge=1, le=1440)
+    poll_seconds: int = Field(5, ge=1, le=3600)
     slicing: SlicingConfig = SlicingConfig()
 
 
@@ -440,8 +442,8 @@ class ApprovalConfig(_Model):
     @field_validator("expiry")
     @classmethod
     def _positive_minutes(cls, value: Any) -> Any:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be market_close or a number of minutes (at least 1)")
+        if isinstance(value, int) and not 1 <= value <= MAX_EXPIRY_MINUTES:
+            raise ValueError(f"must be market_close or a number of minutes (1 to {MAX_EXPIRY_MINUTES})")
         return value
 
     @model_validator(mode="after")
@@ -461,7 +463,7 @@ class NotificationsConfig(_Model):
     """Send a summary of the day after each close."""
     retries: int = Field(3, ge=0, le=10)
     """Delivery attempts after the first one, with exponential backoff."""
-    rejections_alert: int = Field(3, ge=1)
+    rejections_alert: int = Field(3, ge=1, le=1000)
     """Alert when the broker rejects this many of an account's orders in one day."""
 
     @field_validator("urls")
@@ -484,9 +486,9 @@ class WebConfig(_Model):
     port: int = Field(8780, ge=0, le=65535)
     public_url: str | None = None
     """Base URL of the dashboard as people reach it, for the links in prompts; default http://host:port."""
-    session_hours: float = Field(12, gt=0)
+    session_hours: float = Field(12, gt=0, le=720)
     """How long a dashboard login lasts."""
-    link_hours: float = Field(8, gt=0)
+    link_hours: float = Field(8, gt=0, le=168)
     """How long an approve/reject link in a prompt stays valid (the request's own expiry also applies)."""
     allowed_hosts: list[str] = Field(default_factory=list)
     """Extra ``Host`` names the dashboard answers (``name`` on its port, or ``name:port`` exactly), beyond its
@@ -588,7 +590,7 @@ class TaxConfig(_Model):
     defer_days: int = Field(30, ge=0, le=365)
     """A sell whose short-term gains turn long term within this many days is deferred (0: never), while
     the asset is inside ``outer_band`` times its band."""
-    outer_band: Decimal = Field(Decimal("1.5"), ge=1)
+    outer_band: Decimal = Field(Decimal("1.5"), ge=1, le=10)
     gains_to_band_edge: bool = True
     """Sell at a gain only as far as the band needs; the rest of a trade to target only from losses."""
     gain_band_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
@@ -665,7 +667,7 @@ class LoggingConfig(_Model):
     file: Path | None = None
     """Rotating log file; None logs to stderr only."""
     max_bytes: int = Field(10_000_000, ge=1024)
-    backups: int = Field(5, ge=0)
+    backups: int = Field(5, ge=0, le=1000)
 
     @field_validator("level", mode="before")
     @classmethod
@@ -695,9 +697,9 @@ class EmbeddedConfig(_Model):
 
     start: date = date(2020, 1, 2)
     """Simulated date the market starts on (bundled real data covers 2003-2022)."""
-    session_seconds: float = Field(60.0, gt=0)
+    session_seconds: float = Field(60.0, gt=0, le=86400)
     """Wall seconds one simulated trading session lasts."""
-    closed_seconds: float = Field(2.0, ge=0)
+    closed_seconds: float = Field(2.0, ge=0, le=86400)
     """Wall seconds the closed time between two sessions lasts."""
     cash: Decimal = Field(Decimal("100000"), ge=0)
     """Starting cash of each embedded account."""
@@ -772,7 +774,7 @@ class HouseholdOptimizerConfig(_Model):
     """USD per USD of distance from target (0: trade only to the band edges)."""
     min_trade: Decimal | None = Field(None, ge=0)
     """USD; smaller trades are dropped. Default: ``execution.min_trade_notional``."""
-    time_limit_seconds: float = Field(30.0, gt=0)
+    time_limit_seconds: float = Field(30.0, gt=0, le=3600)
 
 
 class HouseholdConfig(_Model):
@@ -851,6 +853,7 @@ class BotConfig(_Model):
         problems += self._tax_checks(seen)
         problems += self._household_checks(seen)
         problems += self._embedded_checks(seen)
+        problems += number_problems(self)  # finite, sane magnitudes (bot/config_checks.py)
         _raise_if(problems)
         return self
 
@@ -999,6 +1002,11 @@ def load_config(path: str | Path) -> BotConfig:
         return BotConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {TOO_DEEP}") from None
+
+
+TOO_DEEP = "the YAML nests too deeply (a config is a few levels deep): look for runaway brackets"
 
 
 def _read_yaml(path: Path) -> Any:
@@ -1012,6 +1020,11 @@ def _read_yaml(path: Path) -> Any:
         ) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)
+    except RecursionError:
+        raise ConfigError(f"{path}: {TOO_DEEP}") from None
+    except ValueError as error:  # e.g. an integer of thousands of digits (Python's int conversion limit)
+        first = str(error).split(":")[0]
+        raise ConfigError(f"{path}: a value cannot be read ({first}); use an ordinary number") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

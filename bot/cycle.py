@@ -47,6 +47,7 @@ from bot.tax.planning import TaxContext, TaxPlanInfo, tax_aware_plan
 from bot.tax.reconcile import apply_reconciliation, mismatch_alert, mismatches
 from bot.tax.settings import tax_settings
 from bot.tax.sync import refresh_fills
+from bot.tradable import clear_untradable, refuse_untradable, untradable
 from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
 from strategies.plan import RebalancePlan
 from strategies.planner import PlannerSettings, plan_rebalance
@@ -246,6 +247,12 @@ class AccountBot(PlanningTurn):
 
     def run_cycle(self, run_id: str) -> CycleOutcome:
         view = self.read_view()
+        problems = untradable(self.config.targets.weights, view.assets)
+        if problems:
+            return CycleOutcome(
+                "refused", detail=refuse_untradable(self.store, self.owner, problems, self._alert)
+            )
+        clear_untradable(self.store, self.owner)
         self.tax = self.refresh_taxes(view, run_id)
         plan = self.make_plan(view)
         self._remember(plan)

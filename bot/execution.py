@@ -32,6 +32,7 @@ from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerError, BrokerUnavailable, OrderIntent, OrderState, SubmitOutcomeUnknown
 from bot.broker.rounding import MIN_NOTIONAL
 from bot.clock import Clock
+from bot.plan_outcome import final_reason
 from bot.slicing.behaviour import (
     CancelChild,
     ChildState,
@@ -354,12 +355,16 @@ class PlanExecutor:
                 parent.parent_id, outcome, "", (order.final_at if order else None) or now
             )
             self._report(plan, parent, bars)
-        filled = sum(1 for p in self.store.exec_parents(plan_id=plan.plan_id) if p.status == "filled")
+        finished = self.store.exec_parents(plan_id=plan.plan_id)
+        filled = sum(1 for p in finished if p.status == "filled")
+        reports = self.store.execution_reports(plan_id=plan.plan_id)
         status = "done"
-        self.store.set_plan_status(plan.plan_id, status, f"{filled} of {len(plan.details['orders'])} filled")
-        plan_bp = plan_shortfall_bp(self.store.execution_reports(plan_id=plan.plan_id))
+        reason = final_reason(plan.details["orders"], finished, reports)
+        self.store.set_plan_status(plan.plan_id, status, reason)
+        plan_bp = plan_shortfall_bp(reports)
         log.info(
             "plan finished",
+            outcome=reason,
             filled=filled,
             orders=len(plan.details["orders"]),
             shortfall_bp=round(plan_bp, 2) if plan_bp is not None else None,

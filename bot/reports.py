@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot.config import BotConfig
@@ -23,6 +24,8 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
         else "last run: never"
     )
     console.print(f"[red]HALTED[/]: {halted}" if halted else "not halted")
+    for line in attention_lines(store.flags()):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for account in config.accounts:
         plans = store.plans(account=account.name, limit=1)
         table = Table(title=f"account {account.name}: targets vs weights (latest plan)")
@@ -40,6 +43,15 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
                     "yes" if check["breached"] else "",
                 )
         console.print(table)
+        if plans:
+            latest = plans[0]
+            console.print(
+                f"latest plan: {latest.plan_id} {latest.status}"
+                + (f": {latest.status_reason}" if latest.status_reason else ""),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         open_orders = store.orders(account=account.name, open_only=True)
         console.print(f"open orders: {len(open_orders)}")
         for order in open_orders:
@@ -59,6 +71,18 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
             )
 
 
+def attention_lines(flags: Mapping[str, str]) -> list[str]:
+    """What keeps the bot from trading, from the state flags the running bot sets: the broker not answering
+    (``bot.broker_watch``), targets it cannot trade (``bot.tradable``)."""
+    lines = []
+    for name, value in flags.items():
+        if name == "broker":
+            lines.append(f"BROKER: {value}")
+        elif name.startswith("untradable:"):
+            lines.append(f"REFUSED ({name.split(':', 1)[1]}): {value}")
+    return lines
+
+
 def print_history(store: StateStore, limit: int = 20, console: Console | None = None) -> None:
     """Recent plans, each with its orders: how each was executed (at once or sliced into children), what it
     filled, and its execution report (arrival mid, average fill, implementation shortfall, participation)."""
@@ -66,8 +90,9 @@ def print_history(store: StateStore, limit: int = 20, console: Console | None = 
     for plan in store.plans(limit=limit):
         reports = {r.parent_id: r for r in store.execution_reports(plan_id=plan.plan_id)}
         plan_bp = plan_shortfall_bp(reports.values())
+        reason = f" ({escape(plan.status_reason)})" if plan.status_reason else ""
         console.print(
-            f"[bold]{plan.plan_id}[/] {plan.status} at {plan.created_at:%Y-%m-%d %H:%M} "
+            f"[bold]{plan.plan_id}[/] {plan.status}{reason} at {plan.created_at:%Y-%m-%d %H:%M} "
             f"({plan.account}): {plan.details['trigger']['reason']}"
             + (f" - shortfall {plan_bp:+.1f} bp" if plan_bp is not None else "")
         )

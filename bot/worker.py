@@ -23,7 +23,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.approval.links import LinkSigner, approval_links
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock
+from bot.broker_watch import BROKER_FAILURES, BrokerWatch, KeysRefused, describe, keys_refused
 from bot.clock import BrokerFollowingClock, Clock
 from bot.config import BotConfig, resolve_credentials, resolve_notification_urls
 from bot.cycle import AccountBot, CycleOutcome
@@ -160,6 +161,7 @@ class Bot:
         notifier: Notifier | None = None,
         signer: LinkSigner | None = None,
         base_url: str | None = None,
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.brokers = dict(brokers)
@@ -198,6 +200,9 @@ class Bot:
         self._audit_seen = 0
         self._rejections: dict[tuple[str, date], int] = {}
         self._was_open: bool | None = None
+        self._reconciled = False
+        self.watch = BrokerWatch(config, store, self.alert, wall)
+        """Whether the broker answers; the pause before the next try while it does not."""
 
     @property
     def primary(self) -> AlpacaBroker:
@@ -207,7 +212,15 @@ class Bot:
         self.run_id = self.store.start_run(kind, config_fingerprint(self.config))
         latest = self.store.audit_trail(limit=1)
         self._audit_seen = latest[0].id if latest else 0
-        self.reconcile()
+        try:
+            self.reconcile()
+        except BROKER_FAILURES as exc:
+            if keys_refused(exc):  # nothing changes until a person fixes the keys: stop, saying which
+                line = describe(exc, self.config)
+                log.error("broker: " + line)
+                self.finish("failed", {"reason": line})
+                raise KeysRefused(line) from exc
+            self.watch.failed(exc)  # the bot starts and waits; the tick reconciles once the broker answers
         return self.run_id
 
     def reconcile(self) -> None:
@@ -252,12 +265,42 @@ class Bot:
                 ],
                 topic="reconciliation",
             )
+        self._reconciled = True
 
     def tick(self) -> dict[str, CycleOutcome]:
-        """One turn for every account, on one reading of the broker's clock."""
+        """One turn for every account, on one reading of the broker's clock. Nothing raises out of a tick
+        (APScheduler would only log it): a broker that does not answer makes the bot wait, anything else is
+        logged and the next tick tries again."""
+        try:
+            return self._tick()
+        except KeysRefused as exc:  # keys refused after the start: wait like for any outage, and say so
+            self.watch.failed(exc.__cause__ or exc)
+            return self._waiting()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.exception("tick failed", error=str(exc))
+            return {}
+        finally:
+            self.last_tick = time.time()
+
+    def _waiting(self) -> dict[str, CycleOutcome]:
+        names = [*self.accounts, *([self.household.name] if self.household is not None else [])]
+        return {
+            name: CycleOutcome("waiting for the broker", detail=self.watch.reason or "") for name in names
+        }
+
+    def _tick(self) -> dict[str, CycleOutcome]:
         if self.run_id is None:
             self.start()
-        broker_clock = self.primary.clock()
+        if not self.watch.due():
+            return self._waiting()
+        try:
+            if not self._reconciled:
+                self.reconcile()
+            broker_clock = self.primary.clock()
+        except BROKER_FAILURES as exc:
+            self.watch.failed(exc)
+            return self._waiting()
+        self.watch.answered()
         observe = getattr(self.clock, "observe", None)
         if observe is not None:
             observe(broker_clock.timestamp, broker_clock.is_open)
@@ -278,7 +321,6 @@ class Bot:
             self._watch(broker_clock)
         except Exception as exc:  # noqa: BLE001 - alerts are a courtesy; trading goes on without them
             log.error("alert check failed", error=str(exc))
-        self.last_tick = time.time()
         return outcomes
 
     # -- people --------------------------------------------------------------------------------------------

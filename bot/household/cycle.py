@@ -49,6 +49,7 @@ from bot.household.record import (
     plan_details,
 )
 from bot.state.store import PlanRecord, StateStore
+from bot.tradable import clear_untradable, refuse_untradable, untradable
 from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
 from strategies.household import HouseholdInfeasible, HouseholdPlan, optimize_household
 
@@ -193,6 +194,13 @@ class HouseholdBot(PlanningTurn):
 
     def run_cycle(self, run_id: str, reask: str | None = None) -> CycleOutcome:
         reading = self.read()
+        targets = (self.config.household.targets or self.config.targets).weights
+        problems = untradable(targets, self.assets.assets)
+        if problems:
+            return CycleOutcome(
+                "refused", detail=refuse_untradable(self.store, self.name, problems, self._alert)
+            )
+        clear_untradable(self.store, self.name)
         busy = reading.open_orders
         if busy:
             detail = ", ".join(f"{name}: {len(orders)}" for name, orders in busy.items())
