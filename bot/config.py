@@ -254,10 +254,16 @@ class RiskModelConfig(_Model):
     window: int = Field(504, ge=63, le=2520)
     shrinkage: Literal["none", "ledoit_wolf"] = "none"
     scale: Literal["relative", "absolute"] = "relative"
+    shape: float = Field(0.5, gt=0, le=1)
+    """Exponent on the covariance's eigenvalues (1: the forecast as is); see ``RiskModel``."""
 
     def to_model(self) -> RiskModel:
         return RiskModel(
-            halflife=self.halflife, window=self.window, shrinkage=self.shrinkage, scale=self.scale
+            halflife=self.halflife,
+            window=self.window,
+            shrinkage=self.shrinkage,
+            scale=self.scale,
+            shape=self.shape,
         )
 
 

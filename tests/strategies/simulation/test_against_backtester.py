@@ -41,7 +41,7 @@ ACCOUNT = 100_000.0
 MIXES: dict[str, TargetAllocation] = {"60-40": SIXTY_FORTY, "diversified": DIVERSIFIED}
 CALENDAR_YEARS = (date(2010, 1, 1), date(2015, 12, 31))
 OBJECTIVE_YEARS = (date(2010, 1, 1), date(2012, 12, 31))
-GAMMA = 1e-3
+GAMMA = 3e-3
 """A fixed risk aversion (relative scale) in the range of the balanced preset's fits: it trades on tens of
 sessions a year on both mixes, so there is something to agree on."""
 
