@@ -120,14 +120,16 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--skip-real", action="store_true", help="resampled paths only (--paths 0: real only)")
     args = parser.parse_args()
     started = time.perf_counter()
-    jobs = [("real", n, 0, 0, 0) for n in args.portfolios]
-    chunks = max(1, args.paths // 25)  # bootstrap paths in chunks, so both workers stay busy
+    jobs = [] if args.skip_real else [("real", n, 0, 0, 0) for n in args.portfolios]
+    chunks = max(1, args.paths // 10)  # bootstrap paths in chunks, so both workers stay busy
     jobs += [
         ("boot", n, args.paths // chunks, args.years, 1000 * k + i)
         for k, n in enumerate(args.portfolios)
         for i in range(chunks)
+        if args.paths > 0
     ]
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(_job, jobs))

@@ -27,11 +27,13 @@ def report(real: list[Cell], boot: list[Cell], args: argparse.Namespace, seconds
         f"# Objective vs baselines: {len(real)} real-history cells, {len(boot)} resampled paths, "
         f"{seconds:.0f} s\n"
     )
-    frontier_real(real)
+    if real:
+        frontier_real(real)
     frontier_boot(boot)
-    default_real(real)
-    cycle_speed(real)
-    if args.plot:
+    if real:
+        default_real(real)
+        cycle_speed(real)
+    if args.plot and real:
         plot(real, args.plot)
         print(f"\nfrontier plot: {args.plot}")
 
