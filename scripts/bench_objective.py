@@ -51,6 +51,7 @@ from bot.backtest.frontier import (  # noqa: E402
 )
 from bot.backtest.library import LIBRARY  # noqa: E402
 from strategies.objective.calibrate import TrackingTarget  # noqa: E402
+from strategies.objective.risk import RiskModel  # noqa: E402
 from strategies.simulation.path import SimCosts  # noqa: E402
 from strategies.targets import TargetAllocation  # noqa: E402
 
@@ -78,17 +79,21 @@ def load(name: str) -> tuple[PriceHistory, np.ndarray, np.ndarray, SimCosts]:
     return history, returns, targets, sim_costs(history, returns, ACCOUNT)
 
 
-def real_cells(name: str) -> list[Cell]:
+def real_cells(name: str, risk: RiskModel | None = None) -> list[Cell]:
     history, returns, targets, costs = load(name)
     cells = []
     for label, (first, last) in PERIODS.items():
         start = max(history.first_on_or_after(first), 1)
         end = max(i for i, d in enumerate(history.days) if d <= last)
-        cells.append(run_cell(name, label, returns, history.days, targets, costs, start, end, TARGET))
+        cells.append(
+            run_cell(name, label, returns, history.days, targets, costs, start, end, TARGET, risk=risk)
+        )
     return cells
 
 
-def bootstrap_cells(name: str, paths: int, years: int, seed: int) -> list[Cell]:
+def bootstrap_cells(
+    name: str, paths: int, years: int, seed: int, risk: RiskModel | None = None
+) -> list[Cell]:
     from arch.bootstrap import StationaryBootstrap
 
     history, returns, targets, costs = load(name)
@@ -99,7 +104,7 @@ def bootstrap_cells(name: str, paths: int, years: int, seed: int) -> list[Cell]:
     cells = []
     for i, (positional, _) in enumerate(sampler.bootstrap(paths)):
         path = np.vstack([np.zeros(targets.size), positional[0][:length]])
-        cells.append(run_cell(name, f"path {i}", path, days, targets, costs, WARMUP, length))
+        cells.append(run_cell(name, f"path {i}", path, days, targets, costs, WARMUP, length, risk=risk))
     return cells
 
 
@@ -107,8 +112,9 @@ def bootstrap_cells(name: str, paths: int, years: int, seed: int) -> list[Cell]:
 
 
 def _job(args: tuple) -> list[Cell]:
-    kind, name, paths, years, seed = args
-    return real_cells(name) if kind == "real" else bootstrap_cells(name, paths, years, seed)
+    kind, name, paths, years, seed, shape = args
+    risk = RiskModel(shape=shape)
+    return real_cells(name, risk) if kind == "real" else bootstrap_cells(name, paths, years, seed, risk)
 
 
 def main() -> None:
@@ -120,13 +126,18 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--skip-real", action="store_true", help="resampled paths only (--paths 0: real only)")
+    parser.add_argument(
+        "--shape", type=float, default=RiskModel().shape, help="RiskModel.shape (1: one-period)"
+    )
+    parser.add_argument(
+        "--skip-real", action="store_true", help="resampled paths only (--paths 0: real only)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    jobs = [] if args.skip_real else [("real", n, 0, 0, 0) for n in args.portfolios]
+    jobs = [] if args.skip_real else [("real", n, 0, 0, 0, args.shape) for n in args.portfolios]
     chunks = max(1, args.paths // 10)  # bootstrap paths in chunks, so both workers stay busy
     jobs += [
-        ("boot", n, args.paths // chunks, args.years, 1000 * k + i)
+        ("boot", n, args.paths // chunks, args.years, 1000 * k + i, args.shape)
         for k, n in enumerate(args.portfolios)
         for i in range(chunks)
         if args.paths > 0
