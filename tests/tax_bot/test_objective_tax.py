@@ -1,5 +1,5 @@
-"""With a ``tax`` section the objective prices a sale's tax from the lot ledger: the real bot against the paper
-broker on real prices (2019-12-17) sells less of an overweight asset carrying a gain, or waits, and its
+"""With a ``tax`` section the objective prices a sale's tax from the lot ledger: the real bot against the
+paper broker on real prices (2019-12-17) sells less of an overweight asset carrying a gain, or waits, and its
 explanation gives the tax; the plan's tax section then shows the same tax for the sells it makes."""
 
 from __future__ import annotations
