@@ -55,10 +55,7 @@ class TaxContext:
     ) -> dict[str, float]:
         """Tax per dollar sold of every asset the objective may sell (``snapshot``: the account as it is,
         substitutes unfolded, so each member is priced at its own price)."""
-        symbols = set(snapshot.positions) | {settings.primary(s) for s in snapshot.positions}
-        return sell_tax_fractions(
-            self.trusted_lots(account), account, symbols, snapshot.prices, day, settings
-        )
+        return sell_tax_fractions(self.trusted_lots(account), account, snapshot.prices, day, settings)
 
     def events(self) -> tuple[Realisation | Fill, ...]:
         """What the wash-sale guards look at: every realisation and every fill of the household."""

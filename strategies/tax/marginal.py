@@ -21,7 +21,7 @@ which a per-dollar price cannot respect. Tax-advantaged accounts pay 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -64,20 +64,16 @@ def marginal_tax_fraction(
 
 
 def sell_tax_fractions(
-    lots: Sequence[Lot],
-    account: str,
-    symbols: Iterable[str],
-    prices: Mapping[str, Decimal],
-    day: date,
-    settings: TaxSettings,
+    lots: Sequence[Lot], account: str, prices: Mapping[str, Decimal], day: date, settings: TaxSettings
 ) -> dict[str, float]:
-    """``symbol -> tax per dollar sold`` for the objective's assets (sleeve primaries and other symbols).
+    """``symbol -> tax per dollar sold`` for every symbol ``account`` holds lots of and every sleeve primary
+    with a held member (the objective sees a sleeve as its primary); a symbol not listed pays nothing.
 
     A sleeve's sale is carried by the member whose lots cost the least tax per dollar (the tax-aware
     planner's choice), so a primary is priced at the cheapest of its held members."""
     held = {lot.symbol for lot in lots if lot.account == account}
     out = {}
-    for symbol in symbols:
+    for symbol in held | {settings.primary(s) for s in held}:
         members = settings.sleeve(symbol) if settings.primary(symbol) == symbol else (symbol,)
         fractions = [
             marginal_tax_fraction(
