@@ -198,17 +198,23 @@ class AccountBot(PlanningTurn):
             return self._plan(snapshot)[0]
         settings = tax_settings(self.config, self.account.name)
         folded = fold_substitutes(snapshot, self.config.targets.to_allocation(), settings)
-        base, planner_settings = self._plan(folded)
+        day = self.trade_date()
+        base, planner_settings = self._plan(
+            folded, self.tax.sell_taxes(snapshot, self.account.name, day, settings)
+        )
         plan, info = tax_aware_plan(
-            base, snapshot, self.tax, self.account.name, self.trade_date(), settings, planner_settings
+            base, snapshot, self.tax, self.account.name, day, settings, planner_settings
         )
         self._tax_plans[plan.content_hash()] = info
         return plan
 
-    def _plan(self, snapshot: PortfolioSnapshot) -> tuple[RebalancePlan, PlannerSettings]:
+    def _plan(
+        self, snapshot: PortfolioSnapshot, sell_taxes: dict[str, float] | None = None
+    ) -> tuple[RebalancePlan, PlannerSettings]:
+        """``sell_taxes``: tax per dollar sold by symbol (with a ``tax`` section), a cost to the triggers."""
         dynamic = self._policy_trigger()  # the config's ``policy`` section, if any
         if dynamic is not None:
-            return self._make_dynamic_plan(snapshot, *dynamic), dynamic[1]
+            return self._make_dynamic_plan(snapshot, *dynamic, sell_taxes or {}), dynamic[1]
         settings = self.config.planner_settings()
         plan = plan_rebalance(
             snapshot, self.config.targets.to_allocation(), self.config.bands.to_policy(), settings
@@ -222,8 +228,9 @@ class AccountBot(PlanningTurn):
             self._policy = (self.config, self.config.policy_trigger())
         return self._policy[1]
 
-    def _make_dynamic_plan(self, snapshot, trigger, settings, lookback: int) -> RebalancePlan:  # noqa: ANN001
-        """The plan under the policy's trigger: context from the clock, the store and daily bars.
+    def _make_dynamic_plan(self, snapshot, trigger, settings, lookback: int, sell_taxes) -> RebalancePlan:  # noqa: ANN001
+        """The plan under the policy's trigger: context from the clock, the store, daily bars and the tax a
+        sale would pay (the objective weighs it against the drift).
 
         Bars are fetched for the held symbols outside the target too: the objective counts such a position
         as drift to sell (its target is zero), and without its returns it could not price that risk and
@@ -233,8 +240,9 @@ class AccountBot(PlanningTurn):
         targets = self.config.targets.to_allocation()
         held = sorted(set(apply_open_orders(snapshot).held_symbols()) - set(targets.symbols))
         context = live_context(
-            self.broker, self.store, self.account.name, self.clock.now(), [*targets.symbols, *held], lookback
-        )
+            self.broker, self.store, self.account.name, self.clock.now(), [*targets.symbols, *held], lookback,
+            sell_taxes,
+        )  # fmt: skip
         decision = trigger.evaluate(snapshot, targets, context)
         return plan_rebalance(snapshot, targets, self.config.bands.to_policy(), settings, decision)
 

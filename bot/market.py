@@ -60,10 +60,18 @@ def last_rebalance_at(store: StateStore, account: str) -> datetime | None:
 
 
 def live_context(
-    broker: object, store: StateStore, account: str, now: datetime, symbols: Sequence[str], lookback: int
+    broker: object,
+    store: StateStore,
+    account: str,
+    now: datetime,
+    symbols: Sequence[str],
+    lookback: int,
+    sell_taxes: Mapping[str, float] | None = None,
 ) -> TriggerContext:
     """The ``TriggerContext`` for a live decision: the clock's time, the last rebalance on record and, when
-    the trigger needs history (``lookback`` > 0), the trailing daily bars (cached per day by the broker)."""
+    the trigger needs history (``lookback`` > 0), the trailing daily bars (cached per day by the broker), with
+    ``sell_taxes`` (tax per dollar sold, from the lot ledger when the config has a ``tax`` section) among the
+    cost inputs."""
     market = None
     if lookback > 0:
         start = (now - timedelta(days=int(lookback * 1.5) + 10)).replace(
@@ -76,4 +84,5 @@ def live_context(
         except Exception as exc:  # noqa: BLE001 - missing data must never stop the bot
             log.warning("daily_bars_unavailable", error=str(exc))
             market = MarketState()
+        market = market.with_tax(sell_taxes or {})
     return TriggerContext(now=now, last_rebalance_at=last_rebalance_at(store, account), market=market)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
@@ -191,8 +191,8 @@ class AssetCosts:
 
     ``spread_bps`` is the full bid-ask width (a market order pays half of it); ``adv`` the average daily
     volume in shares and ``sigma_daily`` the daily volatility for the square-root impact (``adv = 0``: no
-    impact estimate); ``tax_fraction`` the estimated tax on a sale as a fraction of its notional (0 until
-    tax-aware execution supplies it).
+    impact estimate); ``tax_fraction`` the estimated tax on a sale as a fraction of its notional (0 without
+    a ``tax`` section; :func:`strategies.tax.marginal.sell_tax_fractions` supplies it).
     """
 
     spread_bps: float = DEFAULT_SPREAD_BPS
@@ -271,6 +271,13 @@ class MarketState:
     ) -> MarketState:
         """From per-symbol aligned daily closes (oldest first); returns are simple close-to-close."""
         return cls.from_series({s: returns_from_prices(p) for s, p in closes.items()}, costs)
+
+    def with_tax(self, fractions: Mapping[str, float]) -> MarketState:
+        """The same market with each symbol's ``tax_fraction`` set (a symbol without costs gets defaults)."""
+        costs = dict(self.costs)
+        for symbol, fraction in fractions.items():
+            costs[symbol] = replace(costs.get(symbol, AssetCosts()), tax_fraction=fraction)
+        return MarketState(self.symbols, self.returns, costs)
 
     @property
     def sessions(self) -> int:

@@ -11,7 +11,12 @@ Two modes, same policy (schedule, trigger, bands, planner settings) and same exe
 
 * **tax-blind**: the planner's plan as it is; sells relieve lots FIFO (Alpaca), only for the accounting.
 * **tax-aware**: harvest (when enabled) then the tax-aware rebalance, with the household's recent buys and
-  loss sales as wash-sale events.
+  loss sales as wash-sale events. A trigger that weighs costs (the objective) is also given each asset's
+  tax per dollar sold from the simulated lots (``strategies.tax.marginal``), as the live bot gives it from
+  its ledger; tax-blind, that tax is 0.
+
+A trigger that needs return history (the objective) reads the returns of this history up to each close; the
+first sessions have too few for a risk forecast, and it decides by its fallback bands until then (it says so).
 
 Conventions (the report repeats them):
 
@@ -39,15 +44,17 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
 
 from bot.backtest.data import PriceHistory, load_history
+from bot.backtest.engine import CLOSE, NEW_YORK
 from bot.backtest.policies import Policy
 from strategies.cashflows import plan_cash_flow
 from strategies.costs import DEFAULT_SPREAD_BPS
+from strategies.market_state import AssetCosts, MarketState
 from strategies.money import QTY_STEP, as_decimal, to_cents
 from strategies.plan import RebalancePlan
 from strategies.planner import TradeTo, plan_rebalance
@@ -56,6 +63,7 @@ from strategies.schedules import CalendarTrigger
 from strategies.targets import TargetAllocation
 from strategies.tax.harvest import HarvestKind, plan_harvest
 from strategies.tax.lots import ZERO, Fill, Lot, Realisation, ReliefMethod, Term, open_lot, relieve
+from strategies.tax.marginal import sell_tax_fractions
 from strategies.tax.planning import Action, TaxSettings, fold_substitutes, plan_tax_aware
 from strategies.tax.wash_sale import build_household_ledger
 from strategies.triggers import TriggerContext
@@ -264,6 +272,7 @@ class _TaxSimulation:
             s: history.adj_close[:, i] for i, s in enumerate(history.symbols)
         }
         self.columns.update(extra)
+        self.returns = history.total_returns()  # row j: the return into close j + 1
         self.h = options.spread_bps / 2 / 10_000
         self.q: dict[str, Decimal] = {}
         self.cash = options.capital
@@ -364,8 +373,23 @@ class _TaxSimulation:
         policy = self.policy
         if policy.trigger is None:
             return plan_rebalance(snapshot, self.targets, policy.bands, policy.settings)
-        decision = policy.trigger.evaluate(snapshot, self.targets, TriggerContext())
+        decision = policy.trigger.evaluate(snapshot, self.targets, self._context(k))
         return plan_rebalance(snapshot, self.targets, policy.bands, policy.settings, decision)
+
+    def _context(self, k: int) -> TriggerContext:
+        """The close's time and, for a trigger that needs history (the objective), the trailing returns up to
+        this close and the costs this simulation charges: the spread, no impact, and in the tax-aware mode
+        the tax per dollar sold from the simulated lots (as the live bot's ledger gives it)."""
+        day = self.history.days[k]
+        now = datetime.combine(day, CLOSE, NEW_YORK)
+        lookback = self.policy.market_lookback
+        if lookback <= 0:
+            return TriggerContext(now=now)
+        costs = {s: AssetCosts(spread_bps=self.options.spread_bps) for s in self.history.symbols}
+        market = MarketState(self.history.symbols, self.returns[max(0, k - lookback) : k], costs)
+        if self.options.aware:
+            market = market.with_tax(sell_tax_fractions(self.lots, ACCOUNT, self._mids(k), day, self.tax))
+        return TriggerContext(now=now, market=market)
 
     def _plan(self, k: int, snapshot: PortfolioSnapshot, planner) -> RebalancePlan:  # noqa: ANN001 - callable
         """The planner on the snapshot (tax-blind), or fold -> planner -> plan_tax_aware (tax-aware)."""

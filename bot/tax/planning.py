@@ -25,8 +25,9 @@ from strategies.plan import RebalancePlan
 from strategies.planner import PlannerSettings
 from strategies.portfolio import PortfolioSnapshot, Side
 from strategies.targets import CASH
-from strategies.tax import Fill, HouseholdLedger, Realisation
+from strategies.tax import Fill, HouseholdLedger, Lot, Realisation
 from strategies.tax.harvest import HarvestKind, HarvestTrade, plan_harvest
+from strategies.tax.marginal import sell_tax_fractions
 from strategies.tax.planning import Action, TaxDecision, TaxSettings, plan_tax_aware
 
 ZERO = Decimal(0)
@@ -41,6 +42,20 @@ class TaxContext:
     fills: tuple[Fill, ...]
     blocked: frozenset[str]
     note: str = ""
+
+    def trusted_lots(self, account: str) -> tuple[Lot, ...]:
+        """The household's lots without ``account``'s blocked symbols: their shares count as having no known
+        history (zero gain), so no tax decision rests on a ledger that disagrees with the broker."""
+        return tuple(
+            lot for lot in self.ledger.lots if not (lot.account == account and lot.symbol in self.blocked)
+        )
+
+    def sell_taxes(
+        self, snapshot: PortfolioSnapshot, account: str, day: date, settings: TaxSettings
+    ) -> dict[str, float]:
+        """Tax per dollar sold of every asset the objective may sell (``snapshot``: the account as it is,
+        substitutes unfolded, so each member is priced at its own price)."""
+        return sell_tax_fractions(self.trusted_lots(account), account, snapshot.prices, day, settings)
 
     def events(self) -> tuple[Realisation | Fill, ...]:
         """What the wash-sale guards look at: every realisation and every fill of the household."""
@@ -113,7 +128,7 @@ def tax_aware_plan(
     ``snapshot`` the account as it is.
     """
     blocked = context.blocked
-    lots = tuple(lot for lot in context.ledger.lots if not (lot.account == account and lot.symbol in blocked))
+    lots = context.trusted_lots(account)
     events = context.events()
     visible = replace(snapshot, positions={s: q for s, q in snapshot.positions.items() if s not in blocked})
     harvest = plan_harvest(

@@ -2,7 +2,8 @@
 
 One line each: what the drift kept costs now and after (forecast tracking error and risk cost), what the
 trades cost (spread and impact, tax), the net benefit, and for a wait which asset came closest to paying
-and what going back to target would have cost against what it would have saved.
+and what going back to target would have cost against what it would have saved. With a ``tax`` section,
+the estimated tax per dollar sold of each asset whose sale would pay some.
 Amounts are basis points of equity; the risk cost is the objective's own unit (risk aversion times scaled
 tracking variance), so it adds to the costs. The calibration note says where the risk aversion came from.
 """
@@ -46,7 +47,15 @@ def explain(
             f"{_idle(decision)}; no trade saves more than it costs ({_nearest(inputs, gamma, symbols)}; "
             f"{_back_to_target(inputs, decision, gamma)})"
         )
-    return f"{text} [{fit_note}]"
+    return f"{text}{_sell_taxes(inputs, symbols)} [{fit_note}]"
+
+
+def _sell_taxes(inputs: DecisionInputs, symbols: list[str]) -> str:
+    """The tax a sale would pay per dollar, for every asset where it is not zero: the number that holds a
+    gain sale back even when the decision trades something else (or only idle cash)."""
+    taxes = inputs.vector("sell_tax")
+    named = [f"{s} {t:.2%}" for s, t in zip(symbols, taxes, strict=True) if t > 0]
+    return f"; estimated tax per dollar sold: {', '.join(named)}" if named else ""
 
 
 def _back_to_target(inputs: DecisionInputs, decision: Decision, gamma: float) -> str:

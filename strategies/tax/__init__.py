@@ -27,6 +27,7 @@ from strategies.tax.lots import (
     relief_order,
     relieve,
 )
+from strategies.tax.marginal import MARGINAL_SHARE, marginal_tax_fraction, sell_tax_fractions
 from strategies.tax.planning import (
     AccountType,
     Action,
@@ -58,4 +59,5 @@ __all__ = [
     "WashSale", "WashSaleRules", "annotate_orders", "blocked_purchases", "build_household_ledger",
     "build_ledger", "estimate_sale", "fill_from_activity", "holding_term", "long_term_from", "loss_sale_risk",
     "match_replacements", "plan_tax", "reconcile", "relief_order", "relieve",
+    "MARGINAL_SHARE", "marginal_tax_fraction", "sell_tax_fractions",
 ]  # fmt: skip
