@@ -288,6 +288,8 @@ class PolicyConfig(_Model):
     """Cost of a unit of idle cash (above its target or the buffer), as a share of it."""
     tax_weight: float = Field(1.0, ge=0, le=1)
     """Share of a sale's estimated tax counted as its cost (with a ``tax`` section)."""
+    decide_at: str | int | None = "10:00"
+    """New York time of the objective's one decision a session ("HH:MM"); null: at every check."""
     # -- dynamic (issue 5)
     band_model: Literal["volatility", "cost_optimal", "fixed"] = "volatility"
     trade_to: Literal["target", "band_edge", "partial"] = "band_edge"
@@ -304,6 +306,12 @@ class PolicyConfig(_Model):
     backstop_days: int = Field(0, ge=0)
     cooldown_days: int = Field(5, ge=0)
     lookback: int = Field(252, ge=2)
+
+    @field_validator("decide_at")
+    @classmethod
+    def _decide_at_is_a_time(cls, value: str | int | None) -> str | int | None:
+        _minutes(value)  # raises with the reason
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyConfig:
@@ -341,7 +349,25 @@ class PolicyConfig(_Model):
             risk=self.risk_model.to_model(),
             cash_drag=self.cash_drag,
             tax_weight=self.tax_weight,
+            decide_at=_minutes(self.decide_at),
         )
+
+
+def _minutes(value: str | int | None) -> int | None:
+    """``"HH:MM"`` as minutes after midnight. YAML 1.1 reads an unquoted ``10:00`` as the base-60 integer
+    600, which is already that number of minutes."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        minutes = value
+    else:
+        hours, _, mins = value.partition(":")
+        if not (hours.isdigit() and mins.isdigit() and len(mins) == 2):
+            raise ValueError(f'must be a time of day like "10:00", got {value!r}')
+        minutes = int(hours) * 60 + int(mins)
+    if not 0 <= minutes < 24 * 60:
+        raise ValueError(f'must be a time of day from "00:00" to "23:59", got {value!r}')
+    return minutes
 
 
 # --- schedule, execution, approval, limits, logging -------------------------------------------------

@@ -13,9 +13,11 @@ configured band trigger's, and the reason says so.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from strategies.simulation.path import SimCosts
 from strategies.targets import CASH, ZERO, TargetAllocation
 from strategies.triggers import NO_CONTEXT, AssetCheck, Trigger, TriggerContext, TriggerDecision
 
+MARKET_ZONE = ZoneInfo("America/New_York")
 GOAL_STEP = Decimal("0.000000001")
 """Goal weights are rounded to 1e-9 of equity: far below a cent on any account."""
 
@@ -46,6 +49,12 @@ class ObjectiveSpec:
     cash_drag: float = DEFAULT_CASH_DRAG
     tax_weight: float = 1.0
     """Share of a sale's estimated tax counted as its cost (1: all of it)."""
+    decide_at: int | None = 600
+    """Minutes after midnight, New York time: the objective decides once a session, at the first check at or
+    after this time (10:00 by default: after the opening auction's noise, with the day left for an approval
+    and the slices). Every simulation of the objective decides once a session; deciding at every 5-minute
+    check instead traded a few dollars back to the region's edge at almost every check, each trade worth
+    nothing. None: decide at every check."""
 
     def __post_init__(self) -> None:
         if self.tracking is None and self.risk_aversion is None:
@@ -54,6 +63,8 @@ class ObjectiveSpec:
             raise ValueError(f"risk_aversion must be > 0, got {self.risk_aversion}")
         if self.cash_drag < 0 or not 0 <= self.tax_weight <= 1:
             raise ValueError("cash_drag must be >= 0 and tax_weight in [0, 1]")
+        if self.decide_at is not None and not 0 <= self.decide_at < 24 * 60:
+            raise ValueError(f"decide_at must be minutes after midnight (0..1439), got {self.decide_at}")
 
     @property
     def lookback(self) -> int:
@@ -79,10 +90,14 @@ class ObjectiveTrigger:
     cash_floor: Decimal = ZERO
     """The planner's cash buffer (fraction of equity)."""
     fits: FitCache = field(default_factory=FitCache, compare=False, repr=False)
+    sessions: SessionsDecided = field(default_factory=lambda: SessionsDecided(), compare=False, repr=False)
 
     def evaluate(
         self, snapshot: PortfolioSnapshot, targets: TargetAllocation, context: TriggerContext = NO_CONTEXT
     ) -> TriggerDecision:
+        held = self.sessions.hold(context.now, self.spec.decide_at)
+        if held is not None:
+            return TriggerDecision("objective", False, held)
         projected = apply_open_orders(snapshot)
         equity = total_equity(projected)
         if equity <= 0:
@@ -165,6 +180,30 @@ class ObjectiveTrigger:
         decision = self.fallback.evaluate(snapshot, targets, context)
         reason = f"objective: {why}; deciding by the configured bands until then: {decision.reason}"
         return replace(decision, trigger=f"objective (fallback: {decision.trigger})", reason=reason)
+
+
+@dataclass(eq=False)
+class SessionsDecided:
+    """The session the objective last decided in (one trigger serves one account), so it decides once a
+    session at ``decide_at``. Kept in memory: after a restart it decides once more, which is harmless."""
+
+    last: date | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self, now: datetime | None, decide_at: int | None) -> str | None:
+        """Why this check does not decide, or None (and the session is marked decided)."""
+        if now is None or decide_at is None:
+            return None
+        local = now.astimezone(MARKET_ZONE) if now.tzinfo is not None else now
+        minutes = local.hour * 60 + local.minute
+        at = f"{decide_at // 60:02d}:{decide_at % 60:02d} New York time"
+        with self._lock:
+            if self.last == local.date():
+                return f"objective: decided once this session already; next decision at {at} next session"
+            if minutes < decide_at:
+                return f"objective: decides once a session, at the first check from {at}"
+            self.last = local.date()
+        return None
 
 
 def _symbols(projected: PortfolioSnapshot, targets: TargetAllocation) -> list[str]:

@@ -162,3 +162,30 @@ def test_a_correlation_forecast_from_shrinkage_decides_the_same_way() -> None:
     goal = {r.symbol: r.goal for r in decision.assets}["SPY"]
     assert goal == pytest.approx({r.symbol: r.goal for r in plain.assets}["SPY"], abs=Decimal("0.01"))
     assert np.isfinite(float(goal))
+
+
+def test_the_objective_decides_once_a_session_from_ten_and_says_when_it_holds() -> None:
+    """Checks every few minutes must not trade a few dollars back to the region's edge at each one: the
+    objective decides at the first check from 10:00 New York time, once a session, as its simulations do."""
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    objective = trigger()
+    drifted = snapshot(0.70, 0.295)
+
+    def at(day: date, hour: int, minute: int) -> TriggerDecision:
+        now = datetime(day.year, day.month, day.day, hour, minute, tzinfo=new_york)
+        return objective.evaluate(drifted, SIXTY_FORTY, TriggerContext(now=now, market=market()))
+
+    early = at(DAY, 9, 35)
+    assert not early.fired and "first check from 10:00 New York time" in early.reason
+    decided = at(DAY, 10, 5)
+    assert decided.fired  # 10 pp over: the decision trades
+    again = at(DAY, 11, 0)
+    assert not again.fired and "decided once this session already" in again.reason
+    assert at(date(2016, 6, 2), 10, 0).fired  # the next session decides afresh
+    every_check = trigger(decide_at=None)
+    for minute in (35, 40):
+        now = datetime(DAY.year, DAY.month, DAY.day, 9, minute, tzinfo=new_york)
+        context = TriggerContext(now=now, market=market())
+        assert every_check.evaluate(drifted, SIXTY_FORTY, context).fired
