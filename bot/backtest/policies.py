@@ -156,7 +156,12 @@ BOT_POLICY = "bot"
 
 @register(BOT_POLICY)
 def bot_policy(config: BotConfig) -> Policy:
-    """The configured bot: its bands and planner settings, looked at every session."""
+    """The configured bot as the live bot runs it: its ``policy`` section's objective or dynamic trigger
+    (under the name ``bot``), or without one its plain bands and planner settings, every session."""
+    kind = config.policy.kind if config.policy is not None else "bands"
+    if kind in ("objective", "dynamic"):
+        chosen = objective_policy(config) if kind == "objective" else dynamic_policy(config)
+        return replace(chosen, name=BOT_POLICY, description=f"the configured bot: {chosen.description}")
     bands = config.bands.to_policy()
     widths = f"default band {_band_text(bands.default)}, trade to {config.bands.trade_to}"
     return Policy(
