@@ -146,6 +146,7 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Dry run: show drift and the plan that would be sent now. Nothing is submitted or stored."""
     from bot.clock import BrokerFollowingClock
     from bot.cycle import AccountBot
+    from bot.limit_refusal import preview_lines
     from bot.state.store import StateStore
 
     loaded = _load(config)
@@ -165,9 +166,11 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
             clock = BrokerFollowingClock()
             clock.observe(broker.clock().timestamp)
             bot = AccountBot(loaded, account, broker, scratch, clock)
-            _, explanation = bot.preview()
+            preview, explanation = bot.preview()
             typer.echo(f"== account {account.name} at {clock.now():%Y-%m-%d %H:%M} UTC")
             typer.echo(explanation)
+            for line in preview_lines(loaded, account.name, preview, clock.now().date()):
+                typer.echo(line)
 
 
 def _preview_household(config, brokers, scratch) -> None:  # noqa: ANN001 - BotConfig, brokers, StateStore

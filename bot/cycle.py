@@ -39,6 +39,7 @@ from bot.clock import Clock
 from bot.config import AccountConfig, BotConfig, ScheduleConfig
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.guards import check_limits, materially_different
+from bot.limit_refusal import clear_limits, refuse_on_limits
 from bot.snapshot import AccountView, build_snapshot, symbols_of_interest
 from bot.state.store import PlanRecord, StateStore, WashSaleRecord
 from bot.tax.annotate import TaxAnnotation, annotate_plan
@@ -266,6 +267,7 @@ class AccountBot(PlanningTurn):
             orders=len(plan.orders),
         )
         if not plan.orders:
+            clear_limits(self.store, self.owner)
             return CycleOutcome(
                 "within bands" if not decision.fired else "nothing to trade", detail=decision.reason
             )
@@ -344,7 +346,9 @@ class AccountBot(PlanningTurn):
                 reasons=list(limits.reasons),
             )
             log.warning("plan refused by a hard limit", plan_id=plan_id, reasons=list(limits.reasons))
-            return CycleOutcome("refused", plan_id, "; ".join(limits.reasons))
+            line = refuse_on_limits(self.store, self.owner, self.config.limits, limits, self._alert)
+            return CycleOutcome("refused", plan_id, line)
+        clear_limits(self.store, self.owner)
         if reasons:
             expires = expiry_time(now, self.broker.clock().next_close, approval_config.expiry)
             self.store.set_plan_status(plan_id, "held", "; ".join(reasons))

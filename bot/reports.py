@@ -73,12 +73,13 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
 
 def attention_lines(flags: Mapping[str, str]) -> list[str]:
     """What keeps the bot from trading, from the state flags the running bot sets: the broker not answering
-    (``bot.broker_watch``), targets it cannot trade (``bot.tradable``)."""
+    (``bot.broker_watch``), targets it cannot trade (``bot.tradable``), a plan refused by a hard limit
+    (``bot.limit_refusal``)."""
     lines = []
     for name, value in flags.items():
         if name == "broker":
             lines.append(f"BROKER: {value}")
-        elif name.startswith("untradable:"):
+        elif name.startswith(("untradable:", "limits:")):
             lines.append(f"REFUSED ({name.split(':', 1)[1]}): {value}")
     return lines
 
