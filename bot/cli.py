@@ -22,6 +22,19 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show every log line, and the full trace of a failure.")
+    ] = False,
+) -> None:
+    """Options for every command: one line per problem by default, everything with --debug."""
+    from bot.cli_checks import console_logs
+
+    ctx.call_on_close(console_logs(debug))
+
+
 def _parse_start(text: str) -> date | datetime:
     try:
         return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
@@ -71,7 +84,12 @@ def check_config(
     ] = False,
 ) -> None:
     """Validate the config file: exit 0 when it is usable, 2 with one line per problem when not."""
+    from bot.cli_checks import fail, key_problems
+
     loaded = _load(config)
+    missing = key_problems(loaded)
+    if missing:
+        fail(f"invalid config {config}:", [f"  {p}" for p in missing])
     if online:
         from bot.cli_checks import check_online
 
@@ -685,7 +703,16 @@ app.command()(tune)  # in its own module (bot/cli_tune.py): this one is long eno
 
 
 def main() -> None:
-    app()
+    """The console script: a failure no check foresaw is one line too; the trace with --debug."""
+    try:
+        app()
+    except Exception as exc:
+        if "--debug" in sys.argv[1:]:
+            raise
+        print(
+            f"error: {type(exc).__name__}: {exc} (run again with --debug for the full trace)", file=sys.stderr
+        )
+        raise SystemExit(1) from exc
 
 
 if __name__ == "__main__":

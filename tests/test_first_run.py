@@ -8,8 +8,10 @@ alerts are real Apprise ``json://`` posts to a local receiver. Time is stepped, 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import load_config
+from bot.logging_setup import reset_logging
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.faults import FaultConfig
 from bot.paper_broker.server import ClockConfig, PaperBroker, ServerConfig
@@ -30,6 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"
 KEY, SECRET = "PKNEWUSER", "new-user-secret"
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _logging_undone():  # noqa: ANN202
+    """``run`` sets up the log handlers on the runner's streams; later tests must not write to them."""
+    yield
+    reset_logging()
 
 
 @pytest.fixture
@@ -145,3 +155,101 @@ def test_a_first_investment_above_the_example_limits_is_shown_and_alerted_once_n
     assert "first plan" in held.status_reason
     status = runner.invoke(app, ["status", "-c", str(path)])
     assert "REFUSED" not in status.output
+
+
+class NotAnApi:
+    """A web server that is not Alpaca's API (a wrong base_url): every path answers 404 with an HTML page."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = b"<html><body>Not Found</body></html>"
+                self.send_response(404)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+BROKER_COMMANDS = (["plan"], ["taxes"], ["check-config", "--online"], ["run"])
+
+
+def one_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", BROKER_COMMANDS, ids=" ".join)
+def test_wrong_keys_end_every_broker_command_with_one_line_naming_the_key_variables(
+    tmp_path, monkeypatch, paper_account, receiver, command
+):
+    monkeypatch.setenv("APCA_API_KEY_ID", "PKTYPO")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    path = readme_config(tmp_path, paper_account.url, receiver.url())
+    result = runner.invoke(app, [*command, "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, result.output  # run also logs the line it stops on
+    assert lines[-1].startswith("error: the broker refused the API keys")
+    assert "check APCA_API_KEY_ID and APCA_API_SECRET_KEY (account paper)" in lines[-1]
+    assert "Traceback" not in result.output
+
+
+def test_a_typo_in_key_id_env_fails_check_config_naming_the_variable(tmp_path, monkeypatch, receiver):
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    path = readme_config(
+        tmp_path,
+        "http://127.0.0.1:9",
+        receiver.url(),
+        lambda c: c["accounts"][0].update(key_id_env="APCA_API_KEYID"),
+    )
+    result = runner.invoke(app, ["check-config", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "APCA_API_KEYID is not set" in result.output and "fix key_id_env" in result.output
+    plan = runner.invoke(app, ["plan", "-c", str(path)])
+    assert plan.exit_code == 2
+    assert "APCA_API_KEYID is not set" in one_line(plan.output)
+
+
+def test_a_base_url_that_is_not_the_api_or_does_not_answer_is_one_line_saying_to_check_base_url(
+    tmp_path, monkeypatch, receiver
+):
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    site = NotAnApi()
+    try:
+        path = readme_config(tmp_path, site.url, receiver.url())
+        for command in (["plan"], ["check-config", "--online"]):
+            result = runner.invoke(app, [*command, "-c", str(path)])
+            assert result.exit_code == 2
+            line = one_line(result.output)
+            assert f"the server at {site.url} is not an Alpaca API" in line and "check base_url" in line
+    finally:
+        site.close()
+
+
+def test_debug_shows_the_full_trace_before_the_one_line(tmp_path, monkeypatch, paper_account, receiver):
+    monkeypatch.setenv("APCA_API_KEY_ID", "PKTYPO")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    path = readme_config(tmp_path, paper_account.url, receiver.url())
+    result = runner.invoke(app, ["--debug", "plan", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.output
+    assert result.output.rstrip().splitlines()[-1].startswith("error: the broker refused the API keys")
