@@ -266,12 +266,16 @@ def status(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
-def history(config: ConfigOption = DEFAULT_CONFIG, limit: int = 20) -> None:
-    """Recent plans and their orders, with fills."""
+def history(
+    config: ConfigOption = DEFAULT_CONFIG,
+    limit: int = 20,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Reasons in full, not one line.")] = False,
+) -> None:
+    """Recent plans and their orders, with fills; why each was made, refused or held."""
     from bot.reports import print_history
 
     loaded = _load(config)
-    print_history(_store(loaded), limit)
+    print_history(_store(loaded), limit, verbose=verbose)
 
 
 @app.command()

@@ -39,7 +39,7 @@ from bot.clock import Clock
 from bot.config import AccountConfig, BotConfig, ScheduleConfig
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.guards import check_limits, materially_different
-from bot.limit_refusal import clear_limits, refuse_on_limits
+from bot.limit_refusal import clear_limits, refusal_line, refuse_on_limits
 from bot.snapshot import AccountView, build_snapshot, symbols_of_interest
 from bot.state.store import PlanRecord, StateStore, WashSaleRecord
 from bot.tax.annotate import TaxAnnotation, annotate_plan
@@ -337,7 +337,7 @@ class AccountBot(PlanningTurn):
             plan, self.config.limits, self.store.submitted_notional_on(self.account.name, now.date())
         )
         if not limits.allowed:
-            self.store.set_plan_status(plan_id, "refused", "; ".join(limits.reasons))
+            self.store.set_plan_status(plan_id, "refused", refusal_line(self.config.limits, limits))
             self.store.audit(
                 "plan_refused",
                 run_id=run_id,

@@ -138,6 +138,16 @@ def test_a_first_investment_above_the_example_limits_is_shown_and_alerted_once_n
     assert "REFUSED (paper): plan refused by a hard limit" in status.output
     assert "limits.max_plan_notional" in status.output
 
+    # history says why each plan was refused, in one short line; the whole reason with --verbose
+    history = runner.invoke(app, ["history", "-c", str(path), "--limit", "2"])
+    assert history.exit_code == 0, history.output
+    assert "refused (plan refused by a hard limit: order buy" in history.output
+    assert "--verbose for all" in history.output
+    assert "  why: trade: forecast tracking error" in history.output
+    assert max(len(line) for line in history.output.splitlines()) < 200
+    full = runner.invoke(app, ["history", "-c", str(path), "--limit", "1", "--verbose"]).output
+    assert "limits.max_plan_notional $25,000.00" in full and "set limits.max_order_notional: " in full
+
     # the user does what the alert says: the plan now passes the limits and waits for approval instead
     suggested = {
         line.split(": ")[0].strip(): int(line.split(": ")[1])

@@ -48,7 +48,7 @@ from bot.household.record import (
     explanation,
     plan_details,
 )
-from bot.limit_refusal import clear_limits, refuse_on_limits
+from bot.limit_refusal import clear_limits, refusal_line, refuse_on_limits
 from bot.state.store import PlanRecord, StateStore
 from bot.tradable import clear_untradable, refuse_untradable, untradable
 from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
@@ -280,7 +280,7 @@ class HouseholdBot(PlanningTurn):
         )
         limits = check_limits(view, self.config.limits, traded)  # type: ignore[arg-type]
         if not limits.allowed:
-            self.store.set_plan_status(plan_id, "refused", "; ".join(limits.reasons))
+            self.store.set_plan_status(plan_id, "refused", refusal_line(self.config.limits, limits))
             self.store.audit(
                 "plan_refused",
                 run_id=run_id,
