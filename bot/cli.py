@@ -642,10 +642,11 @@ def backtest(
     from bot.backtest.policies import policies_for, targets_for
     from bot.backtest.report import print_report, write_files
     from bot.backtest.runner import run_policies
+    from bot.cli_checks import load_for_backtest
     from strategies.costs import Commission
     from strategies.schedules import Period, Periodic
 
-    loaded = _load(config)
+    loaded = load_for_backtest(config, targets, given=config != DEFAULT_CONFIG)
     try:
         allocation = targets_for(targets, loaded)
         chosen = policies_for([p.strip() for p in policies.split(",") if p.strip()], loaded)

@@ -78,6 +78,28 @@ def load_or_exit(config_path: Path) -> BotConfig:
     return config
 
 
+def load_for_backtest(config_path: Path, targets: str, given: bool) -> BotConfig:
+    """``backtest`` with preset targets needs no config file: outside the repository the default
+    ``config/example.yaml`` is not there, so a config of the preset's targets and the default objective
+    policy stands in. A config named with ``-c`` (or ``--targets config``) must exist as always."""
+    if given or targets == "config" or config_path.exists():
+        return load_or_exit(config_path)
+    from bot.backtest.policies import TARGET_PRESETS
+    from bot.config import BotConfig
+
+    preset = TARGET_PRESETS.get(targets)
+    if preset is None:
+        fail(f"unknown targets {targets!r}; choose 60-40, diversified or config")
+    weights = {symbol: str(w) for symbol, w in preset.weights.items()}
+    return BotConfig.model_validate(
+        {
+            "accounts": [{"name": "backtest", "broker": "embedded"}],
+            "targets": {**weights, **({"cash": str(preset.cash)} if preset.cash else {})},
+            "policy": {"kind": "objective"},
+        }
+    )
+
+
 @contextmanager
 def broker_errors(config: BotConfig) -> Iterator[None]:
     """Turn an unset key variable or a broker failure inside the block into one line and exit 2."""
