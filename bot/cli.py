@@ -132,7 +132,13 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     if token is not None:
         services.append(DashboardService(bot, token, loaded.logging.file or state_dir / "bot.log"))
     try:
-        run_forever(bot, state_dir, tick_seconds(loaded, connections), services=services)
+        run_forever(
+            bot,
+            state_dir,
+            tick_seconds(loaded, connections),
+            services=services,
+            on_started=lambda: announce_start(loaded, bot, connections),
+        )
     except AlreadyRunning as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -141,6 +147,16 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
         raise typer.Exit(2) from exc
     finally:
         connections.close()
+
+
+def announce_start(config, bot, connections) -> None:  # noqa: ANN001 - BotConfig, Bot, Connections
+    """The start-up banner (:mod:`bot.banner`), printed and logged."""
+    from bot.banner import announce
+
+    embedded = getattr(connections.embedded, "url", None)
+    urls = {a.name: a.trading_url or embedded or "?" for a in config.accounts}
+    for line in announce(config, bot.primary, urls):
+        typer.echo(line)
 
 
 def announce_token(token: str, path: Path, stream: TextIO | None = None) -> None:

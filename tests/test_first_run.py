@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import announce_start, app
 from bot.config import load_config
 from bot.logging_setup import reset_logging
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
@@ -263,3 +264,33 @@ def test_debug_shows_the_full_trace_before_the_one_line(tmp_path, monkeypatch, p
     assert result.exit_code == 2
     assert "Traceback (most recent call last)" in result.output
     assert result.output.rstrip().splitlines()[-1].startswith("error: the broker refused the API keys")
+
+
+def test_run_starts_with_a_banner_and_says_when_the_market_closes(
+    tmp_path, monkeypatch, paper_account, receiver
+):
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    path = readme_config(tmp_path, paper_account.url, receiver.url(), lambda c: c["web"].update(enabled=True))
+    config = load_config(path)
+    connections = connect(config)
+    bot = Bot(config, connections.brokers, StateStore(tmp_path / "state" / "bot.sqlite"))
+    with capture_logs() as logs:
+        announce_start(config, bot, connections)
+    [started] = [e for e in logs if e["event"] == "bot starting"]
+    text = started["banner"]
+    assert text[0] == "rebalance-bot starting: PAPER - no real money"
+    assert f"  account paper: embedded paper broker at {paper_account.url}" in text
+    assert "  targets: VTI 35%, VEA 15%, VWO 5%, AGG 25%, TIP 5%, VNQ 5%, GLD 5%, cash 5%" in text
+    assert (
+        "  schedule: every 5 min while the market is open; next check now (2019-12-17 14:45 UTC, market open)"
+        in text
+    )
+    assert f"  state: {tmp_path / 'state'}" in text and "  dashboard: http://127.0.0.1:8780" in text
+
+    paper_account.advance(hours=7)  # past the close
+    with capture_logs() as logs:
+        bot.tick()
+    [closed] = [e for e in logs if e["event"] == "market closed; waiting"]
+    assert closed["next_check"].startswith("2019-12-18 14:45 UTC (market closed; opens in ")
