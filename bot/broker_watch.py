@@ -12,6 +12,7 @@ so ``rebalance-bot run`` stops with :class:`KeysRefused`, one line naming the va
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -49,11 +50,40 @@ def describe(exc: BaseException, config: BotConfig) -> str:
     """One line a person can act on, for a broker failure."""
     if keys_refused(exc):
         return f"the broker refused the API keys ({exc}): {keys_hint(config)}"
-    if isinstance(exc, BrokerError):
-        return f"the broker refused a request ({exc})"
     urls = sorted({a.trading_url for a in config.accounts if a.trading_url})
     where = f" at {', '.join(urls)}" if urls else ""
-    return f"cannot reach the broker{where} ({exc}); check the network, base_url and the broker's status page"
+    if isinstance(exc, BrokerError) and exc.status == 404 and exc.code is None:
+        return (
+            f"the server{where} is not an Alpaca API (404: {exc.message[:80]}): check base_url; leave it "
+            "out for Alpaca, whose URL the broker setting gives"
+        )
+    if isinstance(exc, BrokerError):
+        return f"the broker refused a request ({exc})"
+    return (
+        f"cannot reach the broker{where} ({_cause(exc)}); check the network, base_url and the broker's "
+        "status page"
+    )
+
+
+_CAUSES = (
+    ("Name or service not known", "unknown host name"),
+    ("nodename nor servname", "unknown host name"),
+    ("Temporary failure in name resolution", "host name cannot be resolved"),
+    ("Failed to establish a new connection", "nothing answers there"),
+    ("Connection refused", "nothing answers there"),
+    ("timed out", "timed out"),
+    ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate is not trusted"),
+)
+
+
+def _cause(exc: BaseException) -> str:
+    """The root of a connection failure ("nothing answers there"), not urllib3's paragraph around it."""
+    text = str(exc)
+    attempts = re.search(r"after \d+ attempts", text)
+    for needle, cause in _CAUSES:
+        if needle in text:
+            return cause + (f", {attempts.group(0)}" if attempts else "")
+    return text[:200]
 
 
 class BrokerWatch:

@@ -22,6 +22,19 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show every log line, and the full trace of a failure.")
+    ] = False,
+) -> None:
+    """Options for every command: one line per problem by default, everything with --debug."""
+    from bot.cli_checks import console_logs
+
+    ctx.call_on_close(console_logs(debug))
+
+
 def _parse_start(text: str) -> date | datetime:
     try:
         return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
@@ -71,7 +84,12 @@ def check_config(
     ] = False,
 ) -> None:
     """Validate the config file: exit 0 when it is usable, 2 with one line per problem when not."""
+    from bot.cli_checks import fail, key_problems
+
     loaded = _load(config)
+    missing = key_problems(loaded)
+    if missing:
+        fail(f"invalid config {config}:", [f"  {p}" for p in missing])
     if online:
         from bot.cli_checks import check_online
 
@@ -114,7 +132,13 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     if token is not None:
         services.append(DashboardService(bot, token, loaded.logging.file or state_dir / "bot.log"))
     try:
-        run_forever(bot, state_dir, tick_seconds(loaded, connections), services=services)
+        run_forever(
+            bot,
+            state_dir,
+            tick_seconds(loaded, connections),
+            services=services,
+            on_started=lambda: announce_start(loaded, bot, connections),
+        )
     except AlreadyRunning as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -123,6 +147,16 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
         raise typer.Exit(2) from exc
     finally:
         connections.close()
+
+
+def announce_start(config, bot, connections) -> None:  # noqa: ANN001 - BotConfig, Bot, Connections
+    """The start-up banner (:mod:`bot.banner`), printed and logged."""
+    from bot.banner import announce
+
+    embedded = getattr(connections.embedded, "url", None)
+    urls = {a.name: a.trading_url or embedded or "?" for a in config.accounts}
+    for line in announce(config, bot.primary, urls):
+        typer.echo(line)
 
 
 def announce_token(token: str, path: Path, stream: TextIO | None = None) -> None:
@@ -146,6 +180,7 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Dry run: show drift and the plan that would be sent now. Nothing is submitted or stored."""
     from bot.clock import BrokerFollowingClock
     from bot.cycle import AccountBot
+    from bot.limit_refusal import preview_lines
     from bot.state.store import StateStore
 
     loaded = _load(config)
@@ -165,9 +200,11 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
             clock = BrokerFollowingClock()
             clock.observe(broker.clock().timestamp)
             bot = AccountBot(loaded, account, broker, scratch, clock)
-            _, explanation = bot.preview()
+            preview, explanation = bot.preview()
             typer.echo(f"== account {account.name} at {clock.now():%Y-%m-%d %H:%M} UTC")
             typer.echo(explanation)
+            for line in preview_lines(loaded, account.name, preview, clock.now().date()):
+                typer.echo(line)
 
 
 def _preview_household(config, brokers, scratch) -> None:  # noqa: ANN001 - BotConfig, brokers, StateStore
@@ -245,12 +282,16 @@ def status(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
-def history(config: ConfigOption = DEFAULT_CONFIG, limit: int = 20) -> None:
-    """Recent plans and their orders, with fills."""
+def history(
+    config: ConfigOption = DEFAULT_CONFIG,
+    limit: int = 20,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Reasons in full, not one line.")] = False,
+) -> None:
+    """Recent plans and their orders, with fills; why each was made, refused or held."""
     from bot.reports import print_history
 
     loaded = _load(config)
-    print_history(_store(loaded), limit)
+    print_history(_store(loaded), limit, verbose=verbose)
 
 
 @app.command()
@@ -617,10 +658,11 @@ def backtest(
     from bot.backtest.policies import policies_for, targets_for
     from bot.backtest.report import print_report, write_files
     from bot.backtest.runner import run_policies
+    from bot.cli_checks import load_for_backtest
     from strategies.costs import Commission
     from strategies.schedules import Period, Periodic
 
-    loaded = _load(config)
+    loaded = load_for_backtest(config, targets, given=config != DEFAULT_CONFIG)
     try:
         allocation = targets_for(targets, loaded)
         chosen = policies_for([p.strip() for p in policies.split(",") if p.strip()], loaded)
@@ -682,7 +724,16 @@ app.command()(tune)  # in its own module (bot/cli_tune.py): this one is long eno
 
 
 def main() -> None:
-    app()
+    """The console script: a failure no check foresaw is one line too; the trace with --debug."""
+    try:
+        app()
+    except Exception as exc:
+        if "--debug" in sys.argv[1:]:
+            raise
+        print(
+            f"error: {type(exc).__name__}: {exc} (run again with --debug for the full trace)", file=sys.stderr
+        )
+        raise SystemExit(1) from exc
 
 
 if __name__ == "__main__":

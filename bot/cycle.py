@@ -39,6 +39,7 @@ from bot.clock import Clock
 from bot.config import AccountConfig, BotConfig, ScheduleConfig
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.guards import check_limits, materially_different
+from bot.limit_refusal import clear_limits, refusal_line, refuse_on_limits
 from bot.snapshot import AccountView, build_snapshot, symbols_of_interest
 from bot.state.store import PlanRecord, StateStore, WashSaleRecord
 from bot.tax.annotate import TaxAnnotation, annotate_plan
@@ -274,6 +275,7 @@ class AccountBot(PlanningTurn):
             orders=len(plan.orders),
         )
         if not plan.orders:
+            clear_limits(self.store, self.owner)
             return CycleOutcome(
                 "within bands" if not decision.fired else "nothing to trade", detail=decision.reason
             )
@@ -343,7 +345,7 @@ class AccountBot(PlanningTurn):
             plan, self.config.limits, self.store.submitted_notional_on(self.account.name, now.date())
         )
         if not limits.allowed:
-            self.store.set_plan_status(plan_id, "refused", "; ".join(limits.reasons))
+            self.store.set_plan_status(plan_id, "refused", refusal_line(self.config.limits, limits))
             self.store.audit(
                 "plan_refused",
                 run_id=run_id,
@@ -352,7 +354,9 @@ class AccountBot(PlanningTurn):
                 reasons=list(limits.reasons),
             )
             log.warning("plan refused by a hard limit", plan_id=plan_id, reasons=list(limits.reasons))
-            return CycleOutcome("refused", plan_id, "; ".join(limits.reasons))
+            line = refuse_on_limits(self.store, self.owner, self.config.limits, limits, self._alert)
+            return CycleOutcome("refused", plan_id, line)
+        clear_limits(self.store, self.owner)
         if reasons:
             expires = expiry_time(now, self.broker.clock().next_close, approval_config.expiry)
             self.store.set_plan_status(plan_id, "held", "; ".join(reasons))

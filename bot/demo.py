@@ -10,6 +10,7 @@ rebalances on its own. A summary table closes the run.
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -40,28 +42,31 @@ TARGETS = {
 
 
 def demo_config(state_dir: Path, session_seconds: float) -> BotConfig:
-    return BotConfig.model_validate(
-        {
-            "accounts": [{"name": "demo", "broker": "embedded"}],
-            "targets": TARGETS,
-            "bands": {"default": {"absolute": 0.03, "relative": 0.20}, "trade_to": "target"},
-            "schedule": {"interval_minutes": 30, "skip_first_minutes": 15, "stop_before_close_minutes": 15},
-            "execution": {"min_trade_notional": 50, "cash_buffer": 0.005, "order_timeout_minutes": 60},
-            "approval": {"mode": "policy", "max_plan_notional": 25000, "max_plan_fraction": 0.25},
-            "limits": {
-                "max_order_notional": 50000,
-                "max_plan_notional": 150000,
-                "max_daily_notional": 300000,
-            },
-            "state_dir": str(state_dir),
-            "embedded": {
-                "start": "2020-01-02",
-                "session_seconds": session_seconds,
-                "closed_seconds": 0.2,
-                "cash": 100000,
-            },
-        }
-    )
+    return BotConfig.model_validate(demo_settings(state_dir, session_seconds))
+
+
+def demo_settings(state_dir: Path, session_seconds: float) -> dict:
+    """The demo's config as written in a YAML file (kept beside its state, so the CLI can inspect it)."""
+    return {
+        "accounts": [{"name": "demo", "broker": "embedded"}],
+        "targets": TARGETS,
+        "bands": {"default": {"absolute": 0.03, "relative": 0.20}, "trade_to": "target"},
+        "schedule": {"interval_minutes": 30, "skip_first_minutes": 15, "stop_before_close_minutes": 15},
+        "execution": {"min_trade_notional": 50, "cash_buffer": 0.005, "order_timeout_minutes": 60},
+        "approval": {"mode": "policy", "max_plan_notional": 25000, "max_plan_fraction": 0.25},
+        "limits": {
+            "max_order_notional": 50000,
+            "max_plan_notional": 150000,
+            "max_daily_notional": 300000,
+        },
+        "state_dir": str(state_dir),
+        "embedded": {
+            "start": "2020-01-02",
+            "session_seconds": session_seconds,
+            "closed_seconds": 0.2,
+            "cash": 100000,
+        },
+    }
 
 
 def run_demo(state_dir: Path | None, session_seconds: float = 1.0) -> int:
@@ -87,10 +92,13 @@ def run_demo(state_dir: Path | None, session_seconds: float = 1.0) -> int:
         runner.join(timeout=30)
         _summary(console, config, store, connections.embedded)
         connections.close()
+    config_file = workdir / "demo.yaml"
+    config_file.write_text(yaml.safe_dump(demo_settings(workdir, session_seconds), sort_keys=False))
+    console.print(f"Done in {time.monotonic() - started:.0f} s. Inspect it:", highlight=False)
     console.print(
-        f"Done in {time.monotonic() - started:.0f} s. Inspect it: "
-        f"rebalance-bot history -c <config with state_dir: {workdir}>; log: {workdir / 'bot.log'}"
+        f"  rebalance-bot history -c {shlex.quote(str(config_file))}", highlight=False, soft_wrap=True
     )
+    console.print(f"  log: {workdir / 'bot.log'}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -15,7 +15,7 @@ from bot.state.store import StateStore
 
 
 def print_status(config: BotConfig, store: StateStore, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or report_console()
     last = store.last_run()
     halted = store.get_flag("halted")
     console.print(
@@ -73,29 +73,36 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
 
 def attention_lines(flags: Mapping[str, str]) -> list[str]:
     """What keeps the bot from trading, from the state flags the running bot sets: the broker not answering
-    (``bot.broker_watch``), targets it cannot trade (``bot.tradable``)."""
+    (``bot.broker_watch``), targets it cannot trade (``bot.tradable``), a plan refused by a hard limit
+    (``bot.limit_refusal``)."""
     lines = []
     for name, value in flags.items():
         if name == "broker":
             lines.append(f"BROKER: {value}")
-        elif name.startswith("untradable:"):
+        elif name.startswith(("untradable:", "limits:")):
             lines.append(f"REFUSED ({name.split(':', 1)[1]}): {value}")
     return lines
 
 
-def print_history(store: StateStore, limit: int = 20, console: Console | None = None) -> None:
+def print_history(
+    store: StateStore, limit: int = 20, console: Console | None = None, verbose: bool = False
+) -> None:
     """Recent plans, each with its orders: how each was executed (at once or sliced into children), what it
-    filled, and its execution report (arrival mid, average fill, implementation shortfall, participation)."""
-    console = console or Console()
+    filled, and its execution report (arrival mid, average fill, implementation shortfall, participation).
+    Each plan's status reason (why it was refused, held, superseded) and its "why now" are one short line
+    each; ``verbose`` gives them whole."""
+    console = console or report_console()
+    cut = (lambda text: text) if verbose else short
     for plan in store.plans(limit=limit):
         reports = {r.parent_id: r for r in store.execution_reports(plan_id=plan.plan_id)}
         plan_bp = plan_shortfall_bp(reports.values())
-        reason = f" ({escape(plan.status_reason)})" if plan.status_reason else ""
+        reason = f" ({escape(cut(plan.status_reason))})" if plan.status_reason else ""
         console.print(
             f"[bold]{plan.plan_id}[/] {plan.status}{reason} at {plan.created_at:%Y-%m-%d %H:%M} "
-            f"({plan.account}): {plan.details['trigger']['reason']}"
-            + (f" - shortfall {plan_bp:+.1f} bp" if plan_bp is not None else "")
+            f"({plan.account})" + (f" - shortfall {plan_bp:+.1f} bp" if plan_bp is not None else ""),
+            soft_wrap=True,
         )
+        console.print(f"  why: {escape(cut(plan.details['trigger']['reason']))}", soft_wrap=True)
         parents = store.exec_parents(plan_id=plan.plan_id)
         if not parents:
             _orders_table(store, plan.plan_id, console)
@@ -131,6 +138,22 @@ def print_history(store: StateStore, limit: int = 20, console: Console | None = 
             )
         console.print(orders)
         console.print(execution)
+
+
+def short(text: str, width: int = 110) -> str:
+    """The first part of a long reason, cut where a clause ends: the detail (a calibration in brackets, the
+    third limit broken) is behind ``--verbose``."""
+    head = text.split(" [", 1)[0]
+    if len(head) <= width:
+        return head + (" ..." if head != text else "")
+    cut = max(head.rfind("; ", 0, width), head.rfind(", ", 0, width))
+    return (head[:cut] if cut > width // 3 else head[:width]) + " ... (--verbose for all)"
+
+
+def report_console() -> Console:
+    """A console for reports: piped or redirected output keeps whole ids and lines (no 80-column cut)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def print_taxes(

@@ -34,6 +34,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.approval.links import LinkSigner, approval_links
+from bot.banner import next_check
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock
 from bot.broker_watch import BROKER_FAILURES, BrokerWatch, KeysRefused, describe, keys_refused
@@ -200,6 +201,7 @@ class Bot:
         self._audit_seen = 0
         self._rejections: dict[tuple[str, date], int] = {}
         self._was_open: bool | None = None
+        self._market_seen: bool | None = None
         self._reconciled = False
         self.watch = BrokerWatch(config, store, self.alert, wall)
         """Whether the broker answers; the pause before the next try while it does not."""
@@ -304,6 +306,14 @@ class Bot:
         observe = getattr(self.clock, "observe", None)
         if observe is not None:
             observe(broker_clock.timestamp, broker_clock.is_open)
+        if broker_clock.is_open != self._market_seen:  # the heartbeat: say when the market opens or closes
+            self._market_seen = broker_clock.is_open
+            log.info(
+                "market open; cycles run on the schedule"
+                if broker_clock.is_open
+                else "market closed; waiting",
+                next_check=next_check(self.config, broker_clock),
+            )
         outcomes = {}
         for name, account_bot in self.accounts.items():
             try:
@@ -455,8 +465,10 @@ def run_forever(
     every: float,
     stop: threading.Event | None = None,
     services: Sequence[Service] = (),
+    on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Run the bot under APScheduler until SIGINT/SIGTERM (or ``stop``), holding the state dir's lock."""
+    """Run the bot under APScheduler until SIGINT/SIGTERM (or ``stop``), holding the state dir's lock.
+    ``on_started`` runs once the bot and its services have started (``run`` prints its banner there)."""
     with StateLock(state_dir):
         bot.tick_seconds = every
         bot.start("run")
@@ -470,6 +482,8 @@ def run_forever(
                     "service did not start; the bot runs without it", service=service.name, error=str(exc)
                 )
                 bot.alert(f"{service.name} did not start", [f"{service.name}: {exc}"], topic="service")
+        if on_started is not None:
+            on_started()
         scheduler = BlockingScheduler(timezone="UTC")
         scheduler.add_job(
             bot.tick,

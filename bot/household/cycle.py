@@ -48,6 +48,7 @@ from bot.household.record import (
     explanation,
     plan_details,
 )
+from bot.limit_refusal import clear_limits, refusal_line, refuse_on_limits
 from bot.state.store import PlanRecord, StateStore
 from bot.tradable import clear_untradable, refuse_untradable, untradable
 from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
@@ -212,10 +213,9 @@ class HouseholdBot(PlanningTurn):
             return self._infeasible(exc)
         self._infeasible_alerted = None
         log.info("household cycle", fired=check.fired, reason=check.reason(), equity=str(check.equity))
-        if plan is None:
-            return CycleOutcome("within bands", detail=check.reason())
-        if not plan.trades:
-            return CycleOutcome("nothing to trade", detail=check.reason())
+        if plan is None or not plan.trades:
+            clear_limits(self.store, self.name)
+            return CycleOutcome("within bands" if plan is None else "nothing to trade", detail=check.reason())
         return self._gate_and_start(plan, check, notes, run_id, reask)
 
     def _infeasible(self, exc: HouseholdInfeasible) -> CycleOutcome:
@@ -280,7 +280,7 @@ class HouseholdBot(PlanningTurn):
         )
         limits = check_limits(view, self.config.limits, traded)  # type: ignore[arg-type]
         if not limits.allowed:
-            self.store.set_plan_status(plan_id, "refused", "; ".join(limits.reasons))
+            self.store.set_plan_status(plan_id, "refused", refusal_line(self.config.limits, limits))
             self.store.audit(
                 "plan_refused",
                 run_id=run_id,
@@ -291,7 +291,9 @@ class HouseholdBot(PlanningTurn):
             log.warning(
                 "household plan refused by a hard limit", plan_id=plan_id, reasons=list(limits.reasons)
             )
-            return CycleOutcome("refused", plan_id, "; ".join(limits.reasons))
+            line = refuse_on_limits(self.store, self.name, self.config.limits, limits, self._alert)
+            return CycleOutcome("refused", plan_id, line)
+        clear_limits(self.store, self.name)
         if reasons:
             next_close = next(iter(self.brokers.values())).clock().next_close
             expires = expiry_time(now, next_close, approval_config.expiry)
