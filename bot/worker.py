@@ -37,6 +37,7 @@ from bot.approval.links import LinkSigner, approval_links
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock
 from bot.broker_watch import BROKER_FAILURES, BrokerWatch, KeysRefused, describe, keys_refused
+from bot.broker_watch import FLAG as BROKER_FLAG
 from bot.clock import BrokerFollowingClock, Clock
 from bot.config import BotConfig, resolve_credentials, resolve_notification_urls
 from bot.cycle import AccountBot, CycleOutcome
@@ -408,13 +409,17 @@ class Bot:
         self.notifier.send(message)
 
     def health(self) -> dict:
-        """For the dashboard's /health: is the scheduler ticking?"""
+        """For the dashboard's /health: is the scheduler ticking, and can it trade? A bot that ticks while
+        its broker does not answer is ``broker down`` (with the reason ``status`` shows), so a service
+        monitor sees the outage as well as the person who got the alert."""
         age = None if self.last_tick is None else time.time() - self.last_tick
         limit = max(60.0, 10 * (self.tick_seconds or 15.0))
-        ok = age is not None and age <= limit
+        ticking = age is not None and age <= limit
+        broker_down = self.store.get_flag(BROKER_FLAG)
         return {
-            "status": "ok" if ok else "stale",
+            "status": "stale" if not ticking else "broker down" if broker_down else "ok",
             "last_tick_seconds_ago": None if age is None else round(age, 1),
+            "broker": {"up": broker_down is None, "problem": broker_down},
             "halted": bool(self.store.get_flag("halted")),
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
