@@ -35,7 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.approval.links import LinkSigner, approval_links
 from bot.broker.alpaca import AlpacaBroker
-from bot.broker.models import BrokerClock
+from bot.broker.models import BrokerClock, BrokerUnavailable
 from bot.broker_watch import BROKER_FAILURES, BrokerWatch, KeysRefused, describe, keys_refused
 from bot.broker_watch import FLAG as BROKER_FLAG
 from bot.clock import BrokerFollowingClock, Clock
@@ -306,18 +306,22 @@ class Bot:
         if observe is not None:
             observe(broker_clock.timestamp, broker_clock.is_open)
         outcomes = {}
-        for name, account_bot in self.accounts.items():
+        turns = [(name, account_bot.tick) for name, account_bot in self.accounts.items()]
+        if self.household is not None:
+            turns.append((self.household.name, self.household.tick))
+        for name, turn in turns:
             try:
-                outcomes[name] = account_bot.tick(broker_clock, self.run_id or "")
+                outcomes[name] = turn(broker_clock, self.run_id or "")
+            except BROKER_FAILURES as exc:
+                if not (isinstance(exc, BrokerUnavailable) or keys_refused(exc)):
+                    log.exception("tick failed", account=name, error=str(exc))
+                    outcomes[name] = CycleOutcome("error", detail=str(exc))
+                    continue
+                # the broker went away mid-turn: an outage like one seen at the clock (flag, alert, pause)
+                outcomes[name] = CycleOutcome("waiting for the broker", detail=self.watch.failed(exc))
             except Exception as exc:  # one account's failure must not stop the others or the bot
                 log.exception("tick failed", account=name, error=str(exc))
                 outcomes[name] = CycleOutcome("error", detail=str(exc))
-        if self.household is not None:
-            try:
-                outcomes[self.household.name] = self.household.tick(broker_clock, self.run_id or "")
-            except Exception as exc:  # the household's failure must not stop the other accounts
-                log.exception("household tick failed", household=self.household.name, error=str(exc))
-                outcomes[self.household.name] = CycleOutcome("error", detail=str(exc))
         try:
             self._watch(broker_clock)
         except Exception as exc:  # noqa: BLE001 - alerts are a courtesy; trading goes on without them

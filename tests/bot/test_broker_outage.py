@@ -325,7 +325,8 @@ def test_a_broker_restarted_on_its_database_mid_plan_is_resumed_and_nothing_is_s
         first.faults.configure(FaultConfig(rate_limit_per_minute=None, drop_after_accept_next=1))
         first.blackout.armed = True
         first.advance(minutes=1)
-        bot.tick()
+        gone = bot.tick()["main"]  # down mid-turn: the bot waits (flag, alert), not an "error" outcome
+        assert gone.action == "waiting for the broker" and "503" in gone.detail, gone
         in_doubt = first.recorder.client_order_ids[-1]
         assert in_doubt in {o.client_order_id for o in first.engine.orders.values()}  # accepted...
         assert store.get_order(in_doubt).status not in ("filled", "new", "accepted")  # ...unknown to the bot
@@ -336,6 +337,7 @@ def test_a_broker_restarted_on_its_database_mid_plan_is_resumed_and_nothing_is_s
             wall.now += 300
             assert bot.tick()["main"].action == "waiting for the broker"
         assert store.get_flag("broker").startswith("cannot reach the broker")
+        assert len(store.audit_trail(event="broker_down")) == 1  # one outage, told once
 
         second = started()  # same database file, same port
         assert second.now == first.now
