@@ -362,3 +362,56 @@ def test_a_broker_restarted_on_its_database_mid_plan_is_resumed_and_nothing_is_s
         if second is not None:
             second.stop()
         first.stop()
+
+
+def test_run_started_while_the_broker_is_unreachable_keeps_running_and_says_it_waits(tmp_path):
+    """``rebalance-bot run`` itself (a child process, as under systemd) with nothing listening at its broker's
+    URL: it does not exit, the log says it waits for the broker, and SIGTERM ends it cleanly. (That it then
+    trades once the broker answers is the stepped-clock test above.)"""
+    import signal
+    import time
+
+    port = free_port()
+    state = tmp_path / "state"
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        "accounts:\n"
+        f"  - {{name: main, broker: embedded, base_url: 'http://127.0.0.1:{port}', key_id_env: RB_KEY,"
+        " secret_key_env: RB_SECRET}\n"
+        "targets: {SPY: 0.6, AGG: 0.4}\n"
+        f"state_dir: {state}\n"
+        "web: {enabled: false}\n"
+    )
+    # keys long enough that the log's secret redaction does not mask letters of every line
+    env = {
+        **os.environ,
+        "RB_KEY": "rb-test-key-0123",
+        "RB_SECRET": "rb-test-secret-0123",
+        "PYTHONPATH": str(ROOT),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        log = state / "bot.log"
+        deadline = time.monotonic() + 90
+        while not (log.exists() and "cannot reach the broker" in log.read_text()):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "no line saying the bot waits for the broker"
+            time.sleep(0.2)  # waiting for another process to start, not stepping market time
+        assert child.poll() is None  # still running: it waits instead of exiting
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err + out + log.read_text()
+    [line] = [x for x in log.read_text().splitlines() if "cannot reach the broker" in x and "waits" in x]
+    assert f"http://127.0.0.1:{port}" in line
