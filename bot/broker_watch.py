@@ -2,9 +2,11 @@
 
 An unattended bot must outlive its broker's outages. While the broker cannot be reached (connection refused,
 timeouts, 5xx bursts, after the adapter's own retries) or refuses the keys (401/403), no scheduler tick
-raises: the bot logs one clear line, sends one alert, sets the ``broker`` flag that ``status`` and the
-dashboard show, and tries again with a growing pause (the scheduler's tick, doubled each failure up to five
-minutes, on an injected wall clock). The first answer after an outage clears the flag and says so.
+raises: the bot logs one clear line, sends one alert per outage (however many ways it fails during it),
+sets the ``broker`` flag that ``status`` and the dashboard show, and tries again with a growing pause (the
+scheduler's tick, doubled each failure up to five minutes, on an injected wall clock). A broker that stops
+answering in the middle of an account's turn is the same outage as one seen at the clock. The first answer
+after an outage clears the flag and says so.
 
 At start-up a refusal of the keys is different: nothing will change until a person fixes the key variables,
 so ``rebalance-bot run`` stops with :class:`KeysRefused`, one line naming the variables to check.
@@ -117,7 +119,7 @@ class BrokerWatch:
         self.failures += 1
         pause = min(self.first_pause * 2 ** (self.failures - 1), MAX_PAUSE)
         self._next_try = self.wall() + pause
-        if reason != self.reason:
+        if self.reason is None:
             self.reason = reason
             log.error("broker: " + reason + "; the bot waits and tries again", next_try_seconds=pause)
             self.store.set_flag(FLAG, reason)
@@ -127,8 +129,13 @@ class BrokerWatch:
                 [reason, "Nothing is traded until it answers again; the bot keeps trying by itself."],
                 "broker",
             )
-        else:
-            log.warning("broker still not answering", failures=self.failures, next_try_seconds=pause)
+        else:  # the same outage, perhaps failing another way (5xx, then refused): the flag shows the latest
+            if reason != self.reason:
+                self.reason = reason
+                self.store.set_flag(FLAG, reason)
+            log.warning(
+                "broker still not answering", failures=self.failures, next_try_seconds=pause, reason=reason
+            )
         return reason
 
     def answered(self) -> None:

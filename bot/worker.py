@@ -36,8 +36,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.approval.links import LinkSigner, approval_links
 from bot.banner import next_check
 from bot.broker.alpaca import AlpacaBroker
-from bot.broker.models import BrokerClock
+from bot.broker.models import BrokerClock, BrokerUnavailable
 from bot.broker_watch import BROKER_FAILURES, BrokerWatch, KeysRefused, describe, keys_refused
+from bot.broker_watch import FLAG as BROKER_FLAG
 from bot.clock import BrokerFollowingClock, Clock
 from bot.config import BotConfig, resolve_credentials, resolve_notification_urls
 from bot.cycle import AccountBot, CycleOutcome
@@ -315,18 +316,22 @@ class Bot:
                 next_check=next_check(self.config, broker_clock),
             )
         outcomes = {}
-        for name, account_bot in self.accounts.items():
+        turns = [(name, account_bot.tick) for name, account_bot in self.accounts.items()]
+        if self.household is not None:
+            turns.append((self.household.name, self.household.tick))
+        for name, turn in turns:
             try:
-                outcomes[name] = account_bot.tick(broker_clock, self.run_id or "")
+                outcomes[name] = turn(broker_clock, self.run_id or "")
+            except BROKER_FAILURES as exc:
+                if not (isinstance(exc, BrokerUnavailable) or keys_refused(exc)):
+                    log.exception("tick failed", account=name, error=str(exc))
+                    outcomes[name] = CycleOutcome("error", detail=str(exc))
+                    continue
+                # the broker went away mid-turn: an outage like one seen at the clock (flag, alert, pause)
+                outcomes[name] = CycleOutcome("waiting for the broker", detail=self.watch.failed(exc))
             except Exception as exc:  # one account's failure must not stop the others or the bot
                 log.exception("tick failed", account=name, error=str(exc))
                 outcomes[name] = CycleOutcome("error", detail=str(exc))
-        if self.household is not None:
-            try:
-                outcomes[self.household.name] = self.household.tick(broker_clock, self.run_id or "")
-            except Exception as exc:  # the household's failure must not stop the other accounts
-                log.exception("household tick failed", household=self.household.name, error=str(exc))
-                outcomes[self.household.name] = CycleOutcome("error", detail=str(exc))
         try:
             self._watch(broker_clock)
         except Exception as exc:  # noqa: BLE001 - alerts are a courtesy; trading goes on without them
@@ -418,13 +423,17 @@ class Bot:
         self.notifier.send(message)
 
     def health(self) -> dict:
-        """For the dashboard's /health: is the scheduler ticking?"""
+        """For the dashboard's /health: is the scheduler ticking, and can it trade? A bot that ticks while
+        its broker does not answer is ``broker down`` (with the reason ``status`` shows), so a service
+        monitor sees the outage as well as the person who got the alert."""
         age = None if self.last_tick is None else time.time() - self.last_tick
         limit = max(60.0, 10 * (self.tick_seconds or 15.0))
-        ok = age is not None and age <= limit
+        ticking = age is not None and age <= limit
+        broker_down = self.store.get_flag(BROKER_FLAG)
         return {
-            "status": "ok" if ok else "stale",
+            "status": "stale" if not ticking else "broker down" if broker_down else "ok",
             "last_tick_seconds_ago": None if age is None else round(age, 1),
+            "broker": {"up": broker_down is None, "problem": broker_down},
             "halted": bool(self.store.get_flag("halted")),
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -14,11 +14,11 @@ import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from typer.testing import CliRunner
@@ -201,3 +201,119 @@ def test_just_past_an_edge_is_refused_naming_the_key(field, value):
     _set(doc, field, float(value) if isinstance(value, Decimal) else value)
     result = _check(_dump(doc))
     assert result.exit_code == 2 and ".".join(field) in result.output
+
+
+# -- check-config passes only what plan can plan with, for fuzzed configs ------------------------------------
+
+# The scalar keys a one-account config may set (its sections and a tax section on top), each with the range
+# the schema itself declares: what check-config can accept. Household, per-account maps and paths are out:
+# they need names that agree with each other, and their refusals are shown in test_config_refusals.
+IN_RANGE_SECTIONS = ("bands", "policy", "schedule", "execution", "approval", "limits", "logging", "embedded")
+IN_RANGE_SECTIONS += ("notifications", "web", "tax")
+UNBOUNDED = 10**12
+
+
+def _field(path: tuple) -> Any:
+    """The pydantic FieldInfo at ``path`` (None when the path leaves the models)."""
+    model: Any = BotConfig
+    info = None
+    for part in path:
+        if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        args = [a for a in get_args(info.annotation) if a is not type(None)] or [info.annotation]
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return info
+
+
+def _bounds(info: Any) -> tuple[float | None, float | None, bool, bool]:
+    lo = hi = None
+    lo_open = hi_open = False
+    for meta in info.metadata:
+        for name, is_lo, is_open in (("ge", True, False), ("gt", True, True), ("le", False, False)):
+            if getattr(meta, name, None) is not None:
+                if is_lo:
+                    lo, lo_open = getattr(meta, name), is_open
+                else:
+                    hi, hi_open = getattr(meta, name), is_open
+        if getattr(meta, "lt", None) is not None:
+            hi, hi_open = meta.lt, True
+    return lo, hi, lo_open, hi_open
+
+
+def _in_range(info: Any) -> st.SearchStrategy | None:
+    """Values the schema allows for one field: its enum, a bool, or a number inside its bounds (edges
+    included, far above the usual for the fields without an upper bound)."""
+    annotation = info.annotation
+    args = [annotation] if get_origin(annotation) is Literal else get_args(annotation) or (annotation,)
+    args = [a for a in args if a is not type(None)]
+    literals = [v for a in args if get_origin(a) is Literal for v in get_args(a)]
+    if literals:
+        return st.sampled_from(literals)
+    if args == [bool]:
+        return st.booleans()
+    lo, hi, lo_open, hi_open = _bounds(info)
+    lo = 0 if lo is None else lo
+    if args == [int] or (int in args and date not in args):
+        low, high = (
+            int(lo) + (1 if lo_open else 0),
+            int(UNBOUNDED if hi is None else hi) - (1 if hi_open else 0),
+        )
+        return st.one_of(st.sampled_from([low, high]), st.integers(low, high))
+    if any(a in (float, Decimal) for a in args):
+        high = float(UNBOUNDED if hi is None else hi)
+        inner = st.floats(float(lo), high, exclude_min=lo_open, exclude_max=hi_open, allow_nan=False)
+        return st.one_of(st.sampled_from([high] if not hi_open else [float(lo) + 1e-9]), inner)
+    if args == [date]:
+        return st.dates(min_value=date(2006, 1, 1), max_value=date(2023, 6, 30))
+    return None
+
+
+IN_RANGE = {
+    path: strategy
+    for path in _schema_paths(BotConfig)
+    if path[0] in IN_RANGE_SECTIONS
+    and not any(isinstance(p, int) for p in path)
+    and not {"overrides", "accounts"} & set(path)
+    and (info := _field(path)) is not None
+    and (strategy := _in_range(info)) is not None
+}
+
+
+@st.composite
+def accepted_candidates(draw: st.DrawFn) -> dict:
+    """The base config under each of the three policies, with two to eight keys set to values inside their
+    declared ranges."""
+    doc = copy.deepcopy(BASE)
+    doc["policy"]["kind"] = draw(st.sampled_from(["objective", "dynamic", "bands"]))
+    keys = sorted(p for p in IN_RANGE if p != ("policy", "kind"))
+    for path in draw(st.lists(st.sampled_from(keys), min_size=2, max_size=8, unique=True)):
+        _set(doc, path, draw(IN_RANGE[path]))
+    return doc
+
+
+@settings(
+    max_examples=12,
+    derandomize=True,  # the same twelve configs on every run: CI stays stable, a failure reproduces
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(doc=accepted_candidates())
+def test_a_fuzzed_config_check_config_passes_is_one_plan_plans_with(doc):
+    """What check-config accepts, ``plan`` (the embedded paper broker, real prices) must plan with: no exit 2
+    on a config check passed, no traceback. (Refused configs are the other tests' subject.)"""
+    with tempfile.TemporaryDirectory(prefix="rb-fuzz-plan-") as state:
+        doc["state_dir"] = str(Path(state) / "state")
+        if isinstance(doc.get("logging"), dict) and "file" in doc["logging"]:
+            doc["logging"]["file"] = str(Path(state) / "logs" / "bot.log")
+        path = Path(state) / "bot.yaml"
+        path.write_text(_dump(doc), encoding="utf-8")
+        checked = CliRunner().invoke(app, ["check-config", "-c", str(path)])
+        assume(checked.exit_code == 0)
+        result = CliRunner().invoke(app, ["plan", "-c", str(path)])
+        assert result.exception is None or isinstance(result.exception, SystemExit), (result.exception, doc)
+        assert result.exit_code == 0, (result.output, doc)
+        assert "== account main" in result.output and "Traceback" not in result.output

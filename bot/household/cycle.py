@@ -157,6 +157,13 @@ class HouseholdBot(PlanningTurn):
     def read(self) -> HouseholdReading:
         return read_household(self.config, self.brokers, self.store, self.trade_date(), self.assets)
 
+    def untradable_targets(self) -> dict[str, str]:
+        """Target symbols the broker cannot trade (symbol -> why), asked before any reading: a symbol with no
+        quote would otherwise stop the reading itself, with a pricing error instead of the reason."""
+        targets = list((self.config.household.targets or self.config.targets).weights)
+        first = self.brokers[self.config.household.accounts[0].account]
+        return untradable(targets, self.assets.get(first, targets))
+
     def make_plan(
         self, reading: HouseholdReading
     ) -> tuple[AggregateCheck, HouseholdPlan | None, tuple[str, ...]]:
@@ -182,6 +189,11 @@ class HouseholdBot(PlanningTurn):
 
     def preview(self) -> str:
         """A dry run (``rebalance-bot plan``): the plan that would be made now, explained; nothing stored."""
+        problems = self.untradable_targets()
+        if problems:
+            return f"Household {self.name}: refused, targets the broker cannot trade: " + "; ".join(
+                f"{s} {why}" for s, why in problems.items()
+            )
         reading = self.read()
         try:
             check, plan, notes = self.make_plan(reading)
@@ -194,14 +206,13 @@ class HouseholdBot(PlanningTurn):
         return explanation(plan, check, notes)
 
     def run_cycle(self, run_id: str, reask: str | None = None) -> CycleOutcome:
-        reading = self.read()
-        targets = (self.config.household.targets or self.config.targets).weights
-        problems = untradable(targets, self.assets.assets)
+        problems = self.untradable_targets()
         if problems:
             return CycleOutcome(
                 "refused", detail=refuse_untradable(self.store, self.name, problems, self._alert)
             )
         clear_untradable(self.store, self.name)
+        reading = self.read()
         busy = reading.open_orders
         if busy:
             detail = ", ".join(f"{name}: {len(orders)}" for name, orders in busy.items())

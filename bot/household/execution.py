@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.config import BotConfig
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.household.record import child_details, child_hash, child_plan_id
+from bot.plan_outcome import final_reason
 from bot.state.store import PlanRecord, StateStore
 
 log = structlog.get_logger(__name__)
@@ -108,8 +109,27 @@ class HouseholdExecutor:
             return "executing"
         failed = sorted(n for n, s in statuses.items() if s == "failed")
         status = "failed" if failed else "done"
-        reason = f"children failed: {', '.join(failed)}" if failed else f"{len(statuses)} accounts done"
+        reason = self.final_reason(plan, failed)
         self.store.set_plan_status(plan.plan_id, status, reason, expected="executing")
         self.store.audit("household_plan_finished", account=plan.account, plan_id=plan.plan_id, status=status)
-        log.info("household plan finished", plan_id=plan.plan_id, status=status)
+        log.info("household plan finished", plan_id=plan.plan_id, status=status, outcome=reason)
         return status
+
+    def final_reason(self, plan: PlanRecord, failed: list[str]) -> str:
+        """What the household traded, in the words of an account plan (:mod:`bot.plan_outcome`): over every
+        account's orders, ``5 of 5 filled`` or ``expired after 3 of 5 (partly filled: $X of $Y)``, then each
+        account that ended short with its own line, so a person sees where the money is missing."""
+        specs, parents, reports, short = [], [], [], []
+        for name, child in self.children(plan).items():
+            child_id = child_plan_id(plan.plan_id, name)
+            specs += child.details["orders"] if child is not None else []
+            parents += self.store.exec_parents(plan_id=child_id)
+            reports += self.store.execution_reports(plan_id=child_id)
+            if child is not None and child.status_reason and not child.status_reason.endswith(" filled"):
+                short.append(f"{name}: {child.status_reason}")
+            elif child is not None and child.status == "failed":
+                short.append(f"{name}: failed")
+        reason = f"{final_reason(specs, parents, reports)} in {len(self.children(plan))} accounts"
+        if failed:
+            reason = f"children failed: {', '.join(failed)}; {reason}"
+        return "; ".join([reason, *short])

@@ -16,6 +16,7 @@ their UTC offset (naive ones are read as US/Eastern, the exchange's zone).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -289,8 +290,14 @@ class MarketData:
 
     @classmethod
     def bundled(cls, symbols: Iterable[str] | None = None) -> MarketData:
-        """The real ETF data shipped with the package (see data/PROVENANCE.md)."""
-        return cls.from_dir(BUNDLED_DATA_DIR, symbols)
+        """The real ETF data shipped with the package (see data/PROVENANCE.md).
+
+        Read once per process and set of symbols: the files never change while it runs and a
+        ``MarketData`` is read-only, so ``check-config``'s date check, every embedded broker a process
+        starts (``plan`` starts one per call) and the tests share one copy instead of parsing ~0.7 s of CSV
+        each time."""
+        key = None if symbols is None else tuple(sorted({s.upper() for s in symbols}))
+        return _bundled(key) if cls is MarketData else cls.from_dir(BUNDLED_DATA_DIR, key)
 
     @classmethod
     def from_dir(cls, path: Path, symbols: Iterable[str] | None = None) -> MarketData:
@@ -419,6 +426,11 @@ class MarketData:
     def _trailing_rows(series: _DailySeries, day: dt.date, count: int) -> np.ndarray:
         k = int(np.searchsorted(series.bar_days, day.toordinal(), side="left"))
         return series.bar_rows[max(0, k - count) : k]
+
+
+@functools.lru_cache(maxsize=8)
+def _bundled(symbols: tuple[str, ...] | None) -> MarketData:
+    return MarketData.from_dir(BUNDLED_DATA_DIR, symbols)
 
 
 def _wanted(symbols: Iterable[str] | None, files: Mapping[str, Path], path: Path) -> list[str]:

@@ -1,6 +1,7 @@
 """The dashboard's routes. Every decision goes through :mod:`bot.actions`, like the CLI's.
 
-- ``GET /health``: no auth; 200 while the bot ticks, 503 when stale (for service monitors).
+- ``GET /health``: no auth; 200 while the bot ticks and its broker answers, 503 when stale or while the
+  broker is down (``broker.problem`` says why), for service monitors.
 - ``GET /login``, ``POST /login``: sign in with the access token (sets a cookie naming a server-side
   session); ``POST /logout`` ends that session, ``POST /logout/everywhere`` ends all of them. Failed tokens
   (sign-in or bearer) lock their source out for a growing delay (:mod:`bot.web.throttle`).
@@ -29,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from bot.actions import ActionError, approve_plan, reject_plan
 from bot.approval.links import ACTIONS, LinkError
+from bot.reports import attention_lines
 from bot.state.store import PlanRecord
 from bot.state.web_sessions import WebSessions
 from bot.web import pages
@@ -251,6 +253,7 @@ def create_app(
                 now=market_now(),
                 health=bot.health(),
                 halted=store.get_flag("halted"),
+                attention=attention_lines(store.flags()),
                 approvals=pending(),
                 csrf=auth.csrf_token(session),
                 who=session.who,

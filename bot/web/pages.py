@@ -264,6 +264,7 @@ def dashboard(
     now: datetime | None,
     health: Mapping,
     halted: str | None,
+    attention: Sequence[str],
     approvals: Sequence[tuple[PlanRecord, ApprovalRecord]],
     csrf: str,
     who: str,
@@ -285,6 +286,8 @@ def dashboard(
         parts.append(
             f'<div class="banner bad">HALTED: {e(halted)}. Nothing is sent until rebalance-bot resume.</div>'
         )
+    # what keeps the bot from trading: its broker not answering, targets it cannot trade (bot.reports)
+    parts += [f'<div class="banner bad">{e(line)}</div>' for line in attention]
     if approvals:
         parts.append(f"<h2>Waiting for your decision ({len(approvals)})</h2>")
         parts += [approval_card(plan, approval, csrf) for plan, approval in approvals]

@@ -6,6 +6,8 @@ instead of sleeping, and every request goes through alpaca-py over HTTP.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -94,8 +96,12 @@ def make_harness(
     accounts: AccountsFile | None = None,
     start: date | datetime = date(2019, 12, 17),
     faults: FaultConfig | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    wall: Callable[[], float] = time.monotonic,
     **config_overrides: object,
 ) -> Harness:
+    """A bot on a fresh paper broker. ``sleep`` is the adapter's pause between retries and ``wall`` the bot's
+    clock for its pause after a broker failure: tests of outages pass stepped ones, so nothing waits."""
     broker = PaperBroker(
         ServerConfig(
             accounts=accounts or drifted_60_40(),
@@ -105,9 +111,9 @@ def make_harness(
         )
     ).start()
     config = bot_config(broker.url, tmp_path / "state", **config_overrides)
-    adapter = AlpacaBroker(KEY, SECRET, trading_url=broker.url)
+    adapter = AlpacaBroker(KEY, SECRET, trading_url=broker.url, sleep=sleep)
     store = StateStore(tmp_path / "state" / "bot.sqlite")
-    bot = Bot(config, {"main": adapter}, store, clock=BrokerTime(broker))
+    bot = Bot(config, {"main": adapter}, store, clock=BrokerTime(broker), wall=wall)
     return Harness(broker, bot, store, adapter)
 
 

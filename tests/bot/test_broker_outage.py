@@ -257,3 +257,161 @@ def test_plan_with_an_unset_key_variable_or_a_closed_port_exits_2_with_one_line(
     assert closed.returncode == 2 and "Traceback" not in closed.stderr
     [line] = [x for x in closed.stderr.splitlines() if x.startswith("error:")]
     assert f"cannot reach the broker at http://127.0.0.1:{port}" in line
+
+
+class DownAfterNextOrder:
+    """ASGI middleware: once armed, the first order POST reaches the broker (which accepts it and, with
+    ``drop_after_accept_next``, loses its response); from then on every request gets 503, as from a broker
+    going down that very moment, so the bot cannot look the order up before the broker is stopped."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001 - an ASGI app
+        self.app = app
+        self.armed = False
+        self.down = False
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
+        if scope["type"] == "http" and self.down:
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        order_post = scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v2/orders"
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if self.armed and order_post:
+                self.down = True
+
+
+def test_a_broker_restarted_on_its_database_mid_plan_is_resumed_and_nothing_is_sent_twice(tmp_path, receiver):
+    """The paper broker goes down mid-plan right after accepting a child whose response is lost, and is
+    restarted on the same database file and port: the bot waits while it is gone, then finds that child on
+    the broker's disk (looked up, not resent), carries on with the schedule, and the plan ends filled within
+    what it approved."""
+    from tests.bot.harness import Harness
+    from tests.bot.test_slicing_e2e import SLICING, check_within_approved
+
+    port = free_port()
+    server = ServerConfig(
+        port=port,
+        accounts=drifted_60_40(),
+        clock=ClockConfig(start=FIRST_CYCLE),
+        database=tmp_path / "broker.sqlite",
+        faults=FaultConfig(rate_limit_per_minute=None),
+    )
+
+    def started() -> PaperBroker:
+        broker = PaperBroker(server)
+        broker.recorder = OrderPostRecorder(broker.app)
+        broker.blackout = DownAfterNextOrder(broker.recorder)
+        broker.app = broker.blackout
+        return broker.start()
+
+    first = started()
+    config = bot_config(f"http://127.0.0.1:{port}", tmp_path / "state", execution={"slicing": SLICING})
+    adapter = AlpacaBroker(
+        KEY, SECRET, trading_url=config.accounts[0].base_url, max_attempts=2, sleep=_no_sleep
+    )
+    store = StateStore(tmp_path / "state" / "bot.sqlite")
+    wall, clock = Wall(), BrokerTime(first)
+    notifier = Notifier([receiver.url()], retries=0)
+    bot = Bot(config, {"main": adapter}, store, clock=clock, notifier=notifier, wall=wall)
+    second = None
+    try:
+        bot.start("run")
+        assert bot.tick()["main"].action.startswith("plan")
+        [plan] = store.plans(account="main")
+        first.advance(minutes=1)
+        bot.tick()  # the first children are out, the rest of the schedule is not
+        first.faults.configure(FaultConfig(rate_limit_per_minute=None, drop_after_accept_next=1))
+        first.blackout.armed = True
+        first.advance(minutes=1)
+        gone = bot.tick()["main"]  # down mid-turn: the bot waits (flag, alert), not an "error" outcome
+        assert gone.action == "waiting for the broker" and "503" in gone.detail, gone
+        in_doubt = first.recorder.client_order_ids[-1]
+        assert in_doubt in {o.client_order_id for o in first.engine.orders.values()}  # accepted...
+        assert store.get_order(in_doubt).status not in ("filled", "new", "accepted")  # ...unknown to the bot
+        assert store.get_plan(plan.plan_id).status == "executing"
+        first.stop()
+
+        for _ in range(3):  # gone: every tick waits, none raises
+            wall.now += 300
+            assert bot.tick()["main"].action == "waiting for the broker"
+        assert store.get_flag("broker").startswith("cannot reach the broker")
+        assert len(store.audit_trail(event="broker_down")) == 1  # one outage, told once
+
+        second = started()  # same database file, same port
+        assert second.now == first.now
+        clock.broker = second
+        second.advance(minutes=2)
+        wall.now += 300
+        for _ in range(40):
+            bot.tick()
+            if store.get_plan(plan.plan_id).status == "done":
+                break
+            second.advance(minutes=1)
+        done = store.get_plan(plan.plan_id)
+        assert (done.status, done.status_reason) == ("done", f"{len(plan.details['orders'])} of 2 filled")
+        assert store.get_flag("broker") is None
+        posts = Counter(first.recorder.client_order_ids + second.recorder.client_order_ids)
+        assert posts and all(n == 1 for n in posts.values()), posts  # nothing sent twice, across the restart
+        assert in_doubt not in second.recorder.client_order_ids
+        assert store.get_order(in_doubt).status == "filled"
+        check_within_approved(Harness(second, bot, store, adapter), plan.plan_id)
+    finally:
+        notifier.close(timeout=5)
+        if second is not None:
+            second.stop()
+        first.stop()
+
+
+def test_run_started_while_the_broker_is_unreachable_keeps_running_and_says_it_waits(tmp_path):
+    """``rebalance-bot run`` itself (a child process, as under systemd) with nothing listening at its broker's
+    URL: it does not exit, the log says it waits for the broker, and SIGTERM ends it cleanly. (That it then
+    trades once the broker answers is the stepped-clock test above.)"""
+    import signal
+    import time
+
+    port = free_port()
+    state = tmp_path / "state"
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        "accounts:\n"
+        f"  - {{name: main, broker: embedded, base_url: 'http://127.0.0.1:{port}', key_id_env: RB_KEY,"
+        " secret_key_env: RB_SECRET}\n"
+        "targets: {SPY: 0.6, AGG: 0.4}\n"
+        f"state_dir: {state}\n"
+        "web: {enabled: false}\n"
+    )
+    # keys long enough that the log's secret redaction does not mask letters of every line
+    env = {
+        **os.environ,
+        "RB_KEY": "rb-test-key-0123",
+        "RB_SECRET": "rb-test-secret-0123",
+        "PYTHONPATH": str(ROOT),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        log = state / "bot.log"
+        deadline = time.monotonic() + 90
+        while not (log.exists() and "cannot reach the broker" in log.read_text()):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "no line saying the bot waits for the broker"
+            time.sleep(0.2)  # waiting for another process to start, not stepping market time
+        assert child.poll() is None  # still running: it waits instead of exiting
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err + out + log.read_text()
+    [line] = [x for x in log.read_text().splitlines() if "cannot reach the broker" in x and "waits" in x]
+    assert f"http://127.0.0.1:{port}" in line

@@ -205,8 +205,8 @@ def test_allowed_hosts_and_the_public_url_extend_the_list(rig_factory):
 
 def test_requests_beyond_the_concurrency_bound_get_503_at_once_and_the_rest_recover(rig):
     """Slow clients (a body that never comes) hold at most MAX_CONCURRENT places; the next request is told
-    to come back instead of queueing, and once they hang up the dashboard serves again - without a
-    traceback in the log for each abandoned upload."""
+    to come back instead of queueing, the bot's cycles go on meanwhile, and once they hang up the dashboard
+    serves again - without a traceback in the log for each abandoned upload."""
     port = rig.server.port
     head = form_head("/login", 1000) + f"\r\nOrigin: {rig.base}\r\nHost: 127.0.0.1:{port}\r\n\r\n"
     slow = []
@@ -222,6 +222,8 @@ def test_requests_beyond_the_concurrency_bound_get_503_at_once_and_the_rest_reco
                 break
             time.sleep(0.05)
         assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        # the bot in the same process trades on: its cycles plan while the dashboard is saturated
+        assert rig.hold_plan().status == "held"
     finally:
         for sock in slow:
             sock.close()
