@@ -183,7 +183,7 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
     from bot.limit_refusal import preview_lines
     from bot.state.store import StateStore
 
-    loaded = _load(config)
+    loaded = _load(config).deciding_now()
     with _connected(loaded) as connections:
         scratch = StateStore(None)
         if loaded.tax is not None or loaded.household is not None:

@@ -1006,6 +1006,13 @@ class BotConfig(_Model):
         bands = BandTrigger(self.bands.to_policy(), cash_floor=floor)
         return ObjectiveTrigger(spec or self.objective_spec(), fallback=bands, cash_floor=floor)
 
+    def deciding_now(self) -> BotConfig:
+        """This config for a preview (``plan``): the objective decides at once, whatever ``decide_at`` says,
+        because a person asking "what would it do now" wants the decision, not "it decides at 10:00"."""
+        if self.policy is None or self.policy.decide_at is None:
+            return self
+        return self.model_copy(update={"policy": self.policy.model_copy(update={"decide_at": None})})
+
     def policy_trigger(self) -> tuple[Trigger, PlannerSettings, int] | None:
         """The live bot's trigger, the planner settings to plan with and the sessions of daily returns it
         needs, from the ``policy`` section; None without one (plain bands and ``bands.trade_to``)."""

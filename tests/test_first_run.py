@@ -123,7 +123,14 @@ def test_a_first_investment_above_the_example_limits_is_shown_and_alerted_once_n
     assert "exceeds limits.max_plan_notional $25,000.00" in dry.output
     assert "set limits.max_order_notional: " in dry.output and "limits.max_plan_notional: " in dry.output
 
-    # 40 simulated minutes: eight cycles, each planning the same first investment again
+    # 40 simulated minutes over 10:00, when the objective makes the session's decision: refused
+    bot = run_bot(path, paper_account, minutes=40)
+    assert len(bot.store.plans(account="paper", status="refused", limit=50)) >= 1
+    # deciding at every check instead: the same first investment is refused again and again, alerted once
+    text = path.read_text()
+    assert "  tracking: balanced" in text
+    path.write_text(text.replace("  tracking: balanced", "  tracking: balanced\n  decide_at: null", 1))
+    receiver.messages.clear()  # a restarted bot tells the person again, once
     bot = run_bot(path, paper_account, minutes=40)
     refused = bot.store.plans(account="paper", status="refused", limit=50)
     assert len(refused) >= 5
