@@ -49,9 +49,11 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.backtest.data import PriceHistory, load_history
+from bot.backtest.data import DividendMode, PriceHistory
 from bot.backtest.engine import CLOSE, NEW_YORK
 from bot.backtest.policies import Policy
+from bot.backtest.tax_prices import substitute_dividends, substitute_prices
+from bot.backtest.tax_years import ORDINARY_OFFSET, YearTax, money_weighted_return, year_tax
 from strategies.cashflows import plan_cash_flow
 from strategies.costs import DEFAULT_SPREAD_BPS
 from strategies.market_state import AssetCosts, MarketState
@@ -69,60 +71,7 @@ from strategies.tax.wash_sale import build_household_ledger
 from strategies.triggers import TriggerContext
 
 ACCOUNT = "taxable"
-ORDINARY_OFFSET = Decimal(3000)
 WINDOW_DAYS = 31
-
-
-# -- yearly tax ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class YearTax:
-    """One year's Schedule D result: what was realised, the tax (negative: a saving), the carry-forward."""
-
-    year: int
-    short_term: Decimal
-    long_term: Decimal
-    tax: Decimal
-    offset_used: Decimal = ZERO
-    carry_short: Decimal = ZERO
-    carry_long: Decimal = ZERO
-    harvested: Decimal = ZERO
-    """Losses realised by harvests this year (positive)."""
-
-
-def year_tax(
-    year: int,
-    short_term: Decimal,
-    long_term: Decimal,
-    rates_short: Decimal,
-    rates_long: Decimal,
-    carry_short: Decimal = ZERO,
-    carry_long: Decimal = ZERO,
-    ordinary_offset: Decimal = ORDINARY_OFFSET,
-) -> YearTax:
-    """Net one year's gains with the carry-forwards (negative amounts) and tax what is left.
-
-    Losses net against gains of their own term, then across terms (what is left keeps the character of the
-    larger side). A net loss deducts up to ``ordinary_offset`` from ordinary income (saving the short-term
-    rate), short-term losses first; the rest is carried forward.
-    """
-    st, lt = short_term + carry_short, long_term + carry_long
-    if st < 0 < lt or lt < 0 < st:
-        net = st + lt
-        if net >= 0:
-            st, lt = (ZERO, net) if lt > 0 else (net, ZERO)
-        else:
-            st, lt = (net, ZERO) if st < 0 else (ZERO, net)
-    if st <= 0 and lt <= 0:
-        loss = -(st + lt)
-        used = min(ordinary_offset, loss)
-        from_short = min(used, -st)
-        st += from_short
-        lt += used - from_short
-        return YearTax(year, short_term, long_term, to_cents(-used * rates_short), used, st, lt)
-    tax = max(st, ZERO) * rates_short + max(lt, ZERO) * rates_long
-    return YearTax(year, short_term, long_term, to_cents(tax), ZERO, min(st, ZERO), min(lt, ZERO))
 
 
 # -- options and results -------------------------------------------------------------------------
@@ -140,10 +89,21 @@ class TaxBacktestOptions:
     pay_taxes: bool = True
     ordinary_offset: Decimal = ORDINARY_OFFSET
     label: str = ""
+    monthly: Decimal = ZERO
+    """Contribution on the first session of every month after the first (0: none), invested by the
+    cash-flow allocator (``plan_cash_flow``: most underweight first; through the tax layer when aware)."""
+    dividends: DividendMode = DividendMode.REINVEST
+    """``reinvest``: total-return prices, dividends untaxed inside the price; ``cash``: close prices, each
+    dividend paid into cash on its ex-date, taxed as qualified, invested with the month's new money."""
+    harvest_every_session: bool = False
+    """Check for harvests at every close (the investor's daily check), not only at the policy's checks."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "capital", as_decimal(self.capital))
-        object.__setattr__(self, "ordinary_offset", as_decimal(self.ordinary_offset))
+        for name in ("capital", "ordinary_offset", "monthly"):
+            object.__setattr__(self, name, as_decimal(getattr(self, name)))
+        object.__setattr__(self, "dividends", DividendMode(self.dividends))
+        if self.monthly < 0:
+            raise ValueError(f"monthly contribution {self.monthly} is negative: use 0 for none")
 
     @property
     def harvesting(self) -> bool:
@@ -169,8 +129,18 @@ class TaxRun:
     final_value: Decimal = ZERO
     """Pre-tax value at the last close, before liquidation."""
     liquidation_tax: Decimal = ZERO
+    """The final year's tax: its own sales plus the liquidation, carry-forwards used."""
     after_tax_value: Decimal = ZERO
+    """On liquidation: everything sold at the last close, the final year's tax paid."""
+    held_tax: Decimal = ZERO
+    """The final year's tax on what the run itself sold that year (nothing liquidated)."""
+    held_value: Decimal = ZERO
+    """Held: the pre-tax value less ``held_tax``, unrealised gains left untaxed (a bequest or donation)."""
+    liquidation_spread: Decimal = ZERO
+    """What selling everything at the bid cost against the mids the pre-tax value is measured at."""
     unused_carry: Decimal = ZERO
+    contributions: list[tuple[date, Decimal]] = field(default_factory=list)
+    """Money put in: the capital on the first session, then each monthly contribution."""
     wash_sales: int = -1
     """Wash sales among the fills up to the last close (the liquidation excluded); -1 until run."""
     seconds: float = 0.0
@@ -189,14 +159,33 @@ class TaxRun:
         return sum((y.harvested for y in self.years), start=ZERO)
 
     @property
+    def unrealised_tax(self) -> Decimal:
+        """The tax the liquidation adds: what held wealth leaves unpaid on its unrealised gains."""
+        return self.liquidation_tax - self.held_tax
+
+    @property
+    def invested(self) -> Decimal:
+        return sum((amount for _, amount in self.contributions), start=ZERO)
+
+    def _rate(self, value: Decimal) -> float:
+        """Annual money-weighted return of the contributions growing to ``value`` (the CAGR when the capital
+        is the only contribution)."""
+        flows = [(day, float(amount)) for day, amount in self.contributions]
+        return money_weighted_return(flows, self.days[-1], float(value))
+
+    @property
     def after_tax_cagr(self) -> float:
-        span = (self.days[-1] - self.days[0]).days / 365.25
-        return float(self.after_tax_value / self.options.capital) ** (1 / span) - 1
+        """After tax on liquidation, per year (money-weighted with contributions)."""
+        return self._rate(self.after_tax_value)
+
+    @property
+    def held_cagr(self) -> float:
+        """After tax, held (unrealised gains untaxed), per year (money-weighted with contributions)."""
+        return self._rate(self.held_value)
 
     @property
     def pre_tax_cagr(self) -> float:
-        span = (self.days[-1] - self.days[0]).days / 365.25
-        return float(self.final_value / self.options.capital) ** (1 / span) - 1
+        return self._rate(self.final_value)
 
     @property
     def mean_drift(self) -> float:
@@ -205,35 +194,6 @@ class TaxRun:
     @property
     def worst_drift(self) -> float:
         return float(np.max(self.max_sleeve_drift)) if self.max_sleeve_drift else 0.0
-
-
-# -- prices --------------------------------------------------------------------------------------
-
-
-def substitute_prices(history: PriceHistory, symbols: Sequence[str]) -> dict[str, np.ndarray]:
-    """Total-return prices of symbols outside ``history`` (substitutes) on its sessions; NaN before a symbol's
-    first bar (unavailable: never bought). A session it lacks afterwards repeats its previous price.
-
-    They are read from the directory ``history`` was read from (``history.data_dir``): the substitutes of a
-    run on another data set must move with that data set, not sit at the bundled prices. A history built in
-    memory has no directory, so its substitutes must be passed to :func:`simulate_tax` directly.
-    """
-    out: dict[str, np.ndarray] = {}
-    for symbol in symbols:
-        if symbol in history.symbols:
-            continue
-        if history.data_dir is None:
-            raise ValueError(
-                f"no data directory to read {symbol} from: the history was not read by load_history"
-            )
-        own = load_history([symbol], None, history.end, history.data_dir)
-        by_day = dict(zip(own.days, own.adj_close[:, 0], strict=True))
-        column = np.array([by_day.get(day, math.nan) for day in history.days])
-        for k in range(1, len(column)):
-            if math.isnan(column[k]) and not math.isnan(column[k - 1]):
-                column[k] = column[k - 1]
-        out[symbol] = column
-    return out
 
 
 # -- the simulation ------------------------------------------------------------------------------
@@ -245,10 +205,20 @@ def simulate_tax(
     policy: Policy,
     options: TaxBacktestOptions,
     extra_prices: Mapping[str, np.ndarray] | None = None,
+    extra_dividends: Mapping[str, np.ndarray] | None = None,
 ) -> TaxRun:
-    """Run ``policy`` over ``history`` in one taxable account, tax-blind or tax-aware (see the module doc)."""
+    """Run ``policy`` over ``history`` in one taxable account, tax-blind or tax-aware (see the module doc).
+
+    ``extra_prices`` / ``extra_dividends``: the substitutes' columns (:func:`substitute_prices` under the
+    options' dividend mode, :func:`substitute_dividends`); with dividends paid in cash every substitute needs
+    its dividends too.
+    """
+    extra_prices, extra_dividends = extra_prices or {}, extra_dividends or {}
+    if options.dividends is DividendMode.CASH and set(extra_prices) - set(extra_dividends):
+        missing = sorted(set(extra_prices) - set(extra_dividends))
+        raise ValueError(f"dividends paid in cash, but none given for {missing}: pass extra_dividends")
     started = time.perf_counter()
-    run = _TaxSimulation(history, targets, policy, options, extra_prices or {}).run()
+    run = _TaxSimulation(history, targets, policy, options, extra_prices, extra_dividends).run()
     run.seconds = time.perf_counter() - started
     return run
 
@@ -261,6 +231,7 @@ class _TaxSimulation:
         policy: Policy,
         options: TaxBacktestOptions,
         extra: Mapping[str, np.ndarray],
+        extra_dividends: Mapping[str, np.ndarray],
     ) -> None:
         self.history = history
         self.targets = targets
@@ -268,10 +239,14 @@ class _TaxSimulation:
         self.options = options
         self.tax = options.tax
         self.method = self.tax.relief_method if options.aware else ReliefMethod.FIFO
-        self.columns: dict[str, np.ndarray] = {
-            s: history.adj_close[:, i] for i, s in enumerate(history.symbols)
-        }
+        prices = history.prices(options.dividends)
+        paid = history.cash_dividends(options.dividends)
+        self.columns: dict[str, np.ndarray] = {s: prices[:, i] for i, s in enumerate(history.symbols)}
         self.columns.update(extra)
+        self.paid: dict[str, np.ndarray] = {s: paid[:, i] for i, s in enumerate(history.symbols)}
+        if options.dividends is DividendMode.CASH:
+            self.paid.update(extra_dividends)
+        self.year_dividends = ZERO
         self.returns = history.total_returns()  # row j: the return into close j + 1
         self.h = options.spread_bps / 2 / 10_000
         self.q: dict[str, Decimal] = {}
@@ -306,8 +281,12 @@ class _TaxSimulation:
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> TaxRun:
+        """Each close in this order: last year's tax (January), dividends into cash, the harvest check, the
+        month's contribution (after the harvest, so that its buys avoid what was just sold at a loss), then
+        the policy's check."""
         days = self.history.days
         checks = set(self.policy.schedule.check_indices(days))
+        self.out.contributions.append((days[0], self.options.capital))
         for k, day in enumerate(days):
             if k == 0:
                 snapshot = self._snapshot(0)
@@ -320,6 +299,11 @@ class _TaxSimulation:
                     self._close_year(days[k - 1].year)
                     if self.options.pay_taxes:
                         self._pay(k, self.out.years[-1].tax)
+                self._receive_dividends(k)
+                if self.options.harvesting and (k in checks or self.options.harvest_every_session):
+                    self._harvest(k)
+                if day.month != days[k - 1].month:
+                    self._contribute(k)
                 if k in checks:
                     self._check(k)
             self._record(k)
@@ -327,6 +311,38 @@ class _TaxSimulation:
         self.out.wash_sales = len(ledger.wash_sales)
         self._liquidate(len(days) - 1)
         return self.out
+
+    def _receive_dividends(self, k: int) -> None:
+        """Dividends paid in cash (the ``cash`` mode) on their ex-date: taxed with the year, invested with the
+        month's contribution."""
+        if self.options.dividends is not DividendMode.CASH:
+            return
+        amount = sum(
+            (q * as_decimal(float(self.paid[s][k])) for s, q in self.q.items() if q > 0 and s in self.paid),
+            start=ZERO,
+        )
+        amount = to_cents(amount)
+        self.cash += amount
+        self.year_dividends += amount
+
+    def _contribute(self, k: int) -> None:
+        """The month's new money (and any dividend cash) into the most underweight assets, by the planner's
+        cash-flow allocator; in the tax-aware mode through the tax layer, which moves a buy of a symbol sold
+        at a loss in the last 30 days to its substitute (or drops it)."""
+        if self.options.monthly <= 0 and self.options.dividends is not DividendMode.CASH:
+            return
+        if self.options.monthly > 0:
+            self.cash += self.options.monthly
+            self.out.contributions.append((self.history.days[k], self.options.monthly))
+        self._invest_cash(k)
+
+    def _invest_cash(self, k: int) -> None:
+        snapshot = self._snapshot(k)
+        if total_equity(snapshot) <= 0:
+            return
+        plan = self._plan(k, snapshot, lambda s: plan_cash_flow(s, self.targets, self.policy.settings))
+        if plan.orders:
+            self._execute(k, plan)
 
     def _record(self, k: int) -> None:
         mids = self._mids(k)
@@ -340,34 +356,30 @@ class _TaxSimulation:
         drifts = [abs(float(sleeves.get(s, ZERO) / equity - w)) for s, w in self.targets.weights.items()]
         self.out.max_sleeve_drift.append(max(drifts) if drifts else 0.0)
 
-    def _check(self, k: int) -> bool:
+    def _harvest(self, k: int) -> None:
         day = self.history.days[k]
-        traded = False
-        if self.options.harvesting:
-            harvest = plan_harvest(
-                self._snapshot(k),
-                self.lots,
-                day,
-                self.tax,
-                account=ACCOUNT,
-                household_events=self._events(day),
-                planner_settings=self.policy.settings,
-            )
-            for trade in harvest.trades:
-                if trade.kind is HarvestKind.HARVEST:
-                    self.out.harvests += 1
-                else:
-                    self.out.switch_backs += 1
-            if harvest.trades:
-                self._execute(k, harvest.orders, harvested=True)
-                traded = True
-        snapshot = self._snapshot(k)
-        plan = self._plan(k, snapshot, lambda s: self._policy_plan(s, k))
+        harvest = plan_harvest(
+            self._snapshot(k),
+            self.lots,
+            day,
+            self.tax,
+            account=ACCOUNT,
+            household_events=self._events(day),
+            planner_settings=self.policy.settings,
+        )
+        for trade in harvest.trades:
+            if trade.kind is HarvestKind.HARVEST:
+                self.out.harvests += 1
+            else:
+                self.out.switch_backs += 1
+        if harvest.trades:
+            self._execute(k, harvest.orders, harvested=True)
+
+    def _check(self, k: int) -> None:
+        plan = self._plan(k, self._snapshot(k), lambda s: self._policy_plan(s, k))
         if plan.orders:
             self.out.rebalances += 1
             self._execute(k, plan)
-            traded = True
-        return traded
 
     def _policy_plan(self, snapshot: PortfolioSnapshot, k: int) -> RebalancePlan:
         policy = self.policy
@@ -417,16 +429,7 @@ class _TaxSimulation:
         """Pay (or receive) last year's tax from cash; then let the cash-flow allocator restore cash (a
         payment is raised from the most overweight assets, a refund invested in the most underweight)."""
         self.cash -= tax
-        snapshot = self._snapshot(k)
-        if total_equity(snapshot) <= 0:
-            return
-        plan = self._plan(
-            k,
-            snapshot,
-            lambda s: plan_cash_flow(s, self.targets, self.policy.settings),
-        )
-        if plan.orders:
-            self._execute(k, plan)
+        self._invest_cash(k)
 
     # -- execution --------------------------------------------------------------------------------
     def _execute(self, k: int, plan_or_orders, harvested: bool = False) -> None:  # noqa: ANN001
@@ -481,20 +484,26 @@ class _TaxSimulation:
                 if harvested:
                     self.year_harvested -= r.gain
 
-    def _close_year(self, year: int) -> None:
+    def _year_so_far(self, year: int) -> YearTax:
         rates = self.tax.rates
         result = year_tax(
             year, self.year_st, self.year_lt, rates.short_term, rates.long_term, *self.carry,
-            ordinary_offset=self.options.ordinary_offset,
+            ordinary_offset=self.options.ordinary_offset, dividends=self.year_dividends,
         )  # fmt: skip
-        self.out.years.append(replace(result, harvested=self.year_harvested))
+        return replace(result, harvested=self.year_harvested)
+
+    def _close_year(self, year: int) -> None:
+        result = self._year_so_far(year)
+        self.out.years.append(result)
         self.carry = (result.carry_short, result.carry_long)
-        self.year_st = self.year_lt = self.year_harvested = ZERO
+        self.year_st = self.year_lt = self.year_harvested = self.year_dividends = ZERO
 
     def _liquidate(self, k: int) -> None:
         mids = self._mids(k)
         self.out.final_value = self.cash + sum((q * mids[s] for s, q in self.q.items()), start=ZERO)
         day = self.history.days[k]
+        self.out.held_tax = self._year_so_far(day.year).tax
+        self.out.held_value = self.out.final_value - self.out.held_tax
         for symbol, qty in sorted(self.q.items()):
             if qty <= 0:
                 continue
@@ -509,6 +518,7 @@ class _TaxSimulation:
             self.cash += qty * price
             self.q[symbol] = ZERO
             self.out.fills.append(Fill(ACCOUNT, symbol, Side.SELL, qty, price, day, fill_id))
+        self.out.liquidation_spread = self.out.final_value - self.cash
         self._close_year(day.year)
         last = self.out.years[-1]
         self.out.liquidation_tax = last.tax
@@ -523,10 +533,12 @@ def tally_decisions(run: TaxRun) -> str:
 
 
 __all__ = [
+    "DividendMode",
     "TaxBacktestOptions",
     "TaxRun",
     "YearTax",
     "simulate_tax",
+    "substitute_dividends",
     "substitute_prices",
     "tally_decisions",
     "year_tax",
