@@ -18,6 +18,13 @@ same policy (see ``bot/backtest/tax.py`` for the conventions):
   sleeve members, but every trade as large as the planner made it (``gains_to_band_edge=False``);
 * ``... (min-tax relief)``: the same with minimum-tax lot relief (brokers that let the seller pick lots;
   Alpaca applies FIFO).
+
+**The investor** (issue 15): ``--monthly 2000 --harvest daily [--dividends cash] [--portfolio diversified]
+[--periods]`` adds $2,000 on the first session of every month (invested most underweight first by the
+cash-flow allocator), checks for harvests at every close, and compares tax-blind, tax-aware without
+harvesting and tax-aware with harvesting (all FIFO), after tax two ways: on liquidation at the last close and
+held (unrealised gains untaxed). Rates are money-weighted (the IRR of the contributions); ``--periods`` adds
+the sub-periods 2004-12..2012, 2010..2022 and 2013..2022.
 """
 
 from __future__ import annotations
@@ -32,9 +39,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.backtest.data import load_history  # noqa: E402
+from bot.backtest.data import DividendMode, load_history  # noqa: E402
 from bot.backtest.policies import DIVERSIFIED, SIXTY_FORTY, Policy, bot_policy  # noqa: E402
-from bot.backtest.tax import TaxBacktestOptions, TaxRun, simulate_tax, substitute_prices  # noqa: E402
+from bot.backtest.tax import (  # noqa: E402
+    TaxBacktestOptions,
+    TaxRun,
+    simulate_tax,
+    substitute_dividends,
+    substitute_prices,
+)
 from bot.config import load_config  # noqa: E402
 from strategies.tax.estimate import TaxRates  # noqa: E402
 from strategies.tax.lots import ReliefMethod  # noqa: E402
@@ -128,13 +141,110 @@ def starts_table(label: str, policy: Policy, data: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+PERIODS = (
+    (START, END),
+    (START, date(2012, 12, 31)),
+    (date(2010, 1, 1), END),
+    (date(2013, 1, 1), END),
+)
+
+
+def investor_variants(label: str, args: argparse.Namespace) -> list[TaxBacktestOptions]:
+    """Tax-blind, tax-aware without harvesting, tax-aware with harvesting: FIFO, the investor's money."""
+    base = TaxSettings(rates=RATES, substitutes=SLEEVES[label], identical=IDENTICAL)
+    money_in = {
+        "monthly": Decimal(args.monthly), "dividends": DividendMode(args.dividends),
+        "harvest_every_session": args.harvest == "daily",
+    }  # fmt: skip
+    return [
+        TaxBacktestOptions(base, aware=False, label="tax-blind", **money_in),
+        TaxBacktestOptions(base, aware=True, label="tax-aware, no harvest", **money_in),
+        TaxBacktestOptions(
+            replace(base, harvest=HarvestSettings(enabled=True)), label="tax-aware + harvest", **money_in
+        ),
+    ]
+
+
+def pp_pair(run: TaxRun, other: TaxRun) -> str:
+    """``liquidated / held`` rate differences in percentage points a year."""
+    liquidated = (run.after_tax_cagr - other.after_tax_cagr) * 100
+    return f"{liquidated:+.3f} / {(run.held_cagr - other.held_cagr) * 100:+.3f}"
+
+
+def investor_table(runs: Sequence[TaxRun]) -> str:
+    """After-tax wealth on liquidation and held, as money-weighted rates and against tax-blind and against
+    tax-aware without harvesting (the harvest's own worth), in percentage points a year."""
+    head = (
+        "variant | invested | pre-tax value | taxes paid before the last year | liquidated: last-year tax"
+        " | liquidated: after-tax wealth | rate | held: last-year tax | held: after-tax wealth | rate"
+        " | vs blind liq. / held | harvest's worth liq. / held | losses harvested | carry left"
+        " | harvests / switch-backs | drift avg / max | wash sales | s"
+    )
+    lines = [f"| {head} |", "|" + "---|" * (head.count("|") + 1)]
+    blind, plain = runs[0], runs[1]
+    for run in runs:
+        versus = pp_pair(run, blind)
+        worth = pp_pair(run, plain) if run is runs[-1] else "-"
+        cells = [
+            run.label, money(run.invested), money(run.final_value), money(run.taxes_paid),
+            money(run.liquidation_tax), money(run.after_tax_value), f"{run.after_tax_cagr:.2%}",
+            money(run.held_tax), money(run.held_value), f"{run.held_cagr:.2%}", versus, worth,
+            money(run.harvested), money(run.unused_carry), f"{run.harvests} / {run.switch_backs}",
+            f"{run.mean_drift * 100:.2f} / {run.worst_drift * 100:.2f}pp", str(run.wash_sales),
+            f"{run.seconds:.0f}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_investor(args: argparse.Namespace, policy: Policy) -> None:
+    labels = list(PORTFOLIOS) if args.portfolio == "both" else [args.portfolio]
+    periods = PERIODS if args.periods else PERIODS[:1]
+    mode = DividendMode(args.dividends)
+    for label in labels:
+        targets = PORTFOLIOS[label]
+        symbols = [s for group in SLEEVES[label] for s in group]
+        for start, end in periods:
+            history = load_history(targets.symbols, start, end, args.data)
+            extra = substitute_prices(history, symbols, mode)
+            paid = substitute_dividends(history, symbols) if mode is DividendMode.CASH else {}
+            runs = [
+                simulate_tax(history, targets, policy, options, extra, paid)
+                for options in investor_variants(label, args)
+            ]
+            print(
+                f"### {label}, {history.start} to {history.end}: ${args.monthly:,.0f} a month, harvest "
+                f"check {'at every close' if args.harvest == 'daily' else 'at the policy checks'}, "
+                f"dividends {mode}\n"
+            )
+            print(investor_table(runs))
+            print(
+                "\nTaxes paid (negative: the $3,000 ordinary-income deduction; the last year: with the "
+                "liquidation) and losses harvested, per year:\n"
+            )
+            print(yearly_table(runs))
+            print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", action="store_true", help="also run later start dates (about 2 minutes)")
     parser.add_argument("--data", type=Path, help="price directory (default: the bundled data)")
+    parser.add_argument("--monthly", type=float, default=None, help="the investor: contribution a month ($)")
+    parser.add_argument("--harvest", choices=("checks", "daily"), default="checks", help="harvest check")
+    parser.add_argument("--dividends", choices=("reinvest", "cash"), default="reinvest")
+    parser.add_argument("--portfolio", choices=("both", *PORTFOLIOS), default="both")
+    parser.add_argument("--periods", action="store_true", help="the investor over sub-periods too")
     args = parser.parse_args()
     config = load_config(CONFIG)
     policy = bot_policy(config)
+    if args.monthly is not None or args.harvest == "daily" or args.dividends == "cash":
+        if args.monthly is None:
+            args.monthly = 0.0
+        if args.monthly < 0:
+            parser.error(f"--monthly {args.monthly} is negative: use 0 for no contributions")
+        run_investor(args, policy)
+        return
     for label, targets in PORTFOLIOS.items():
         history = load_history(targets.symbols, START, END, args.data)
         extra = substitute_prices(history, [s for group in SLEEVES[label] for s in group])

@@ -20,10 +20,19 @@ first sessions have too few for a risk forecast, and it decides by its fallback 
 
 Conventions (the report repeats them):
 
-* Prices are total-return prices (``adj_close``): dividends are reinvested in their own asset at no cost and
-  are not taxed here (both modes hold nearly the same assets, so dividend tax would be nearly the same; the
-  gains below include the reinvested dividends, which overstates gains equally in both). No DRIP purchases,
-  so dividends cannot wash a loss here (in a real account, turn DRIP off when harvesting).
+* **Dividends** (``TaxBacktestOptions.dividends``). ``reinvest`` (default): total-return prices
+  (``adj_close``), each dividend reinvested in its own asset at no cost and not taxed (both modes hold nearly
+  the same assets, so the dividend tax would be nearly the same; the gains include the reinvested dividends,
+  which overstates gains equally in both). No DRIP purchases, so dividends cannot wash a loss (in a real
+  account, turn DRIP off when harvesting). ``cash``: close prices, each dividend paid into cash on its
+  ex-date, taxed as qualified (long-term rate) with its year, and invested on the month's first session by
+  the cash-flow allocator, like a contribution.
+* **Contributions** (``monthly``): on the first session of every month after the first, after that
+  session's harvest check, invested by ``plan_cash_flow`` (most underweight sleeve first); in the tax-aware
+  mode through ``plan_tax_aware``, which buys a substitute instead of a symbol sold at a loss in the last 30
+  days. Returns are then money-weighted (the IRR of the contributions).
+* **Harvest check**: at the policy's checks, or at every close (``harvest_every_session``), before the
+  month's contribution and the policy's check.
 * Fills at the close: buys at ``mid * (1 + h)``, sells at ``mid * (1 - h)``, ``h`` half the spread (2 bps
   full spread by default); no impact (negligible at this size, BENCHMARKS.md), no commission.
 * **Taxes are paid from the portfolio** on the first session of the next year (cash, then the ordinary cash
@@ -31,8 +40,11 @@ Conventions (the report repeats them):
   Schedule D: losses offset gains of their own term first, then the other term; a net loss deducts up to
   ``ordinary_offset`` ($3,000) from ordinary income, credited at the short-term rate as a saving paid into
   the portfolio; the rest is carried forward with its character.
-* **Liquidation** at the last close: everything is sold, the final year's tax (with carry-forwards) is paid,
-  and the after-tax wealth is what remains. A loss carry-forward still unused then is valued at zero.
+* **After-tax wealth, two ways.** *On liquidation*: at the last close everything is sold, the final year's
+  tax (with carry-forwards) is paid, and the after-tax wealth is what remains. *Held*: the pre-tax value at
+  the last close less the final year's tax on what the run itself sold (unrealised gains untaxed, as for an
+  investor who donates or bequeaths). At zero spread they differ by exactly the tax on the unrealised gains
+  (``TaxRun.unrealised_tax``). A loss carry-forward still unused at the end is valued at zero in both.
 * Wash sales are counted afterwards by replaying every fill up to the last close (the liquidation is a
   measuring device, not a trade of the strategy) through ``build_household_ledger``, the same code as the
   bot's ledger: the tax-aware mode must show none.
