@@ -20,11 +20,11 @@ same policy (see ``bot/backtest/tax.py`` for the conventions):
   Alpaca applies FIFO).
 
 **The investor** (issue 15): ``--monthly 2000 --harvest daily [--dividends cash] [--portfolio diversified]
-[--periods]`` adds $2,000 on the first session of every month (invested most underweight first by the
-cash-flow allocator), checks for harvests at every close, and compares tax-blind, tax-aware without
-harvesting and tax-aware with harvesting (all FIFO), after tax two ways: on liquidation at the last close and
-held (unrealised gains untaxed). Rates are money-weighted (the IRR of the contributions); ``--periods`` adds
-the sub-periods 2004-12..2012, 2010..2022 and 2013..2022.
+[--periods | --start 2010-01-01 --end 2022-12-30]`` adds $2,000 on the first session of every month (invested
+most underweight first by the cash-flow allocator), checks for harvests at every close, and compares
+tax-blind, tax-aware without harvesting and tax-aware with harvesting (all FIFO), after tax two ways: on
+liquidation at the last close and held (unrealised gains untaxed). Rates are money-weighted (the IRR of the
+contributions); ``--periods`` runs 2004-12..2022 and the sub-periods 2004-12..2012, 2010..2022, 2013..2022.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def investor_table(runs: Sequence[TaxRun]) -> str:
 
 def run_investor(args: argparse.Namespace, policy: Policy) -> None:
     labels = list(PORTFOLIOS) if args.portfolio == "both" else [args.portfolio]
-    periods = PERIODS if args.periods else PERIODS[:1]
+    periods = PERIODS if args.periods else [(args.start or START, args.end or END)]
     mode = DividendMode(args.dividends)
     for label in labels:
         targets = PORTFOLIOS[label]
@@ -235,6 +235,8 @@ def main() -> None:
     parser.add_argument("--dividends", choices=("reinvest", "cash"), default="reinvest")
     parser.add_argument("--portfolio", choices=("both", *PORTFOLIOS), default="both")
     parser.add_argument("--periods", action="store_true", help="the investor over sub-periods too")
+    parser.add_argument("--start", type=date.fromisoformat, help="the investor's one period: first day")
+    parser.add_argument("--end", type=date.fromisoformat, help="the investor's one period: last day")
     args = parser.parse_args()
     config = load_config(CONFIG)
     policy = bot_policy(config)
