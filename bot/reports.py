@@ -122,11 +122,11 @@ def print_picture(console: Console, account: str, picture: LivePicture | str) ->
     for h in picture.holdings:
         table.add_row(
             h.symbol, f"{h.qty.normalize():f}", usd(h.price), usd(h.value), _pct(h.weight),
-            _pct(h.target), _pp(h.drift), signed_usd(h.day_pl), signed_usd(h.total_pl),
+            _pct(h.target), pp(h.drift), signed_usd(h.day_pl), signed_usd(h.total_pl),
         )  # fmt: skip
     table.add_row(
         "cash", "", "", usd(picture.cash), _pct(picture.cash_weight), _pct(picture.cash_target),
-        _pp(picture.cash_drift), "", "",
+        pp(picture.cash_drift), "", "",
     )  # fmt: skip
     console.print(table)
 
@@ -143,7 +143,7 @@ def print_equity_days(console: Console, days: Sequence[EquityDay]) -> None:
         worst = max(drifts, key=lambda d: abs(d[0])) if day.targets and drifts else None
         table.add_row(
             day.day.isoformat(), usd(day.equity), signed_usd(day.day_pl),
-            f"{worst[1]} {_pp(worst[0])}" if worst else "-",
+            f"{worst[1]} {pp(worst[0])}" if worst else "-",
         )  # fmt: skip
     console.print(table)
 
@@ -158,7 +158,7 @@ def signed_usd(value: Decimal | None) -> str:
     return f"{'-' if value < 0 else '+'}${abs(value):,.2f}"
 
 
-def _pp(value: Decimal | None) -> str:
+def pp(value: Decimal | None) -> str:
     if value is None:
         return "-"
     points = (value * 100).quantize(Decimal("0.01"))
