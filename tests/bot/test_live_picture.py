@@ -1,5 +1,5 @@
-"""The live picture (issue 16, item 4): ``status`` reads the broker, not the last plan's snapshot; the bot keeps
-one equity row per session; with the broker gone ``status`` says so and shows the last known picture.
+"""The live picture (issue 16, item 4): ``status`` reads the broker, not the last plan's snapshot; the bot
+keeps one equity row per session; with the broker gone ``status`` says so and shows the last known picture.
 
 Real parts: the embedded paper broker over HTTP (alpaca-py), the SQLite state, time stepped on the broker.
 """

@@ -84,7 +84,9 @@ def test_plan_summaries_switched_off_send_nothing_and_fills_switched_on_send_one
     sent = titles(rig)
     assert not [t for t in sent if "(plan done)" in t]
     fills = sorted(t for t in sent if " bought " in t or " sold " in t)
-    assert len(fills) == 2 and fills[0].startswith("rebalance-bot: main bought ") and fills[0].endswith(" AGG")
+    assert len(fills) == 2, sent
+    assert fills[0].startswith("rebalance-bot: main bought ") and fills[0].endswith(" AGG")
+    assert fills[1].startswith("rebalance-bot: main sold ") and fills[1].endswith(" SPY")
 
 
 def test_refusals_switched_off_send_no_alert_while_status_still_says_why(rig_factory):
