@@ -45,6 +45,7 @@ from bot.cycle import AccountBot, CycleOutcome
 from bot.household import HouseholdBot
 from bot.live_picture import read_picture, record_session, remember
 from bot.notify import Notifier, render_alert, render_daily_summary, render_prompt
+from bot.state.equity_history import EquityHistory
 from bot.state.lock import StateLock
 from bot.state.store import StateStore
 from bot.trade_notices import fill_notices, plan_summary, wanted
@@ -461,19 +462,17 @@ class Bot:
             self.send_daily_summary(day)
 
     def send_daily_summary(self, day: date) -> None:
+        """The day in a few lines; each account's equity, P&L and weights from the close just recorded (the
+        equity history), not from the last cycle's reading, which may predate the day's trades."""
         plans = [p for p in self.store.plans(limit=200) if p.created_at.date() == day]
         orders = [
             o
             for o in self.store.orders(limit=500)
             if o.submitted_at is not None and o.submitted_at.date() == day
         ]
-        weights = {
-            name: (bot.last_check or {}).get("assets", [])
-            for name, bot in self.accounts.items()
-            if bot.last_check
-        }
+        closes = [d for d in EquityHistory(self.store).days(limit=50) if d.day == self._session_day]
         message = render_daily_summary(
-            day, plans, orders, self.store.pending_approvals(), weights, self.store.get_flag("halted")
+            day, plans, orders, self.store.pending_approvals(), closes, self.store.get_flag("halted")
         )
         self.notifier.send(message)
 
