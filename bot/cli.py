@@ -274,11 +274,14 @@ def _connected(loaded) -> Iterator:  # noqa: ANN001 - BotConfig; yields bot.work
 
 @app.command()
 def status(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Targets vs weights and drift of the latest plan, open orders, pending approvals, last run."""
+    """Each account read from its broker now (positions, cash, equity, P&L, weights and drift; the last known
+    picture when the broker cannot be read), the latest closes, open orders, pending approvals, last run."""
+    from bot.live_picture import status_pictures
     from bot.reports import print_status
 
     loaded = _load(config)
-    print_status(loaded, _store(loaded))
+    store = _store(loaded)
+    print_status(loaded, store, pictures=status_pictures(loaded, store))
 
 
 @app.command()

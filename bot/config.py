@@ -493,6 +493,12 @@ class NotificationsConfig(_Model):
     ``${VAR}`` is replaced from the environment (or ``.env``) so tokens stay out of the file."""
     daily_summary: bool = False
     """Send a summary of the day after each close."""
+    plans: bool = True
+    """A summary of each finished plan: what traded, at what cost against the estimate."""
+    fills: bool = False
+    """A message for each of the bot's orders as it completes (a plan's summary lists them all as well)."""
+    refusals: bool = True
+    """An alert when plans are refused (a hard limit, targets the broker cannot trade), once per cause."""
     retries: int = Field(3, ge=0, le=10)
     """Delivery attempts after the first one, with exponential backoff."""
     rejections_alert: int = Field(3, ge=1, le=1000)

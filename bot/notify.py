@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from bot.approval.summary import PlanSummary
+from bot.state.equity_history import EquityDay
 from bot.state.store import ApprovalRecord, OrderRecord, PlanRecord
 
 log = structlog.get_logger(__name__)
@@ -242,11 +243,12 @@ def render_daily_summary(
     plans: Sequence[PlanRecord],
     orders: Sequence[OrderRecord],
     pending: Sequence[ApprovalRecord],
-    weights: Mapping[str, Sequence[Mapping]],
+    closes: Sequence[EquityDay],
     halted: str | None,
     at: datetime | None = None,
 ) -> Message:
-    """The day in a few lines: plans and their outcome, orders and fills, what waits, weights vs targets."""
+    """The day in a few lines: plans and their outcome, orders and fills, what waits, and each account at
+    the close: equity, the day's P&L, weights vs targets."""
     filled = [o for o in orders if o.status == "filled"]
     lines = [f"Summary of {day:%Y-%m-%d}" + (f" (as of {at:%H:%M} UTC)" if at else "") + ":"]
     if halted:
@@ -256,11 +258,26 @@ def render_daily_summary(
     lines.append(f"Orders: {len(orders)} sent, {len(filled)} filled")
     lines.append(f"Waiting for approval: {len(pending)}")
     lines += [f"  {a.plan_id} (expires {a.expires_at:%Y-%m-%d %H:%M} UTC)" for a in pending if a.expires_at]
-    for account, assets in weights.items():
-        lines.append(f"Account {account}, weight vs target (drift):")
-        lines += [
-            f"  {a['symbol']:6} {float(a['weight']):7.2%} vs {float(a['target']):7.2%} "
-            f"({float(a['drift']) * 100:+.2f}pp)"
-            for a in assets
-        ]
+    for close in closes:
+        lines += close_lines(close)
     return Message(f"rebalance-bot: daily summary {day:%Y-%m-%d}", "\n".join(lines), "info", "summary")
+
+
+def close_lines(close: EquityDay) -> list[str]:
+    """An account at the close: equity and the day's P&L, then each weight against its target."""
+    from bot.reports import pp, signed_usd, usd  # reports read the state: imported when a summary is made
+
+    targets = close.targets or {}
+    return [
+        f"Account {close.account} at the close: equity {usd(close.equity)}, "
+        f"day P&L {signed_usd(close.day_pl)}",
+        *(
+            f"  {symbol:6} {float(weight):7.2%}"
+            + (
+                f" vs {float(targets[symbol]):7.2%} ({pp(weight - targets[symbol])}pp)"
+                if symbol in targets
+                else ""
+            )
+            for symbol, weight in close.weights.items()
+        ),
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from rich.console import Console
@@ -10,11 +10,34 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.config import BotConfig
+from bot.live_picture import LivePicture
 from bot.slicing.report import average_price, plan_shortfall_bp
+from bot.state.equity_history import EquityDay, EquityHistory
 from bot.state.store import StateStore
 
+PICTURE_COLUMNS = (
+    "asset",
+    "shares",
+    "price",
+    "value",
+    "weight",
+    "target",
+    "drift (pp)",
+    "day P&L",
+    "total P&L",
+)
+HISTORY_DAYS = 5
+"""Sessions of the equity history ``status`` shows (the dashboard's /api/equity serves them all)."""
 
-def print_status(config: BotConfig, store: StateStore, console: Console | None = None) -> None:
+
+def print_status(
+    config: BotConfig,
+    store: StateStore,
+    console: Console | None = None,
+    pictures: Mapping[str, LivePicture | str] | None = None,
+) -> None:
+    """The bot's state and each account as its broker shows it now (``pictures``, see
+    :func:`bot.live_picture.status_pictures`), or its last known picture and why it could not be read."""
     console = console or report_console()
     last = store.last_run()
     halted = store.get_flag("halted")
@@ -26,23 +49,11 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
     console.print(f"[red]HALTED[/]: {halted}" if halted else "not halted")
     for line in attention_lines(store.flags()):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+    pictures = pictures or {}
     for account in config.accounts:
+        print_picture(console, account.name, pictures.get(account.name, "not read"))
+        print_equity_days(console, EquityHistory(store).days(account.name, limit=HISTORY_DAYS))
         plans = store.plans(account=account.name, limit=1)
-        table = Table(title=f"account {account.name}: targets vs weights (latest plan)")
-        for column in ("asset", "target", "weight", "drift (pp)", "band (pp)", "breached"):
-            table.add_column(column)
-        if plans:
-            for check in plans[0].details["trigger"]["assets"]:
-                band = check.get("band")
-                table.add_row(
-                    check["symbol"],
-                    _pct(check["target"]),
-                    _pct(check["weight"]),
-                    f"{Decimal(check['drift']) * 100:+.2f}",
-                    f"{Decimal(band) * 100:.2f}" if band else "-",
-                    "yes" if check["breached"] else "",
-                )
-        console.print(table)
         if plans:
             latest = plans[0]
             console.print(
@@ -69,6 +80,89 @@ def print_status(config: BotConfig, store: StateStore, console: Console | None =
                 f" since {block.detected_at:%Y-%m-%d %H:%M} UTC",
                 markup=False,
             )
+
+
+def print_picture(console: Console, account: str, picture: LivePicture | str) -> None:
+    """Positions in shares and dollars, cash, equity, day and total P&L, weights and drift now (a string:
+    why there is no picture to show)."""
+    if isinstance(picture, str):
+        console.print(f"account {account}: {picture}", markup=False, highlight=False, soft_wrap=True)
+        return
+    if picture.problem:
+        console.print(
+            f"BROKER UNREACHABLE ({account}): {picture.problem}; last known picture from "
+            f"{picture.at:%Y-%m-%d %H:%M} UTC",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"account {account} at {picture.at:%Y-%m-%d %H:%M} UTC: equity {usd(picture.equity)}, "
+        f"cash {usd(picture.cash)}, day P&L {signed_usd(picture.day_pl)}, "
+        f"total P&L {signed_usd(picture.total_pl)} (unrealised)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(
+        title=f"account {account}: positions and weights now" + (" (last known)" if picture.problem else "")
+    )
+    for column in (
+        "asset",
+        "shares",
+        "price",
+        "value",
+        "weight",
+        "target",
+        "drift (pp)",
+        "day P&L",
+        "total P&L",
+    ):
+        table.add_column(column, justify="left" if column == "asset" else "right")
+    for h in picture.holdings:
+        table.add_row(
+            h.symbol, f"{h.qty.normalize():f}", usd(h.price), usd(h.value), _pct(h.weight),
+            _pct(h.target), pp(h.drift), signed_usd(h.day_pl), signed_usd(h.total_pl),
+        )  # fmt: skip
+    table.add_row(
+        "cash", "", "", usd(picture.cash), _pct(picture.cash_weight), _pct(picture.cash_target),
+        pp(picture.cash_drift), "", "",
+    )  # fmt: skip
+    console.print(table)
+
+
+def print_equity_days(console: Console, days: Sequence[EquityDay]) -> None:
+    """The latest sessions of the equity history, one line each."""
+    if not days:
+        return
+    table = Table(title="equity at each close (latest sessions)")
+    for column in ("session", "equity", "day P&L", "largest drift (pp)"):
+        table.add_column(column, justify="left" if column == "session" else "right")
+    for day in reversed(days):
+        drifts = [(w - (day.targets or {}).get(s, Decimal(0)), s) for s, w in day.weights.items()]
+        worst = max(drifts, key=lambda d: abs(d[0])) if day.targets and drifts else None
+        table.add_row(
+            day.day.isoformat(), usd(day.equity), signed_usd(day.day_pl),
+            f"{worst[1]} {pp(worst[0])}" if worst else "-",
+        )  # fmt: skip
+    console.print(table)
+
+
+def usd(value: Decimal | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def signed_usd(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    return f"{'-' if value < 0 else '+'}${abs(value):,.2f}"
+
+
+def pp(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    points = (value * 100).quantize(Decimal("0.01"))
+    return f"{points + 0:+.2f}"  # + 0: no "-0.00"
 
 
 def attention_lines(flags: Mapping[str, str]) -> list[str]:
@@ -219,8 +313,8 @@ def _single_status(store: StateStore, parent) -> str:  # noqa: ANN001 - ExecPare
     return order.status if order is not None else "not sent"
 
 
-def _pct(value: str) -> str:
-    return f"{Decimal(value) * 100:.2f}%"
+def _pct(value: Decimal | str | None) -> str:
+    return "-" if value is None else f"{Decimal(value) * 100:.2f}%"
 
 
 def _share(value: float | None) -> str:

@@ -43,9 +43,13 @@ from bot.clock import BrokerFollowingClock, Clock
 from bot.config import BotConfig, resolve_credentials, resolve_notification_urls
 from bot.cycle import AccountBot, CycleOutcome
 from bot.household import HouseholdBot
+from bot.live_picture import read_picture, record_session, remember
 from bot.notify import Notifier, render_alert, render_daily_summary, render_prompt
+from bot.state.equity_history import EquityHistory
 from bot.state.lock import StateLock
 from bot.state.store import StateStore
+from bot.trade_notices import fill_notices, plan_summary, wanted
+from bot.turn import NEW_YORK
 
 log = structlog.get_logger(__name__)
 
@@ -202,6 +206,8 @@ class Bot:
         self._audit_seen = 0
         self._rejections: dict[tuple[str, date], int] = {}
         self._was_open: bool | None = None
+        self._session_day: date | None = None
+        """The New York date of the session last seen open: the day its close is recorded under."""
         self._market_seen: bool | None = None
         self._reconciled = False
         self.watch = BrokerWatch(config, store, self.alert, wall)
@@ -332,11 +338,59 @@ class Bot:
             except Exception as exc:  # one account's failure must not stop the others or the bot
                 log.exception("tick failed", account=name, error=str(exc))
                 outcomes[name] = CycleOutcome("error", detail=str(exc))
+        for outcome in outcomes.values():
+            if outcome.plan_id and outcome.action in ("plan executing", "plan done"):
+                self.plan_moved(outcome.plan_id)
+        closed_now = bool(self._was_open) and not broker_clock.is_open
+        self._was_open = broker_clock.is_open
+        if broker_clock.is_open:
+            self._session_day = broker_clock.timestamp.astimezone(NEW_YORK).date()
+        elif closed_now and self._session_day is not None:
+            self.record_session(self._session_day)
         try:
-            self._watch(broker_clock)
+            self._watch(broker_clock, closed_now)
         except Exception as exc:  # noqa: BLE001 - alerts are a courtesy; trading goes on without them
             log.error("alert check failed", error=str(exc))
         return outcomes
+
+    def plan_moved(self, plan_id: str) -> None:
+        """A plan traded this tick: tell people about its completed orders (``notifications.fills``) and,
+        once it is done, send its summary and keep a fresh picture of its accounts for ``status``."""
+        plan = self.store.get_plan(plan_id)
+        if plan is None:
+            return
+        try:
+            if self.notifier.enabled and wanted(self.config, "fill"):
+                for message in fill_notices(self.store, plan):
+                    self.notifier.send(message)
+            if plan.status != "done":
+                return
+            if self.notifier.enabled and wanted(self.config, "plan"):
+                message = plan_summary(self.store, plan)
+                if message is not None:
+                    self.notifier.send(message)
+            for name in self._accounts_of(plan.account):
+                remember(self.store, read_picture(self.config, name, self.brokers[name]))
+        except Exception as exc:  # noqa: BLE001 - a message or a picture is not a reason to stop trading
+            log.error("could not report on the plan", plan_id=plan_id, error=str(exc))
+
+    def _accounts_of(self, owner: str) -> list[str]:
+        if self.household is not None and owner == self.household.name:
+            return list(self.config.household.names)  # type: ignore[union-attr]
+        return [owner] if owner in self.brokers else []
+
+    def record_session(self, day: date) -> None:
+        """The session's row of the equity history, per account, read from the broker just after the close
+        (once per session: a row already there is kept). A broker failing here costs the row, not a tick."""
+        for name, broker in self.brokers.items():
+            try:
+                picture = read_picture(self.config, name, broker)
+                if record_session(self.store, picture, day):
+                    log.info(
+                        "session recorded", account=name, day=day.isoformat(), equity=str(picture.equity)
+                    )
+            except Exception as exc:  # noqa: BLE001 - the history is a record, not a reason to stop
+                log.error("could not record the session's equity", account=name, error=str(exc))
 
     # -- people --------------------------------------------------------------------------------------------
     def prompt(self, plan_id: str) -> None:
@@ -362,11 +416,15 @@ class Bot:
         )
 
     def alert(self, title: str, lines: Sequence[str], topic: str, kind: str = "warning") -> None:
-        """An alert that needs a person, on every notification channel (and in the log)."""
+        """An alert that needs a person, on every notification channel (and in the log); a kind switched
+        off in ``notifications`` (refusals) goes to the log only."""
         log.warning("alert", topic=topic, title=title)
+        if not wanted(self.config, topic):
+            log.info("alert not sent: its kind is switched off in notifications", topic=topic)
+            return
         self.notifier.send(render_alert(title, lines, kind, topic))
 
-    def _watch(self, broker_clock: BrokerClock) -> None:
+    def _watch(self, broker_clock: BrokerClock, closed_now: bool) -> None:
         """Alerts that come from the state: a halt, repeated rejections; the daily summary after the close."""
         halted = self.store.get_flag("halted")
         if halted and not self._halt_alerted:
@@ -400,25 +458,21 @@ class Bot:
                     ],
                     topic="rejections",
                 )
-        closed_now = self._was_open and not broker_clock.is_open
-        self._was_open = broker_clock.is_open
         if closed_now and self.config.notifications.daily_summary:
             self.send_daily_summary(day)
 
     def send_daily_summary(self, day: date) -> None:
+        """The day in a few lines; each account's equity, P&L and weights from the close just recorded (the
+        equity history), not from the last cycle's reading, which may predate the day's trades."""
         plans = [p for p in self.store.plans(limit=200) if p.created_at.date() == day]
         orders = [
             o
             for o in self.store.orders(limit=500)
             if o.submitted_at is not None and o.submitted_at.date() == day
         ]
-        weights = {
-            name: (bot.last_check or {}).get("assets", [])
-            for name, bot in self.accounts.items()
-            if bot.last_check
-        }
+        closes = [d for d in EquityHistory(self.store).days(limit=50) if d.day == self._session_day]
         message = render_daily_summary(
-            day, plans, orders, self.store.pending_approvals(), weights, self.store.get_flag("halted")
+            day, plans, orders, self.store.pending_approvals(), closes, self.store.get_flag("halted")
         )
         self.notifier.send(message)
 

@@ -158,6 +158,7 @@ class AlpacaBroker:
             equity=_dec(raw["equity"]),
             buying_power=_dec(raw["buying_power"]),
             status=str(raw["status"]),
+            last_equity=_opt_dec(raw.get("last_equity")),
         )
 
     def positions(self) -> list[PositionState]:
@@ -557,6 +558,8 @@ def _position(raw: dict) -> PositionState:
         market_value=_dec(raw.get("market_value") or 0),
         avg_entry_price=_dec(raw.get("avg_entry_price") or 0),
         current_price=_dec(raw.get("current_price") or 0),
+        unrealized_pl=_opt_dec(raw.get("unrealized_pl")),
+        unrealized_intraday_pl=_opt_dec(raw.get("unrealized_intraday_pl")),
     )
 
 

@@ -45,6 +45,8 @@ class AccountState:
     equity: Decimal
     buying_power: Decimal
     status: str
+    last_equity: Decimal | None = None
+    """Equity at the previous session's close (Alpaca's ``last_equity``): today's P&L is measured from it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class PositionState:
     market_value: Decimal
     avg_entry_price: Decimal
     current_price: Decimal
+    unrealized_pl: Decimal | None = None
+    """Market value minus cost basis (None when the broker did not say)."""
+    unrealized_intraday_pl: Decimal | None = None
+    """Today's change in value of the shares held (from the previous close or the buy today)."""
 
 
 @dataclass(frozen=True)

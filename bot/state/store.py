@@ -33,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.state.equity_history import migrate_equity_history
 from bot.state.private import private_dir, private_file
 from bot.state.web_sessions import migrate_web_sessions
 
@@ -73,7 +74,7 @@ INTENT = "intent"
 APPROVAL_STATUSES = frozenset({"pending", "approved", "rejected", "expired", "superseded", "canceled"})
 SIDES = ("buy", "sell")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -577,6 +578,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_slicing,
     _migrate_tax,
     migrate_web_sessions,  # revocable dashboard sessions (issue 17), in bot/state/web_sessions.py
+    migrate_equity_history,  # daily equity and weights, last known pictures (issue 16), equity_history.py
 )
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append; never edit a released one."""
 assert len(MIGRATIONS) == SCHEMA_VERSION

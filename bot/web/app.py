@@ -11,13 +11,15 @@
 - ``GET /approvals/{id}/{action}?t=...``: a prompt's signed link opens a confirmation page; nothing happens
   on GET, so link scanners in mail and chat cannot decide anything.
 - ``POST /approvals/{id}/{action}``: decide, with the link token ``t`` (single use) or a session + CSRF token.
-- ``/api/...``: JSON with ``Authorization: Bearer <token>``: status, approvals, plans, orders, log, and
+- ``/api/...``: JSON with ``Authorization: Bearer <token>``: status (each account read from the broker now,
+  :mod:`bot.live_picture`), equity (the daily equity and weights history), approvals, plans, orders, log, and
   ``POST /api/approvals/{id}/approve|reject`` with the plan version (``content_hash``) decided on.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +32,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from bot.actions import ActionError, approve_plan, reject_plan
 from bot.approval.links import ACTIONS, LinkError
+from bot.live_picture import LivePicture, picture_or_last
 from bot.reports import attention_lines
+from bot.state.equity_history import EquityHistory
 from bot.state.store import PlanRecord
 from bot.state.web_sessions import WebSessions
 from bot.web import pages
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+PICTURE_SECONDS = 10.0
+"""The dashboard reads an account from the broker at most this often (wall seconds)."""
 MAX_FORM_BYTES = 16_384
 MAX_FORM_FIELDS = 16
 """The largest form the dashboard posts has six fields; more is not a browser of ours."""
@@ -116,23 +122,24 @@ def create_app(
         else:
             reject_plan(store, plan_id, who, channel, reason, content_hash, now=market_now(), **ctx)
 
-    def weights() -> dict[str, Mapping | None]:
-        out: dict[str, Mapping | None] = {}
-        for name, account_bot in bot.accounts.items():
-            check = account_bot.last_check
-            if check is None:
-                latest = store.plans(account=name, limit=1)
-                if latest:
-                    check = {
-                        "at": latest[0].created_at.isoformat(),
-                        "equity": latest[0].details.get("equity"),
-                        "assets": latest[0].details.get("trigger", {}).get("assets", []),
-                    }
-            out[name] = check
-        household = getattr(bot, "household", None)
-        if household is not None:  # its members are planned together: one line of aggregate weights
-            out[household.name] = household.last_check
+    read_at: dict[str, tuple[float, LivePicture | str]] = {}
+
+    def pictures() -> dict[str, LivePicture | str]:
+        """Every account as its broker shows it now (read at most once per PICTURE_SECONDS, so a page
+        reloaded often is not a burst of broker requests), or its last known picture and why."""
+        out: dict[str, LivePicture | str] = {}
+        for name in bot.brokers:
+            seen = read_at.get(name)
+            if seen is None or time.monotonic() - seen[0] > PICTURE_SECONDS:
+                seen = (time.monotonic(), picture_or_last(config, store, name, bot.brokers[name]))
+                read_at[name] = seen
+            out[name] = seen[1]
         return out
+
+    def household_check() -> dict[str, Mapping | None]:
+        """A household's members are planned together: its aggregate weights from its latest check."""
+        household = getattr(bot, "household", None)
+        return {household.name: household.last_check} if household is not None else {}
 
     def pending() -> list[tuple[PlanRecord, Any]]:
         result = []
@@ -257,7 +264,8 @@ def create_app(
                 approvals=pending(),
                 csrf=auth.csrf_token(session),
                 who=session.who,
-                weights=weights(),
+                pictures=pictures(),
+                household=household_check(),
                 plans=store.plans(limit=12),
                 orders=store.orders(limit=25),
                 log_lines=tail_log(log_file, 40) if log_file else [],
@@ -359,9 +367,20 @@ def create_app(
             "health": bot.health(),
             "halted": store.get_flag("halted"),
             "market_time": now.isoformat() if (now := market_now()) else None,
-            "accounts": weights(),
+            "accounts": {
+                name: p.as_json() if isinstance(p, LivePicture) else {"live": False, "problem": p}
+                for name, p in pictures().items()
+            },
+            "household": household_check(),
             "pending_approvals": [a.plan_id for a in store.pending_approvals()],
         }
+
+    @app.get("/api/equity")
+    def api_equity(request: Request, account: str | None = None, limit: int = 400) -> list[dict]:
+        """The daily equity and weights history (oldest first), for charts: one row per account and
+        session, with the targets then in force."""
+        require_bearer(request)
+        return [d.as_json() for d in EquityHistory(store).days(account, limit=min(max(limit, 1), 5000))]
 
     @app.get("/api/approvals")
     def api_approvals(request: Request) -> list[dict]:

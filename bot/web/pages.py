@@ -13,6 +13,8 @@ from html import escape
 from urllib.parse import quote
 
 from bot.approval.summary import PlanSummary
+from bot.live_picture import LivePicture
+from bot.reports import pp, signed_usd, usd
 from bot.state.store import ApprovalRecord, OrderRecord, PlanRecord
 
 CSS = """
@@ -194,6 +196,52 @@ def weights_section(account: str, check: Mapping | None) -> str:
     )
 
 
+def picture_section(account: str, picture: LivePicture | str) -> str:
+    """An account as its broker shows it now: positions in shares and dollars, weights against targets and
+    drift, cash, equity, day and total P&L; a last known picture says so, and why."""
+    if isinstance(picture, str):
+        return f'<section><h2>Account {e(account)}</h2><div class="banner bad">{e(picture)}</div></section>'
+    rows = [
+        (
+            f"<b>{e(h.symbol)}</b>",
+            e(f"{h.qty.normalize():f}"),
+            e(usd(h.value)),
+            _pct(h.weight),
+            _pct(h.target),
+            _signed(pp(h.drift) + "pp") if h.drift is not None else "-",
+            _signed(signed_usd(h.day_pl)),
+            _signed(signed_usd(h.total_pl)),
+        )  # fmt: skip
+        for h in picture.holdings
+    ]
+    rows.append(
+        ("cash", "", e(usd(picture.cash)), _pct(picture.cash_weight), _pct(picture.cash_target),
+         _signed(pp(picture.cash_drift) + "pp") if picture.cash_drift is not None else "-", "", "")
+    )  # fmt: skip
+    stale = (
+        f'<div class="banner bad">Broker unreachable: {e(picture.problem)}. Last known picture, from '
+        f"{_when(picture.at)}.</div>"
+        if picture.problem
+        else ""
+    )
+    return (
+        f"<section><h2>Account {e(account)}: positions, weights against targets "
+        f'<span class="muted small">at {_when(picture.at)} · equity {e(usd(picture.equity))} · day P&amp;L '
+        f"{e(signed_usd(picture.day_pl))} · total P&amp;L {e(signed_usd(picture.total_pl))}</span></h2>"
+        + stale
+        + _table(
+            ("asset", "shares", "value", "weight", "target", "drift", "day P&L", "total P&L"),
+            rows,
+            numeric=(1, 2, 3, 4, 5, 6, 7),
+        )
+        + "</section>"
+    )
+
+
+def _pct(value: Decimal | None) -> str:
+    return "-" if value is None else e(f"{value * 100:.2f}%")
+
+
 def plans_section(plans: Sequence[PlanRecord]) -> str:
     rows = [
         (
@@ -268,7 +316,8 @@ def dashboard(
     approvals: Sequence[tuple[PlanRecord, ApprovalRecord]],
     csrf: str,
     who: str,
-    weights: Mapping[str, Mapping | None],
+    pictures: Mapping[str, LivePicture | str],
+    household: Mapping[str, Mapping | None],
     plans: Sequence[PlanRecord],
     orders: Sequence[OrderRecord],
     log_lines: Sequence[Mapping],
@@ -293,7 +342,8 @@ def dashboard(
         parts += [approval_card(plan, approval, csrf) for plan, approval in approvals]
     else:
         parts.append('<div class="banner ok">No plan is waiting for a decision.</div>')
-    parts += [weights_section(name, check) for name, check in weights.items()]
+    parts += [picture_section(name, picture) for name, picture in pictures.items()]
+    parts += [weights_section(name, check) for name, check in household.items()]
     parts += [plans_section(plans), orders_section(orders), log_section(log_lines)]
     return page("rebalance-bot dashboard", "".join(parts), header)
 

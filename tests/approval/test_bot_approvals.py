@@ -14,6 +14,7 @@ from alpaca.trading.requests import LimitOrderRequest
 
 from bot.actions import ActionError, approve_plan, halt, reject_plan
 from bot.notify import Notifier
+from bot.state.equity_history import EquityHistory
 from bot.worker import run_forever
 from tests.approval.receiver import Receiver
 from tests.bot.harness import KEY, OPEN_TIME, SECRET, make_harness
@@ -211,7 +212,11 @@ def test_a_daily_summary_is_sent_after_the_close_when_configured(tmp_path, recei
     summaries = [m for m in messages(harness, receiver) if "daily summary" in m["title"]]
     assert len(summaries) == 1
     body = summaries[0]["message"]
-    assert "Summary of 2019-12-17" in body and "Plans: 1" in body and "Account main" in body
+    assert "Summary of 2019-12-17" in body and "Plans: 1" in body
+    [close] = EquityHistory(harness.store).days("main")  # recorded at the same first tick after the close
+    assert f"Account main at the close: equity ${close.equity:,.2f}, day P&L " in body
+    spy = close.weights["SPY"]
+    assert f"  SPY    {float(spy):7.2%} vs  60.00% ({(spy - Decimal('0.6')) * 100:+.2f}pp)" in body
 
 
 def test_an_approval_that_lands_during_a_cycle_goes_first_and_no_second_plan_is_held(tmp_path, receiver):

@@ -90,7 +90,7 @@ def test_the_api_with_the_bearer_token_reads_and_decides_on_a_version(rig):
     assert missing.status_code == 422
     assert rig.store.get_plan(held.plan_id).status == "held"
     status = requests.get(f"{rig.base}/api/status", headers=auth, timeout=10).json()
-    assert status["pending_approvals"] == [held.plan_id] and status["accounts"]["main"]["assets"]
+    assert status["pending_approvals"] == [held.plan_id] and status["accounts"]["main"]["holdings"]
     nothing_executed(rig, until_hours=1)
 
 
