@@ -522,6 +522,16 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
+def _shut_down_on(stop: threading.Event, scheduler: BlockingScheduler) -> None:
+    """Stop ``scheduler`` once ``stop`` is set, also when it is set before the scheduler has started."""
+    stop.wait()
+    for _ in range(600):  # the scheduler starts right after its job is added; give up after 30 s
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+            return
+        time.sleep(0.05)
+
+
 def run_forever(
     bot: Bot,
     state_dir: Path,
@@ -533,49 +543,53 @@ def run_forever(
     """Run the bot under APScheduler until SIGINT/SIGTERM (or ``stop``), holding the state dir's lock.
     ``on_started`` runs once the bot and its services have started (``run`` prints its banner there)."""
     with StateLock(state_dir):
-        bot.tick_seconds = every
-        bot.start("run")
-        started: list[Service] = []
-        for service in services:
-            try:
-                service.start()
-                started.append(service)
-            except Exception as exc:  # noqa: BLE001 - the bot trades without its dashboard
-                log.error(
-                    "service did not start; the bot runs without it", service=service.name, error=str(exc)
-                )
-                bot.alert(f"{service.name} did not start", [f"{service.name}: {exc}"], topic="service")
-        if on_started is not None:
-            on_started()
         scheduler = BlockingScheduler(timezone="UTC")
-        scheduler.add_job(
-            bot.tick,
-            IntervalTrigger(seconds=every),
-            max_instances=1,
-            coalesce=True,
-            id="tick",
-            misfire_grace_time=None,
-        )
-        stopping = {"signal": None}
+        stopping: dict[str, str | None] = {"signal": None}
 
         def _stop(signum, _frame) -> None:  # noqa: ANN001
             stopping["signal"] = signal.Signals(signum).name
             log.info("stopping on signal", signal=stopping["signal"])
-            scheduler.shutdown(wait=False)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
 
+        # handlers first: a SIGTERM while the bot starts (e.g. waiting for a broker that is down) must stop it
+        # cleanly, not kill it before it has recorded that it stopped
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = (
             {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
             if in_main_thread
             else {}
         )
-        if stop is not None:
-            threading.Thread(
-                target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
-            ).start()
+        bot.tick_seconds = every
+        started: list[Service] = []
         try:
-            log.info("bot running", tick_seconds=every, accounts=list(bot.accounts))
-            scheduler.start()
+            bot.start("run")
+            for service in services:
+                if stopping["signal"]:
+                    break
+                try:
+                    service.start()
+                    started.append(service)
+                except Exception as exc:  # noqa: BLE001 - the bot trades without its dashboard
+                    log.error(
+                        "service did not start; the bot runs without it", service=service.name, error=str(exc)
+                    )
+                    bot.alert(f"{service.name} did not start", [f"{service.name}: {exc}"], topic="service")
+            if on_started is not None and not stopping["signal"]:
+                on_started()
+            scheduler.add_job(
+                bot.tick,
+                IntervalTrigger(seconds=every),
+                max_instances=1,
+                coalesce=True,
+                id="tick",
+                misfire_grace_time=None,
+            )
+            if stop is not None:
+                threading.Thread(target=_shut_down_on, args=(stop, scheduler), daemon=True).start()
+            if not stopping["signal"] and not (stop is not None and stop.is_set()):
+                log.info("bot running", tick_seconds=every, accounts=list(bot.accounts))
+                scheduler.start()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -49,7 +49,7 @@ def test_a_household_plan_that_expired_partly_filled_says_what_it_traded_in_tota
         expected = "; ".join([f"{total} in {len(children)} accounts", *short])
         assert (plan.status, plan.status_reason) == ("done", expected)
         out = io.StringIO()
-        print_history(harness.store, console=Console(file=out, width=400))
+        print_history(harness.store, console=Console(file=out, width=400), verbose=True)  # reasons whole
         assert re.search(rf"{plan.plan_id} done \({re.escape(expected)}\)", out.getvalue())
 
         posted = Counter(o.client_order_id for o in harness.broker.engine.orders.values())
