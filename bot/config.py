@@ -286,8 +286,23 @@ class PolicyConfig(_Model):
     risk_model: RiskModelConfig = RiskModelConfig()
     cash_drag: float = Field(DEFAULT_CASH_DRAG, ge=0, le=1)
     """Cost of a unit of idle cash (above its target or the buffer), as a share of it."""
-    tax_weight: float = Field(1.0, ge=0, le=1)
-    """Share of a sale's estimated tax counted as its cost (with a ``tax`` section)."""
+    tax_weight: float | None = Field(None, ge=0, le=1)
+    """Share of a sale's estimated tax counted as its cost (with a ``tax`` section). Default: the tax's
+    present value, ``1 - (1 + tax_discount_rate) ** -tax_deferral_years``."""
+    tax_deferral_years: float = Field(10.0, gt=0, le=100)
+    """How long a gain kept now would stay unrealised otherwise (until it is sold for spending, say)."""
+    tax_discount_rate: float = Field(0.05, ge=0, le=1)
+    """Yearly rate the deferred tax is discounted at (what the money earns meanwhile)."""
+
+    @property
+    def counted_tax_share(self) -> float:
+        """What realising a gain now costs, as a share of its tax: not the tax itself (it is due when the gain
+        is realised later anyway) but the value of paying it now rather than ``tax_deferral_years`` later.
+        Ten years at 5%: 39%. An investor who will never sell (a bequest's step-up) sets ``tax_weight: 1``."""
+        if self.tax_weight is not None:
+            return self.tax_weight
+        return 1.0 - (1.0 + self.tax_discount_rate) ** -self.tax_deferral_years
+
     decide_at: str | int | None = "10:00"
     """New York time of the objective's one decision a session ("HH:MM"); null: at every check."""
     # -- dynamic (issue 5)
@@ -348,7 +363,7 @@ class PolicyConfig(_Model):
             risk_aversion=self.risk_aversion,
             risk=self.risk_model.to_model(),
             cash_drag=self.cash_drag,
-            tax_weight=self.tax_weight,
+            tax_weight=self.counted_tax_share,
             decide_at=_minutes(self.decide_at),
         )
 

@@ -309,3 +309,15 @@ def test_embedded_account_may_point_at_a_running_paper_broker() -> None:
     assert account.needs_credentials and account.trading_url == "http://127.0.0.1:8765"
     assert not AccountConfig(name="demo", broker="embedded").needs_credentials
     assert AccountConfig(name="p", broker="alpaca_paper").trading_url == "https://paper-api.alpaca.markets"
+
+
+def test_a_gain_kept_now_is_priced_at_its_taxs_time_value_unless_told_otherwise() -> None:
+    """Issue 15 item 2: realising a gain now costs the value of paying its tax now rather than later, not the
+    tax itself: ten years at 5% by default (39% of the tax); ``tax_weight`` overrides it."""
+    from bot.config import PolicyConfig
+
+    assert PolicyConfig().objective_spec().tax_weight == pytest.approx(1 - 1.05**-10)
+    assert PolicyConfig().objective_spec().tax_weight == pytest.approx(0.386, abs=1e-3)
+    later = PolicyConfig(tax_deferral_years=30, tax_discount_rate=0.07).objective_spec().tax_weight
+    assert later == pytest.approx(1 - 1.07**-30)  # a longer deferral: nearer the whole tax
+    assert PolicyConfig(tax_weight=1).objective_spec().tax_weight == 1.0

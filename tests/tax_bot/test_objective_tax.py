@@ -12,7 +12,7 @@ from tests.bot.harness import OPEN_TIME, Harness
 from tests.tax_bot.common import TAX, account, lot, tax_harness
 
 TARGETS = {"SPY": 0.6, "AGG": 0.4}
-OBJECTIVE = {"kind": "objective", "risk_aversion": 0.02, "decide_at": None}  # decide at every check
+OBJECTIVE = {"kind": "objective", "risk_aversion": 0.02, "decide_at": None, "tax_weight": 1}
 """A fixed risk aversion: the 14 pp drift below costs ~10 bp of risk, so the trade depends on the tax."""
 SPY_BOUGHT = date(2016, 1, 4)
 
