@@ -564,6 +564,12 @@ def run_forever(
         started: list[Service] = []
         try:
             bot.start("run")
+        except BaseException:
+            # nothing started (e.g. the broker refused the keys): the caller says why in one line
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            raise
+        try:
             for service in services:
                 if stopping["signal"]:
                     break
