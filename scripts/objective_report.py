@@ -13,6 +13,7 @@ from bot.backtest.frontier import (
     CALENDARS,
     EDGE_BANDS,
     Cell,
+    burden_at,
     dominated_by,
     frontier_dominates,
     two_asset_ratio,
@@ -30,6 +31,7 @@ def report(real: list[Cell], boot: list[Cell], args: argparse.Namespace, seconds
     if real:
         frontier_real(real)
     frontier_boot(boot)
+    curve_boot(boot)
     if real:
         default_real(real)
         cycle_speed(real)
@@ -114,6 +116,34 @@ def frontier_boot(boot: list[Cell]) -> None:
         ],
         rows,
     )
+
+
+def below_curve(cell: Cell, baseline: str) -> bool | None:
+    """The frontier's curve (log-log between neighbouring risk aversions) is below ``baseline``: less
+    turnover-plus-cost at its tracking error. None when its tracking error is outside the frontier's span.
+    Unlike discrete dominance, a baseline between two grid points can be beaten."""
+    point = cell.baselines[baseline]
+    ours = burden_at(cell.frontier, point.tracking_error)
+    return None if ours is None else ours < point.burden
+
+
+def curve_boot(boot: list[Cell]) -> None:
+    """Share of paths on which the interpolated frontier is below each band baseline."""
+    if not boot:
+        return
+    print("\n## Resampled histories: share of paths with the frontier's curve below the band\n")
+    by_portfolio: dict[str, list[Cell]] = defaultdict(list)
+    for cell in boot:
+        by_portfolio[cell.portfolio].append(cell)
+    bands = ("band-5pp-monthly", *EDGE_BANDS)
+    rows = []
+    for name, cells in by_portfolio.items():
+        shares = []
+        for band in bands:
+            verdicts = [v for v in (below_curve(c, band) for c in cells) if v is not None]
+            shares.append(f"{np.mean(verdicts):.0%}" if verdicts else "-")
+        rows.append([name, str(cells[0].assets), *shares])
+    _table(["portfolio", "assets", *bands], rows)
 
 
 def default_real(real: list[Cell]) -> None:
