@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from bot.cli_options import AlpacaOption, CacheOption, DataOption
 from bot.cli_tune import tune
 
 app = typer.Typer(
@@ -607,19 +608,9 @@ def backtest(
             "bot (the config's own policy), any other registered one, or all."
         ),
     ] = "all",
-    data: Annotated[
-        Path | None,
-        typer.Option(help="Directory of daily CSVs in the bundled layout (bundled real data by default)."),
-    ] = None,
-    alpaca: Annotated[
-        bool,
-        typer.Option(
-            "--alpaca", help="Daily bars from Alpaca with the config's first keyed account (cached)."
-        ),
-    ] = False,
-    cache: Annotated[
-        Path | None, typer.Option(help="Cache for Alpaca bars (default: <state_dir>/bars).")
-    ] = None,
+    data: DataOption = None,
+    alpaca: AlpacaOption = False,
+    cache: CacheOption = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Write metrics/equity/drift/trades CSV, summary.json and report.html here."),

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_options import AlpacaOption, CacheOption, DataOption
+
 POLICY_KEYS_REPLACED = ("tracking", "tracking_error", "relative_tracking_error", "risk_aversion")
 """The expert keys a recommendation replaces (only one of them may be set)."""
 
@@ -49,19 +51,9 @@ def tune(
     end: Annotated[
         str | None, typer.Option(help="Last scored session, YYYY-MM-DD (default: the last in the data).")
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(help="Directory of daily CSVs in the bundled layout (bundled real data by default)."),
-    ] = None,
-    alpaca: Annotated[
-        bool,
-        typer.Option(
-            "--alpaca", help="Daily bars from Alpaca with the config's first keyed account (cached)."
-        ),
-    ] = False,
-    cache: Annotated[
-        Path | None, typer.Option(help="Cache for Alpaca bars (default: <state_dir>/bars).")
-    ] = None,
+    data: DataOption = None,
+    alpaca: AlpacaOption = False,
+    cache: CacheOption = None,
     points: Annotated[
         int,
         typer.Option(

@@ -34,7 +34,7 @@ from decimal import ROUND_CEILING, Decimal
 from strategies.formatting import pct, signed_pp, usd
 from strategies.money import QTY_STEP, WHOLE, floor_cents, floor_quantity, to_cents
 from strategies.plan import PlannedOrder, RebalancePlan, SkippedTrade
-from strategies.planner import PlannerSettings, water_fill
+from strategies.planner import PlannerSettings, water_fill, weights_after
 from strategies.portfolio import (
     PortfolioSnapshot,
     Side,
@@ -46,7 +46,7 @@ from strategies.portfolio import (
     sellable_quantity,
     total_equity,
 )
-from strategies.targets import CASH, ZERO, TargetAllocation
+from strategies.targets import ZERO, TargetAllocation
 from strategies.triggers import AssetCheck, TriggerDecision
 
 
@@ -217,20 +217,6 @@ def _plan(
         orders=tuple(orders),
         skipped=tuple(skipped),
         weights_before=current_weights(projected),
-        weights_after=_weights_after(projected, orders, cash_after),
+        weights_after=weights_after(projected, orders, cash_after),
         cash_after=cash_after,
     )
-
-
-def _weights_after(
-    projected: PortfolioSnapshot, orders: list[PlannedOrder], cash_after: Decimal
-) -> dict[str, Decimal]:
-    """Weights at mid prices once every order fills at its estimate (the planner's definition)."""
-    quantities = dict(projected.positions)
-    for order in orders:
-        qty = order.qty if order.qty is not None else (order.notional or ZERO) / order.est_price
-        signed = qty if order.side is Side.BUY else -qty
-        quantities[order.symbol] = quantities.get(order.symbol, ZERO) + signed
-    values = {s: q * projected.prices[s] for s, q in quantities.items() if q > 0}
-    total = cash_after + sum(values.values(), start=ZERO)
-    return {**{s: v / total for s, v in sorted(values.items())}, CASH: cash_after / total}

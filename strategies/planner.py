@@ -20,7 +20,7 @@ working counts as done. Everything is ``Decimal``; there is no I/O and no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -163,7 +163,7 @@ def plan_rebalance(
         orders=orders,
         skipped=(*sell_skips, *buy_skips),
         weights_before=before,
-        weights_after=_weights_after(projected, orders, cash_after),
+        weights_after=weights_after(projected, orders, cash_after),
         cash_after=cash_after,
     )
 
@@ -410,10 +410,11 @@ def _fractional(snapshot: PortfolioSnapshot, symbol: str, settings: PlannerSetti
     return settings.fractional and snapshot.is_fractionable(symbol)
 
 
-def _weights_after(
-    projected: PortfolioSnapshot, orders: tuple[PlannedOrder, ...], cash_after: Decimal
+def weights_after(
+    projected: PortfolioSnapshot, orders: Sequence[PlannedOrder], cash_after: Decimal
 ) -> dict[str, Decimal]:
-    """Expected weights (at mid prices) once every order fills at its estimated price."""
+    """Expected weights (at mid prices) once every order fills at its estimated price: the one definition
+    of a plan's ``weights_after`` (the planner, the cash-flow plan and the tax-aware plan)."""
     quantities = dict(projected.positions)
     for order in orders:
         qty = order.qty if order.qty is not None else (order.notional or ZERO) / order.est_price

@@ -65,7 +65,7 @@ from enum import StrEnum
 from strategies.formatting import pp, usd
 from strategies.money import QTY_STEP, as_decimal, floor_cents, floor_quantity, to_cents
 from strategies.plan import PlannedOrder, RebalancePlan, SkippedTrade
-from strategies.planner import BAND_EDGE_INSET, PlannerSettings
+from strategies.planner import BAND_EDGE_INSET, PlannerSettings, weights_after
 from strategies.portfolio import (
     OpenOrder,
     PortfolioSnapshot,
@@ -786,7 +786,7 @@ def plan_tax_aware(
         orders=final,
         skipped=(*plan.skipped, *skipped),
         weights_before=current_weights(projected),
-        weights_after=_weights_after(projected, final, cash_after),
+        weights_after=weights_after(projected, final, cash_after),
         cash_after=cash_after,
     )
     method = (
@@ -847,19 +847,3 @@ def _size_buy(
             symbol, f"buy of ~{usd(order.est_notional)} is below min_trade_notional; {reason}"
         )
     return order
-
-
-def _weights_after(
-    projected: PortfolioSnapshot, orders: Sequence[PlannedOrder], cash_after: Decimal
-) -> dict[str, Decimal]:
-    quantities = dict(projected.positions)
-    for order in orders:
-        qty = order.qty if order.qty is not None else (order.notional or ZERO) / order.est_price
-        quantities[order.symbol] = quantities.get(order.symbol, ZERO) + (
-            qty if order.side is Side.BUY else -qty
-        )
-    values = {s: q * projected.prices[s] for s, q in quantities.items() if q > 0}
-    equity = cash_after + sum(values.values(), start=ZERO)
-    weights = {s: v / equity for s, v in sorted(values.items())}
-    weights[CASH] = cash_after / equity
-    return weights
