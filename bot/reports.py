@@ -107,17 +107,7 @@ def print_picture(console: Console, account: str, picture: LivePicture | str) ->
     table = Table(
         title=f"account {account}: positions and weights now" + (" (last known)" if picture.problem else "")
     )
-    for column in (
-        "asset",
-        "shares",
-        "price",
-        "value",
-        "weight",
-        "target",
-        "drift (pp)",
-        "day P&L",
-        "total P&L",
-    ):
+    for column in PICTURE_COLUMNS:
         table.add_column(column, justify="left" if column == "asset" else "right")
     for h in picture.holdings:
         table.add_row(

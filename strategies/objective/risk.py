@@ -24,7 +24,7 @@ lambda))^(1/3)`` (Whalley-Wilmott), nearly the same along every direction. The o
 drift with ``S^shape``: eigenvalues raised to ``shape``, eigenvectors kept. ``shape=1`` is the one-period
 region, ``shape -> 0`` the isotropic limit that ignores correlations (a plain band). Half-way kept the
 correlation structure and, on the bundled histories, cut the turnover-plus-cost at equal tracking error by
-10-35% on mixes with quiet sleeves (the permanent portfolio, the seven-asset mix) against ``shape=1``, and
+9-33% on mixes with quiet sleeves (the permanent portfolio, the seven-asset mix) against ``shape=1``, and
 changed two-asset mixes little (``scripts/bench_objective.py``, BENCHMARKS.md).
 """
 
