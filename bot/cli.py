@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from bot.cli_init import init
 from bot.cli_options import AlpacaOption, CacheOption, DataOption
 from bot.cli_tune import tune
 
@@ -715,6 +716,7 @@ def _alpaca_bars(config, symbols, first, last, cache):  # noqa: ANN001, ANN202 -
 
 
 app.command()(tune)  # in its own module (bot/cli_tune.py): this one is long enough
+app.command()(init)  # bot/cli_init.py
 
 
 def main() -> None:
