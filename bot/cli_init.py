@@ -102,7 +102,10 @@ def init(
         raise _fail(f"{config} already exists; nothing written (give --force to replace it)")
     ask = Asker(yes)
     kind = ask("Broker (paper, live or embedded)", broker, "paper", _choice(BROKERS))
-    url = ask("Trading API URL", base_url, DEFAULT_URLS.get(kind), _url)
+    if kind == "embedded":  # a running paper broker, or none: the bot then starts its own
+        url = ask("Paper broker URL (empty: the bot starts its own)", base_url, "", _url_or_none)
+    else:
+        url = ask("Trading API URL", base_url, DEFAULT_URLS[kind], _url)
     if url == DEFAULT_URLS.get(kind):
         url = None
     key_env = ask("Variable holding the key id", key_id_env, "APCA_API_KEY_ID", _variable)
@@ -226,6 +229,10 @@ def _url(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{text!r} is not an http(s) URL")
     return text.strip().rstrip("/")
+
+
+def _url_or_none(text: str) -> str | None:
+    return _url(text) if text.strip() else None
 
 
 def _variable(text: str) -> str:
