@@ -13,7 +13,7 @@ from typing import Annotated, TextIO
 import typer
 
 from bot.cli_init import init
-from bot.cli_options import AlpacaOption, CacheOption, DataOption
+from bot.cli_options import AlpacaOption, CacheOption, DataOption, VerboseOption
 from bot.cli_tune import tune
 
 app = typer.Typer(
@@ -178,7 +178,10 @@ def announce_token(token: str, path: Path, stream: TextIO | None = None) -> None
 
 
 @app.command()
-def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
+def plan(
+    config: ConfigOption = DEFAULT_CONFIG,
+    verbose: VerboseOption = False,
+) -> None:
     """Dry run: show drift and the plan that would be sent now. Nothing is submitted or stored."""
     from bot.clock import BrokerFollowingClock
     from bot.cycle import AccountBot
@@ -202,7 +205,7 @@ def plan(config: ConfigOption = DEFAULT_CONFIG) -> None:
             clock = BrokerFollowingClock()
             clock.observe(broker.clock().timestamp)
             bot = AccountBot(loaded, account, broker, scratch, clock)
-            preview, explanation = bot.preview()
+            preview, explanation = bot.preview(brief=None if verbose else " (--verbose for all)")
             typer.echo(f"== account {account.name} at {clock.now():%Y-%m-%d %H:%M} UTC")
             typer.echo(explanation)
             for line in preview_lines(loaded, account.name, preview, clock.now().date()):
@@ -290,7 +293,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG) -> None:
 def history(
     config: ConfigOption = DEFAULT_CONFIG,
     limit: int = 20,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Reasons in full, not one line.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Recent plans and their orders, with fills; why each was made, refused or held."""
     from bot.reports import print_history

@@ -16,3 +16,6 @@ AlpacaOption = Annotated[
     typer.Option("--alpaca", help="Daily bars from Alpaca with the config's first keyed account (cached)."),
 ]
 CacheOption = Annotated[Path | None, typer.Option(help="Cache for Alpaca bars (default: <state_dir>/bars).")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Reasons in full, not one line of at most 160 characters.")
+]

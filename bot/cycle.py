@@ -564,13 +564,13 @@ class AccountBot(PlanningTurn):
         """Today on the New York calendar (the trade date tax law counts in)."""
         return self.clock.now().astimezone(NEW_YORK).date()
 
-    def preview(self, run_id: str = "preview") -> tuple[RebalancePlan, str]:
+    def preview(self, run_id: str = "preview", brief: str | None = None) -> tuple[RebalancePlan, str]:
         """A dry run (``rebalance-bot plan``): the plan that would be made now and its explanation, with the
-        tax section when the config has one."""
+        tax section when the config has one; ``brief``: the reason in one line (see ``RebalancePlan``)."""
         view = self.read_view()
         self.tax = self.refresh_taxes(view, run_id)
         plan = self.make_plan(view)
-        return plan, explain(plan, self.annotate(plan, view))
+        return plan, explain(plan, self.annotate(plan, view), brief)
 
     def _alert(self, title: str, lines: Sequence[str], topic: str) -> None:
         if self.on_alert is None:
@@ -598,9 +598,9 @@ class AccountBot(PlanningTurn):
         return plan_id
 
 
-def explain(plan: RebalancePlan, annotation: TaxAnnotation | None) -> str:
+def explain(plan: RebalancePlan, annotation: TaxAnnotation | None, brief: str | None = None) -> str:
     """The plan's explanation, with its tax section when there is one."""
-    text = plan.explain()
+    text = plan.explain(brief)
     return text if annotation is None else text + "\n" + "\n".join(annotation.lines())
 
 

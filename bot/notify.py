@@ -27,6 +27,7 @@ import structlog
 from bot.approval.summary import PlanSummary
 from bot.state.equity_history import EquityDay
 from bot.state.store import ApprovalRecord, OrderRecord, PlanRecord
+from strategies.formatting import WHY_WIDTH, why_line
 
 log = structlog.get_logger(__name__)
 
@@ -203,7 +204,7 @@ def render_prompt(
     lines = [
         f"Plan {s.plan_id} for account {s.account} is waiting for your decision.",
         "",
-        f"Why now: {s.why_now}",
+        f"Why now: {why_line(s.why_now, WHY_WIDTH - len('Why now: '))}",
         f"Why you are asked: {s.why_asked}",
         "",
         f"Trades (sells first), ~{s.gross} in all on a {s.equity} portfolio:",

@@ -14,6 +14,7 @@ from bot.live_picture import LivePicture
 from bot.slicing.report import average_price, plan_shortfall_bp
 from bot.state.equity_history import EquityDay, EquityHistory
 from bot.state.store import StateStore
+from strategies.formatting import WHY_WIDTH, why_line
 
 PICTURE_COLUMNS = (
     "asset",
@@ -176,17 +177,20 @@ def print_history(
     Each plan's status reason (why it was refused, held, superseded) and its "why now" are one short line
     each; ``verbose`` gives them whole."""
     console = console or report_console()
-    cut = (lambda text: text) if verbose else short
+    more = " (--verbose for all)"
     for plan in store.plans(limit=limit):
         reports = {r.parent_id: r for r in store.execution_reports(plan_id=plan.plan_id)}
         plan_bp = plan_shortfall_bp(reports.values())
-        reason = f" ({escape(cut(plan.status_reason))})" if plan.status_reason else ""
+        status = plan.status_reason or ""
+        reason = f" ({escape(status if verbose else why_line(status, 110, more))})" if status else ""
         console.print(
             f"[bold]{plan.plan_id}[/] {plan.status}{reason} at {plan.created_at:%Y-%m-%d %H:%M} "
             f"({plan.account})" + (f" - shortfall {plan_bp:+.1f} bp" if plan_bp is not None else ""),
             soft_wrap=True,
         )
-        console.print(f"  why: {escape(cut(plan.details['trigger']['reason']))}", soft_wrap=True)
+        why = plan.details["trigger"]["reason"]
+        why = why if verbose else why_line(why, WHY_WIDTH - len("  why: "), more)
+        console.print(f"  why: {escape(why)}", soft_wrap=True)
         parents = store.exec_parents(plan_id=plan.plan_id)
         if not parents:
             _orders_table(store, plan.plan_id, console)
@@ -222,16 +226,6 @@ def print_history(
             )
         console.print(orders)
         console.print(execution)
-
-
-def short(text: str, width: int = 110) -> str:
-    """The first part of a long reason, cut where a clause ends: the detail (a calibration in brackets, the
-    third limit broken) is behind ``--verbose``."""
-    head = text.split(" [", 1)[0]
-    if len(head) <= width:
-        return head + (" ..." if head != text else "")
-    cut = max(head.rfind("; ", 0, width), head.rfind(", ", 0, width))
-    return (head[:cut] if cut > width // 3 else head[:width]) + " ... (--verbose for all)"
 
 
 def report_console() -> Console:

@@ -19,9 +19,10 @@ from decimal import Decimal
 from bot.config import BotConfig
 from bot.execution import client_order_id
 from bot.notify import Message
-from bot.reports import short, signed_usd, usd
+from bot.reports import signed_usd, usd
 from bot.slicing.report import plan_shortfall_bp
 from bot.state.store import ExecutionReportRecord, PlanRecord, StateStore
+from strategies.formatting import WHY_WIDTH, why_line
 
 KIND_OF_TOPIC = {
     "plan": "plans",
@@ -81,7 +82,7 @@ def render_plan_summary(plan: PlanRecord, reports: Iterable[ExecutionReportRecor
         + " against the mid when it started"
         + (f"; estimated {usd(Decimal(estimate))} (half the spread)." if estimate is not None else ".")
     )
-    lines.append(f"Why: {short(plan.details.get('trigger', {}).get('reason', ''))}")
+    lines.append(f"Why: {why_line(plan.details.get('trigger', {}).get('reason', ''), WHY_WIDTH - 5)}")
     title = f"rebalance-bot: {plan.account} traded {usd(traded)} (plan done)"
     return Message(title, "\n".join(lines), "success", "plan")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from strategies.money import CENT
@@ -32,3 +33,35 @@ def shares(qty: Decimal) -> str:
     """A share quantity without trailing zeros, e.g. ``20`` or ``10.5``."""
     text = format(qty.normalize(), "f")
     return text
+
+
+WHY_WIDTH = 160
+"""The longest "why" line shown where a person reads it first (prompt, confirmation page, ``plan``,
+``history``); the whole reason stays behind ``--verbose`` or a disclosure."""
+_ASIDE = re.compile(r" \([^()]*\)")
+
+
+def why_line(text: str, width: int = WHY_WIDTH, more: str = "") -> str:
+    """A reason of any length (the objective's runs to 1,500 characters) as one line of at most ``width``
+    characters. Left out first: the calibration note in brackets, then the asides in parentheses, then
+    clauses from the middle, keeping a short conclusion (``...; net benefit 197.52 bp``). `` ...`` marks
+    a cut; ``more`` is appended after a cut (e.g. where the rest is)."""
+    whole = " ".join(text.split())
+    if len(whole) <= width:
+        return whole
+    room = width - len(more)
+    head = whole.split(" [", 1)[0]
+    while len(head) + 4 > room and _ASIDE.search(head):
+        head = _ASIDE.sub("", head, count=1)
+    if len(head) + 4 <= room:
+        return f"{head} ...{more}"
+    body, sep, last = head.rpartition("; ")
+    if sep and len(last) <= room // 3:
+        return f"{_cut(body, room - len(last) - 6)} ...; {last}{more}"
+    return f"{_cut(head, room - 4)} ...{more}"
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` up to the last clause that ends within ``room`` characters (or cut at ``room``)."""
+    end = max(text.rfind("; ", 0, room), text.rfind(", ", 0, room))
+    return text[:end] if end > room // 3 else text[:room].rstrip()

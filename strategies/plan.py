@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from strategies.formatting import pct, pp, shares, signed_pp, usd
+from strategies.formatting import WHY_WIDTH, pct, pp, shares, signed_pp, usd, why_line
 from strategies.money import CENT, QTY_STEP
 from strategies.portfolio import Side
 from strategies.targets import ZERO
@@ -128,12 +128,17 @@ class RebalancePlan:
         payload = json.dumps([o.content() for o in self.orders], sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    def explain(self) -> str:
-        """Multi-line account of what triggered, the numbers, the orders and what was skipped."""
+    def explain(self, brief: str | None = None) -> str:
+        """Multi-line account of what triggered, the numbers, the orders and what was skipped. With
+        ``brief`` the trigger's reason is one line (:func:`~strategies.formatting.why_line`), ``brief``
+        appended where it was cut (e.g. where the whole reason is)."""
+        trigger = f"Trigger {self.decision.trigger}: {'FIRED' if self.decision.fired else 'quiet'}: "
+        reason = self.decision.reason
+        if brief is not None:
+            reason = why_line(reason, max(WHY_WIDTH - len(trigger), 60), brief)
         lines = [
             f"Rebalance plan {self.content_hash()[:12]} on equity {usd(self.equity)}",
-            f"Trigger {self.decision.trigger}: {'FIRED' if self.decision.fired else 'quiet'}: "
-            f"{self.decision.reason}",
+            trigger + reason,
             *self._asset_table(),
         ]
         if self.orders:

@@ -16,6 +16,7 @@ from bot.approval.summary import PlanSummary
 from bot.live_picture import LivePicture
 from bot.reports import pp, signed_usd, usd
 from bot.state.store import ApprovalRecord, OrderRecord, PlanRecord
+from strategies.formatting import why_line
 
 CSS = """
 :root { --fg:#1d2430; --muted:#5d6778; --line:#dfe3ea; --bg:#f6f7f9; --card:#fff; --ok:#17803d;
@@ -137,14 +138,22 @@ def plan_block(summary: PlanSummary) -> str:
         numeric=(1, 2, 3, 4, 5),
     )
     return (
-        f'<p class="wrap"><b>Why now:</b> {e(summary.why_now)}<br>'
+        f'<p class="wrap"><b>Why now:</b> {e(why_line(summary.why_now))}<br>'
         f"<b>Why you are asked:</b> {e(summary.why_asked)}</p>"
+        f"{_why_in_full(summary.why_now)}"
         f'<div class="grid"><div><h3>Trades (sells first), ~{e(summary.gross)} on {e(summary.equity)}</h3>'
         f"{trades}"
         f"</div><div><h3>Drift from target, before and after</h3>{drift}</div></div>"
         f'<p class="muted">{e(_sentence(summary.cost_line()))} '
         f"Plan version <code>{e(summary.version)}</code>.</p>"
     )
+
+
+def _why_in_full(why: str) -> str:
+    """The whole reason behind a disclosure, when the line above had to leave some of it out."""
+    if why_line(why) == " ".join(why.split()):
+        return ""
+    return f'<details class="why"><summary>Why now, in full</summary><p class="wrap">{e(why)}</p></details>'
 
 
 def approval_card(plan: PlanRecord, approval: ApprovalRecord, csrf: str) -> str:
