@@ -113,5 +113,6 @@ def test_a_why_line_never_exceeds_its_width_and_a_short_reason_is_kept_whole(tex
 def test_the_conclusion_stays_when_the_middle_is_left_out():
     reason = "wait: forecast tracking error 1.20% a year (risk cost 3.1 bp)" + ", x" * 80 + "; no trade pays"
     line = why_line(reason, 120)
-    assert line.startswith("wait: forecast tracking error 1.20% a year") and line.endswith("...; no trade pays")
+    assert line.startswith("wait: forecast tracking error 1.20% a year")
+    assert line.endswith("...; no trade pays")
     assert len(line) <= 120
