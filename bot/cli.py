@@ -654,6 +654,7 @@ def backtest(
     from bot.backtest.engine import CashFlows, FlowsTo, SimOptions
     from bot.backtest.html import write_html
     from bot.backtest.policies import policies_for, targets_for
+    from bot.backtest.progress import progress_bar
     from bot.backtest.report import print_report, write_files
     from bot.backtest.runner import run_policies
     from bot.cli_checks import load_for_backtest
@@ -684,12 +685,13 @@ def backtest(
         raise typer.Exit(2) from exc
     if first is None:
         typer.echo(f"start: {history.start} (the first session with data for every asset)")
-    comparison = run_policies(
-        history, allocation, chosen, options, loaded.bands.to_policy(), risk_free, label=targets
-    )
     console = Console()
     if not console.is_terminal:  # piped or redirected: do not squeeze the tables into 80 columns
         console = Console(width=150)
+    with progress_bar(console) as bar:  # a bar per policy, on a terminal only
+        comparison = run_policies(
+            history, allocation, chosen, options, loaded.bands.to_policy(), risk_free, targets, bar
+        )
     print_report(comparison, console)
     if out is not None:
         written = [*write_files(comparison, out), write_html(comparison, out / "report.html")]

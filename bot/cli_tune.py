@@ -123,34 +123,15 @@ def _fetch_from(first: date | None, last: date | None) -> date:
 
 
 def _run(loaded, window, points, capital, label, console):  # noqa: ANN001, ANN202 - TuneResult
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from bot.backtest import tune as tuning
-
-    class Bar(tuning.Progress):
-        def __init__(self, bar: Progress) -> None:
-            self.bar, self.task = bar, None
-
-        def phase(self, name: str, total: int) -> None:
-            if self.task is not None:
-                self.bar.update(self.task, completed=self.bar.tasks[self.task].total)
-            self.task = self.bar.add_task(name, total=total)
-
-        def step(self, count: int = 1) -> None:
-            self.bar.advance(self.task, count)
+    from bot.backtest.progress import progress_bar
 
     console.print(
         f"Tuning {label} ({', '.join(window.history.symbols)}) on {window.label()}, "
         f"{window.sessions} sessions after a {window.warmup}-session warm-up."
     )
-    columns = (
-        TextColumn("{task.description:<42}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=not console.is_terminal) as bar:
-        return tuning.tune(loaded, window, points, capital, Bar(bar), label)
+    with progress_bar(console) as bar:
+        return tuning.tune(loaded, window, points, capital, bar, label)
 
 
 def _report(result, console, out: Path, config_name: str) -> None:  # noqa: ANN001 - TuneResult, Console

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from datetime import time as clock_time
@@ -182,14 +183,19 @@ class PolicyRun:
 
 
 def simulate(
-    history: PriceHistory, targets: TargetAllocation, policy: Policy, options: SimOptions = SimOptions()
+    history: PriceHistory,
+    targets: TargetAllocation,
+    policy: Policy,
+    options: SimOptions = SimOptions(),
+    watch: Callable[[int], None] | None = None,
 ) -> PolicyRun:
-    """Run one policy over ``history``; every decision goes through ``plan_rebalance``."""
+    """Run one policy over ``history``; every decision goes through ``plan_rebalance``. ``watch`` is told
+    the sessions replayed so far after each session the policy decides on (for a progress bar)."""
     missing = sorted(set(targets.weights) - set(history.symbols))
     if missing:
         raise ValueError(f"no price history for target symbols {', '.join(missing)}")
     started = time.perf_counter()
-    run = _Simulation(history, targets, policy, options).run()
+    run = _Simulation(history, targets, policy, options).run(watch)
     run.elapsed = time.perf_counter() - started
     return run
 
@@ -233,7 +239,7 @@ class _Simulation:
         )
 
     # -- the loop ------------------------------------------------------------------------------------------
-    def run(self) -> PolicyRun:
+    def run(self, watch: Callable[[int], None] | None = None) -> PolicyRun:
         days = self.history.days
         checks = set(self.policy.schedule.check_indices(days))
         flows = self.options.flows
@@ -255,6 +261,8 @@ class _Simulation:
             out.positions[k], out.cash[k] = self.q, self.c
             following = events[n + 1] if n + 1 < len(events) else n_days
             self._carry(k, following)
+            if watch is not None:
+                watch(following)
         return out
 
     def _carry(self, k: int, following: int) -> None:

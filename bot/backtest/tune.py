@@ -41,6 +41,7 @@ from bot.backtest.frontier import (
     sim_costs,
     target_volatility,
 )
+from bot.backtest.progress import Progress
 from bot.config import BotConfig
 from strategies.objective.trigger import ObjectiveSpec
 from strategies.simulation.path import Outcome, SimContext
@@ -171,16 +172,6 @@ class TuneResult:
     @property
     def checked_beaten_by(self) -> list[str]:
         return beaten_by(self.checked, self.cell.baselines)
-
-
-class Progress:
-    """What a run reports as it goes (a progress bar, or nothing)."""
-
-    def phase(self, name: str, total: int) -> None:
-        """A new phase of ``total`` steps starts."""
-
-    def step(self, count: int = 1) -> None:
-        """``count`` steps of the current phase are done."""
 
 
 def tune(
