@@ -122,6 +122,10 @@ def test_init_from_the_account_takes_todays_weights_rounded_and_plans_without_re
     assert abs(weights["cash"] - Decimal(30000) / equity) <= Decimal("0.005")
     assert "TIP" not in weights
     assert "Not listed (under half a step today, so sold): TIP" in path.read_text()
+    # a first rebalance of a few dollars: the limits are those of an ordinary one, a quarter of the account
+    # a plan, not an open door
+    assert equity / 4 < config.limits.max_plan_notional < equity / 3
+    assert "# an ordinary rebalance after a large market move" in path.read_text()
     check_and_plan(path)
 
 
