@@ -129,13 +129,13 @@ class PriceMove:
         return self.fresh / self.planned - 1
 
     def line(self) -> str:
-        """``VTI $160.00 -> $163.20 (+2.00%), beyond its tolerance 1.50% (2.5 x ...)``."""
+        """``VTI moved +2.00% ($160.00 -> $163.20), beyond its tolerance 1.50% (2.5 x ...)``."""
         move = self.move
         if move is None:
             return f"{self.symbol}: no fresh price (planned at {usd(self.planned)})"
         return (
-            f"{self.symbol} {usd(self.planned)} -> {usd(self.fresh or Decimal(0))} ({move:+.2%}), beyond its "
-            f"tolerance {self.tolerance.value:.2%} ({self.tolerance.why()})"
+            f"{self.symbol} moved {move:+.2%} ({usd(self.planned)} -> {usd(self.fresh or Decimal(0))}), beyond "
+            f"its tolerance {self.tolerance.value:.2%} ({self.tolerance.why()})"
         )
 
 

@@ -54,7 +54,7 @@ def test_a_one_and_a_half_percent_move_voids_a_bond_fund_approval_but_not_a_stoc
     [moved] = price_moves(orders, fresh, {"VTI": stock, "AGG": bond})
     assert moved.symbol == "AGG"
     assert moved.line() == (
-        "AGG $100.00 -> $101.50 (+1.50%), beyond its tolerance 1.00% "
+        "AGG moved +1.50% ($100.00 -> $101.50), beyond its tolerance 1.00% "
         "(2.5 x 0.20% daily vol x sqrt(1 session); floor approval.price_tolerance 1.00%)"
     )
     # with the fixed tolerance of before (multiple 0) the stock fund's move voided the approval too
