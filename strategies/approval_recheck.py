@@ -133,9 +133,10 @@ class PriceMove:
         move = self.move
         if move is None:
             return f"{self.symbol}: no fresh price (planned at {usd(self.planned)})"
+        prices = f"{usd(self.planned)} -> {usd(self.fresh or Decimal(0))}"
         return (
-            f"{self.symbol} moved {move:+.2%} ({usd(self.planned)} -> {usd(self.fresh or Decimal(0))}), beyond "
-            f"its tolerance {self.tolerance.value:.2%} ({self.tolerance.why()})"
+            f"{self.symbol} moved {move:+.2%} ({prices}), beyond its tolerance {self.tolerance.value:.2%} "
+            f"({self.tolerance.why()})"
         )
 
 

@@ -12,7 +12,6 @@ import io
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console
 

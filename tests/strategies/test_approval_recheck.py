@@ -8,7 +8,6 @@ exactly 0.2%.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from bot.cycle import plan_details
 from strategies.approval_recheck import (
