@@ -159,7 +159,11 @@ class AccountBot(PlanningTurn):
         self.store.audit(
             "approved_plan_started", run_id=run_id, account=self.account.name, plan_id=plan.plan_id
         )
-        log.info("approved plan stands on fresh quotes; executing", plan_id=plan.plan_id)
+        log.info(
+            "approved plan stands on fresh quotes; executing",
+            plan_id=plan.plan_id,
+            tolerances={s: f"{t.value:.2%}" for s, t in check.tolerances.items()},
+        )
         return None
 
     def _void_approved(
