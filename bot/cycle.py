@@ -34,7 +34,7 @@ from bot.approval.estimates import PlanEstimates, estimate
 from bot.approval.lifecycle import drift_moved, expiry_time
 from bot.approval.policy import PlanFacts, approval_required
 from bot.approval.reask_cap import void_approved
-from bot.approval.recheck import Recheck, recheck_approved
+from bot.approval.recheck import recheck_approved
 from bot.approval.version import account_plan_version
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock, BrokerError, BrokerUnavailable
@@ -151,8 +151,15 @@ class AccountBot(PlanningTurn):
         check = recheck_approved(
             self.broker, self.config.approval, plan, prices, self.clock.now(), fresh_orders
         )
-        if not check.stands:
-            return self._void_approved(plan, check, run_id, fresh, fresh_orders, view)
+        if not check.stands:  # superseded, saying what moved; asked again unless the re-asks are used up
+            holding = void_approved(self.store, self.owner, plan, check, run_id, self.trade_date(),
+                                    self.config.approval.max_reasks_per_day, self._alert)  # fmt: skip
+            if holding is not None:
+                return holding
+            if not fresh.orders:
+                why = "; ".join(check.reasons())
+                return CycleOutcome("approved plan no longer needed", plan.plan_id, why)
+            return self._gate_and_start(fresh, view, run_id, reask=check.reask(fresh_orders))
         self.store.set_plan_status(
             plan.plan_id, "executing", f"{plan.status_reason}; stands on fresh quotes", expected="approved"
         )
@@ -165,25 +172,6 @@ class AccountBot(PlanningTurn):
             tolerances={s: f"{t.value:.2%}" for s, t in check.tolerances.items()},
         )
         return None
-
-    def _void_approved(
-        self,
-        plan: PlanRecord,
-        check: Recheck,
-        run_id: str,
-        fresh: RebalancePlan,
-        fresh_orders: list[dict],
-        view: AccountView,
-    ) -> CycleOutcome:
-        """The approved plan no longer stands: superseded, and the fresh plan asked again (or the bot holds
-        once the day's re-asks are used up, see :func:`bot.approval.reask_cap.void_approved`)."""
-        holding = void_approved(self.store, self.owner, plan, check, run_id, self.trade_date(),
-                                self.config.approval.max_reasks_per_day, self._alert)  # fmt: skip
-        if holding is not None:
-            return holding
-        if not fresh.orders:
-            return CycleOutcome("approved plan no longer needed", plan.plan_id, "; ".join(check.reasons()))
-        return self._gate_and_start(fresh, view, run_id, reask=check.reask(fresh_orders))
 
     # -- the cycle -------------------------------------------------------------------------------------------
     def read_view(self) -> AccountView:
