@@ -476,8 +476,16 @@ class ApprovalConfig(_Model):
     expiry: Literal["market_close"] | int = "market_close"
     """When a request lapses: at the market close, or after this many minutes (never after the close)."""
     price_tolerance: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
-    """On approval the plan is checked on fresh quotes: if any of its prices moved by more than this fraction
-    since it was planned, it is planned again and asked again."""
+    """The FLOOR of the price re-check: on approval the plan is checked on fresh quotes, and it is planned
+    and asked again if a price moved by more than its tolerance since it was planned, which is
+    ``max(price_tolerance, volatility_multiple x the asset's daily volatility x sqrt(sessions since))``
+    (:mod:`strategies.approval_recheck`). This fraction is the least tolerance, whatever the volatility."""
+    volatility_multiple: Decimal = Field(Decimal("2.5"), ge=0, le=10)
+    """Standard deviations of daily volatility a price may move before an approval lapses: 2.5 lets an
+    ordinary move pass and voids one seen about one day in eighty; 0 keeps the fixed ``price_tolerance``."""
+    max_reasks_per_day: int = Field(3, ge=0, le=100)
+    """Approved plans voided by the re-check and asked again, at most this many times a day per account (or
+    household); after that the bot holds, says why (status, log, one alert) and asks the next session."""
     change_tolerance: Decimal = Field(Decimal("0.10"), ge=0, le=1)
     """A plan differs materially from a held or approved one when a trade appears or disappears or any
     trade's size moves by more than this share of the plan's buys plus sells: the held one is replaced, the

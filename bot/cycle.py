@@ -29,9 +29,12 @@ from decimal import Decimal
 
 import structlog
 
+from bot.approval import reask_cap
 from bot.approval.estimates import PlanEstimates, estimate
-from bot.approval.lifecycle import drift_moved, expiry_time, recheck_reasons
+from bot.approval.lifecycle import drift_moved, expiry_time
 from bot.approval.policy import PlanFacts, approval_required
+from bot.approval.reask_cap import void_approved
+from bot.approval.recheck import recheck_approved
 from bot.approval.version import account_plan_version
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock, BrokerError, BrokerUnavailable
@@ -144,34 +147,30 @@ class AccountBot(PlanningTurn):
             **build_snapshot(view, fractional_allowed=self.config.execution.fractional).prices,
             **{o.symbol: o.est_price for o in fresh.orders},
         }
-        approval_config = self.config.approval
-        why = recheck_reasons(
-            plan.details, fresh, prices, approval_config.price_tolerance, approval_config.change_tolerance
+        fresh_orders = plan_details(fresh)["orders"]
+        check = recheck_approved(
+            self.broker, self.config.approval, plan, prices, self.clock.now(), fresh_orders
         )
-        if why:
-            self.store.set_plan_status(
-                plan.plan_id, "superseded", "re-checked on approval: " + "; ".join(why), expected="approved"
-            )
-            self.store.audit(
-                "approved_plan_superseded",
-                run_id=run_id,
-                account=self.account.name,
-                plan_id=plan.plan_id,
-                reasons=why,
-            )
-            log.warning("approved plan no longer stands on fresh quotes", plan_id=plan.plan_id, reasons=why)
+        if not check.stands:  # superseded, saying what moved; asked again unless the re-asks are used up
+            holding = void_approved(self.store, self.owner, plan, check, run_id, self.trade_date(),
+                                    self.config.approval.max_reasks_per_day, self._alert)  # fmt: skip
+            if holding is not None:
+                return holding
             if not fresh.orders:
-                return CycleOutcome("approved plan no longer needed", plan.plan_id, "; ".join(why))
-            return self._gate_and_start(
-                fresh, view, run_id, reask=f"it replaces approved plan {plan.plan_id}: " + "; ".join(why)
-            )
+                why = "; ".join(check.reasons())
+                return CycleOutcome("approved plan no longer needed", plan.plan_id, why)
+            return self._gate_and_start(fresh, view, run_id, reask=check.reask(fresh_orders))
         self.store.set_plan_status(
             plan.plan_id, "executing", f"{plan.status_reason}; stands on fresh quotes", expected="approved"
         )
         self.store.audit(
             "approved_plan_started", run_id=run_id, account=self.account.name, plan_id=plan.plan_id
         )
-        log.info("approved plan stands on fresh quotes; executing", plan_id=plan.plan_id)
+        log.info(
+            "approved plan stands on fresh quotes; executing",
+            plan_id=plan.plan_id,
+            tolerances={s: f"{t.value:.2%}" for s, t in check.tolerances.items()},
+        )
         return None
 
     # -- the cycle -------------------------------------------------------------------------------------------
@@ -255,6 +254,9 @@ class AccountBot(PlanningTurn):
         }
 
     def run_cycle(self, run_id: str) -> CycleOutcome:
+        held = reask_cap.holding(self.store, self.owner, self.trade_date())
+        if held is not None:
+            return CycleOutcome("holding: re-ask cap reached", detail=held)
         view = self.read_view()
         problems = untradable(self.config.targets.weights, view.assets)
         if problems:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.approval.lifecycle import trades_differ
 from bot.approval.policy import PlanFacts, approval_required
 from bot.config import ApprovalConfig, LimitsConfig
+from strategies.approval_recheck import order_changes, order_dicts
 from strategies.plan import RebalancePlan
 
 
@@ -77,4 +77,4 @@ def materially_different(
     trades changes (a symbol or side appears or disappears) or any trade's size moves by more than
     ``tolerance`` of the plan's gross notional.
     """
-    return trades_differ(held_details, plan, tolerance)
+    return bool(order_changes(held_details["orders"], order_dicts(plan), tolerance))

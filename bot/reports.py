@@ -159,13 +159,15 @@ def pp(value: Decimal | None) -> str:
 def attention_lines(flags: Mapping[str, str]) -> list[str]:
     """What keeps the bot from trading, from the state flags the running bot sets: the broker not answering
     (``bot.broker_watch``), targets it cannot trade (``bot.tradable``), a plan refused by a hard limit
-    (``bot.limit_refusal``)."""
+    (``bot.limit_refusal``), re-asks used up for the day (``bot.approval.reask_cap``)."""
     lines = []
     for name, value in flags.items():
         if name == "broker":
             lines.append(f"BROKER: {value}")
         elif name.startswith(("untradable:", "limits:")):
             lines.append(f"REFUSED ({name.split(':', 1)[1]}): {value}")
+        elif name.startswith("reasks:"):  # bot.approval.reask_cap
+            lines.append(f"HOLDING ({name.split(':', 1)[1]}): {value}")
     return lines
 
 

@@ -4,8 +4,9 @@
 
 1. What is in flight goes first: an executing household plan is advanced (each account's child plan by that
    account's executor, :mod:`bot.household.execution`); an approved one is re-checked on fresh quotes and
-   then fanned out, or superseded by a fresh plan that is asked again when a price moved beyond
-   ``approval.price_tolerance``.
+   then fanned out, or superseded by a fresh plan that is asked again when a price moved beyond its
+   volatility-scaled tolerance (:mod:`bot.approval.recheck`, the same re-check as an account's; at most
+   ``approval.max_reasks_per_day`` re-asks a day, :mod:`bot.approval.reask_cap`).
 2. Otherwise, when a cycle is due, every member is read through its own client and the lot ledger refreshed
    (:mod:`bot.household.gather`). If the AGGREGATE weights are inside their bands (and every account's cash
    covers its reserve and what it must pay out) nothing is planned. Else ONE optimization
@@ -30,8 +31,11 @@ from typing import Any
 
 import structlog
 
-from bot.approval.lifecycle import drift_of, expiry_time, moved_prices
+from bot.approval import reask_cap
+from bot.approval.lifecycle import drift_of, expiry_time
 from bot.approval.policy import PlanFacts, approval_required
+from bot.approval.reask_cap import void_approved
+from bot.approval.recheck import Recheck, recheck_approved
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock
 from bot.clock import Clock
@@ -52,6 +56,7 @@ from bot.limit_refusal import clear_limits, refusal_line, refuse_on_limits
 from bot.state.store import PlanRecord, StateStore
 from bot.tradable import clear_untradable, refuse_untradable, untradable
 from bot.turn import NEW_YORK, CycleOutcome, PlanningTurn
+from strategies.approval_recheck import order_changes
 from strategies.household import HouseholdInfeasible, HouseholdPlan, optimize_household
 
 log = structlog.get_logger(__name__)
@@ -122,31 +127,18 @@ class HouseholdBot(PlanningTurn):
         if expired is not None:
             return expired
         symbols = sorted({o["symbol"] for o in plan.details["orders"]})
-        quotes = next(iter(self.brokers.values())).latest_quotes(symbols)
+        broker = next(iter(self.brokers.values()))
+        quotes = broker.latest_quotes(symbols)
         mids = {s: q.mid for s, q in quotes.items() if q.is_two_sided}
-        tolerance = self.config.approval.price_tolerance
-        moved = moved_prices(plan.details, mids, tolerance)
-        if moved:
-            why = [
-                f"{symbol} moved {fresh / planned - 1:+.2%}, beyond approval.price_tolerance {tolerance:.2%}"
-                if planned > 0 and fresh > 0
-                else f"{symbol}: no fresh price"
-                for symbol, planned, fresh in moved
-            ]
-            self.store.set_plan_status(
-                plan.plan_id, "superseded", "re-checked on approval: " + "; ".join(why), expected="approved"
-            )
-            self.store.audit(
-                "approved_plan_superseded",
-                run_id=run_id,
-                account=self.name,
-                plan_id=plan.plan_id,
-                reasons=why,
-            )
-            log.warning("approved household plan no longer stands on fresh quotes", reasons=why)
-            return self.run_cycle(
-                run_id, reask=f"it replaces approved plan {plan.plan_id}: " + "; ".join(why)
-            )
+        check = recheck_approved(broker, self.config.approval, plan, mids, self.clock.now())
+        if not check.stands:
+            holding = void_approved(self.store, self.name, plan, check, run_id, self.trade_date(),
+                                    self.config.approval.max_reasks_per_day, self._alert)  # fmt: skip
+            return holding or self.run_cycle(run_id, reask=check)
+        log.info(
+            "approved household plan stands on fresh quotes",
+            tolerances={s: f"{t.value:.2%}" for s, t in check.tolerances.items()},
+        )
         self.executor.start(plan, run_id, expected="approved")
         return None
 
@@ -205,7 +197,11 @@ class HouseholdBot(PlanningTurn):
             return f"Household {self.name}: {check.reason()}; nothing to trade"
         return explanation(plan, check, notes)
 
-    def run_cycle(self, run_id: str, reask: str | None = None) -> CycleOutcome:
+    def run_cycle(self, run_id: str, reask: Recheck | None = None) -> CycleOutcome:
+        """``reask``: the re-check that voided an approved plan; the fresh plan replaces it, asked again."""
+        held = reask_cap.holding(self.store, self.name, self.trade_date())
+        if held is not None:
+            return CycleOutcome("holding: re-ask cap reached", detail=held)
         problems = self.untradable_targets()
         if problems:
             return CycleOutcome(
@@ -247,7 +243,7 @@ class HouseholdBot(PlanningTurn):
         check: AggregateCheck,
         notes: tuple[str, ...],
         run_id: str,
-        reask: str | None = None,
+        reask: Recheck | None = None,
     ) -> CycleOutcome:
         """Store the plan, refuse it on a hard limit, hold it for ONE approval or start it."""
         now = self.clock.now()
@@ -259,10 +255,11 @@ class HouseholdBot(PlanningTurn):
             if started:
                 return CycleOutcome("a plan was approved meanwhile; it goes first", started[0].plan_id)
         pending = self._pending_plan()
+        tolerance = approval_config.change_tolerance
         if (
             reask is None
             and pending is not None
-            and not _differs(pending.details, details, approval_config.change_tolerance)
+            and not order_changes(pending.details["orders"], details["orders"], tolerance)
         ):
             return CycleOutcome("held, waiting for approval", pending.plan_id)
         rejected = self._standing_rejection(details) if reask is None else None
@@ -279,7 +276,7 @@ class HouseholdBot(PlanningTurn):
             estimated_tax=plan.tax_payable,
         )
         gate = approval_required(view, approval_config, facts)  # type: ignore[arg-type] - duck-typed total
-        reasons = ([reask] if reask else []) + list(gate.reasons)
+        reasons = ([reask.reask(details["orders"])] if reask else []) + list(gate.reasons)
         details["approval_reasons"] = reasons
         plan_id = self._new_plan_id(digest, now)
         text = explanation(plan, check, notes)
@@ -377,16 +374,3 @@ class HouseholdBot(PlanningTurn):
             self.on_alert(title, lines, topic)
         except Exception as exc:  # noqa: BLE001 - an alert that cannot be sent must not stop the bot
             log.error("could not send an alert", title=title, error=str(exc))
-
-
-def _differs(held: Mapping[str, Any], fresh: Mapping[str, Any], tolerance: Decimal) -> bool:
-    """An order appeared or disappeared in some account, or one moved more than ``tolerance`` of the gross."""
-
-    def keyed(details: Mapping[str, Any]) -> dict[tuple[str, str, str], Decimal]:
-        return {(o["account"], o["symbol"], o["side"]): Decimal(o["est_notional"]) for o in details["orders"]}
-
-    a, b = keyed(held), keyed(fresh)
-    if a.keys() != b.keys():
-        return True
-    gross = max(Decimal(held["gross_notional"]), Decimal(fresh["gross_notional"]), Decimal(1))
-    return any(abs(a[k] - b[k]) > tolerance * gross for k in a)

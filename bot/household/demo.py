@@ -2,18 +2,25 @@
 
 It loads ``config/household.yaml`` (a taxable account with VTI lots at a gain and at a loss, a traditional
 IRA and a Roth IRA, all hosted by the embedded paper broker with their own keys), points its state at a
-scratch directory and runs the bot under its scheduler exactly as ``rebalance-bot run`` does, over Q1 2020 on
-real prices. Each household plan is held for ONE approval; the demo approves it through the same function the
-``approve`` command calls, as a person would. A summary closes the run: the plans, each account's orders, the
-aggregate weights against their bands, each account's cash, and the tax the taxable account realised.
+scratch directory and runs the bot over Q1 2020 on real prices. Each household plan is held for ONE approval;
+the demo approves it through the same function the ``approve`` command calls, as a person would. A summary
+closes the run: the plans, each account's orders, the aggregate weights against their bands, each account's
+cash, and the tax the taxable account realised.
+
+The demo steps the broker's clock itself (ten market minutes a step, a night in one step) and ticks the bot
+after each step, the person deciding between two ticks. It used to let the paper market run on wall time
+with a narrator thread approving what it saw: at a session a second, the ~0.1 s the narrator took was 40
+market minutes, so an approval landed after the close (approved -> expired) or after a move that voided it
+(approved -> superseded), and four of six approvals ended so. Stepped, every held plan is approved before
+the next tick, as a person reading the prompt within minutes would. ``session_seconds`` paces the steps in
+wall time so the run can be watched; 0 runs as fast as the bot ticks (the tests).
 """
 
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,75 +32,116 @@ from bot.config import BotConfig, load_config
 from bot.household import inputs
 from bot.household.record import child_plan_id
 from bot.logging_setup import configure_logging
+from bot.state.lock import StateLock
 from bot.state.store import StateStore
 from bot.tax.ledger import household_ledger
-from bot.worker import Bot, connect, run_forever, tick_seconds
+from bot.worker import Bot, connect
 from strategies.tax import Term
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "household.yaml"
 END = datetime(2020, 4, 1, 13, 30, tzinfo=UTC)
+STEP = timedelta(minutes=10)
+"""Market time between two ticks while the market is open."""
+SESSION = timedelta(hours=6, minutes=30)
+ENDINGS = ("superseded", "expired", "refused", "failed", "rejected")
+"""Plan states that end without trading: printed with their reason."""
 
 
 def demo_config(path: Path, state_dir: Path, session_seconds: float) -> BotConfig:
-    """The household example, with its state in ``state_dir`` and a faster market."""
+    """The household example, with its state in ``state_dir`` (the demo steps the market itself)."""
     config = load_config(path)
-    embedded = config.embedded.model_copy(update={"session_seconds": session_seconds, "closed_seconds": 0.2})
+    embedded = config.embedded.model_copy(
+        update={"session_seconds": max(session_seconds, 0.01), "closed_seconds": 0.2}
+    )
     web = config.web.model_copy(update={"enabled": False})
     return config.model_copy(update={"state_dir": state_dir, "embedded": embedded, "web": web})
 
 
+class EmbeddedTime:
+    """The bot's clock: the embedded paper broker's simulated time, which the demo steps."""
+
+    def __init__(self, broker) -> None:  # noqa: ANN001 - PaperBroker (imported lazily by connect)
+        self.broker = broker
+
+    def now(self) -> datetime:
+        return self.broker.now
+
+
 def run_household_demo(
-    state_dir: Path | None, session_seconds: float = 1.0, config_path: Path = CONFIG, end: datetime = END
+    state_dir: Path | None,
+    session_seconds: float = 1.0,
+    config_path: Path = CONFIG,
+    end: datetime = END,
+    console: Console | None = None,
 ) -> int:
-    console = Console()
+    console = console or Console()
     workdir = Path(state_dir or tempfile.mkdtemp(prefix="rebalance-bot-household-"))
     config = demo_config(config_path, workdir, session_seconds)
     household = inputs.household_of(config)
     configure_logging(workdir / "bot.log", level="INFO", console=False)
-    connections = connect(config)
+    connections = connect(config, speed=False)
+    market = connections.embedded
     store = StateStore(workdir / "bot.sqlite")
-    bot = Bot(config, connections.brokers, store)
-    stop = threading.Event()
-    runner = threading.Thread(
-        target=run_forever, args=(bot, workdir, tick_seconds(config, connections), stop), daemon=True
-    )
+    bot = Bot(config, connections.brokers, store, clock=EmbeddedTime(market))
     console.print(
         f"[bold]rebalance-bot household demo[/]: {household.name} = {', '.join(household.names)};"
         f" real prices from {config.embedded.start}, state in {workdir}"
     )
     started = time.monotonic()
-    runner.start()
     try:
-        _narrate(console, connections.embedded, store, household.name, stop, end)
-    finally:
-        stop.set()
-        runner.join(timeout=30)
+        with StateLock(workdir):
+            bot.start("demo")
+            _drive(console, bot, market, store, household.name, end, session_seconds)
+            bot.finish("done")
         _summary(console, config, store, connections.brokers)
+    finally:
         connections.close()
+        store.close()
     console.print(f"Done in {time.monotonic() - started:.0f} s; log: {workdir / 'bot.log'}")
     return 0
 
 
-def _narrate(console: Console, broker, store: StateStore, name: str, stop: threading.Event, end) -> None:  # noqa: ANN001
-    """Print the household's plans as they happen; approve held ones the way a person would."""
+def _drive(console: Console, bot: Bot, market, store: StateStore, name: str, end, session_seconds) -> None:  # noqa: ANN001
+    """Tick, tell what changed, approve what is held, step the market; until ``end``."""
     seen: dict[str, str] = {}
-    while broker.now < end and not stop.is_set():
-        for plan in store.plans(account=name, limit=50):
-            if seen.get(plan.plan_id) == plan.status:
-                continue
-            seen[plan.plan_id] = plan.status
-            when = plan.created_at.strftime("%Y-%m-%d %H:%M")
-            if plan.status == "held":
-                console.print(f"\n[yellow]{when} household plan held for approval[/] {plan.plan_id}")
-                console.print(plan.explanation, markup=False)
-                console.print(f"[cyan]A person approves it:[/] rebalance-bot approve {plan.plan_id}")
-                try:
-                    approve_plan(store, plan.plan_id, who="demo-user", channel="demo")
-                except ActionError as exc:  # the bot superseded it meanwhile: the fresh plan is asked next
-                    console.print(f"[red]not approved[/]: {exc}")
-            else:
-                console.print(f"{when} household plan {plan.plan_id}: [green]{plan.status}[/]")
-        time.sleep(0.1)
+    pace = session_seconds * (STEP / SESSION)
+    while market.now < end:
+        wall = time.monotonic()
+        bot.tick()
+        _narrate(console, store, name, seen)
+        if market.engine.calendar.session_at(market.now) is not None:
+            market.advance(seconds=STEP.total_seconds())
+            time.sleep(max(0.0, pace - (time.monotonic() - wall)))
+        else:  # the night (or the weekend) in one step: nothing happens while the market is closed
+            market.advance_to(market.engine.calendar.next_open(market.now))
+
+
+def _narrate(console: Console, store: StateStore, name: str, seen: dict[str, str]) -> None:
+    """Print the household's plans as they change; approve held ones the way a person would."""
+    for plan in reversed(store.plans(account=name, limit=20)):
+        if seen.get(plan.plan_id) == plan.status:
+            continue
+        before = seen.get(plan.plan_id)
+        seen[plan.plan_id] = plan.status
+        when = plan.created_at.strftime("%Y-%m-%d %H:%M")
+        if plan.status == "held":
+            console.print(f"\n[yellow]{when} household plan held for approval[/] {plan.plan_id}")
+            console.print(plan.explanation, markup=False)
+            console.print(f"Why you are asked: {plan.status_reason}", markup=False, highlight=False)
+            console.print(f"[cyan]A person approves it:[/] rebalance-bot approve {plan.plan_id}")
+            try:
+                approve_plan(store, plan.plan_id, who="demo-user", channel="demo")
+                seen[plan.plan_id] = "approved"
+            except ActionError as exc:  # cannot happen between two ticks; said if it does
+                console.print(f"[red]not approved[/]: {exc}")
+        elif plan.status in ENDINGS:
+            after = f"{before} -> {plan.status}" if before else plan.status
+            console.print(
+                f"{when} household plan {plan.plan_id}: [red]{after}[/]: {plan.status_reason}",
+                highlight=False,
+            )
+        else:
+            console.print(f"{when} household plan {plan.plan_id}: [green]{plan.status}[/]")
 
 
 def _summary(console: Console, config: BotConfig, store: StateStore, brokers) -> None:  # noqa: ANN001

@@ -119,7 +119,11 @@ def test_an_approval_is_refused_after_expiry_even_before_the_bot_notices(tmp_pat
 
 
 def test_an_approved_plan_whose_prices_moved_is_planned_and_asked_again(tmp_path, receiver):
-    harness = rigged(tmp_path, receiver, approval={"max_plan_notional": 1000, "price_tolerance": 0.0001})
+    harness = rigged(
+        tmp_path,
+        receiver,
+        approval={"max_plan_notional": 1000, "price_tolerance": 0.0001, "volatility_multiple": 0},
+    )
     harness.run_until(OPEN_TIME + timedelta(minutes=25))
     [first] = harness.store.plans(status="held")
     harness.run_until(OPEN_TIME + timedelta(minutes=55))  # prices move; the held plan stands meanwhile

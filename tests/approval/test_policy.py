@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.approval.estimates import estimate
-from bot.approval.lifecycle import drift_moved, expiry_time, moved_prices, recheck_reasons, trades_differ
+from bot.approval.lifecycle import drift_moved, expiry_time
 from bot.approval.policy import PlanFacts, approval_required
 from bot.config import ApprovalConfig
 from bot.cycle import plan_details
@@ -104,32 +104,6 @@ def test_requests_expire_at_the_close_or_after_minutes_never_past_the_close():
     assert expiry_time(NOW, CLOSE, "market_close") == CLOSE
     assert expiry_time(NOW, CLOSE, 90) == NOW + timedelta(minutes=90)
     assert expiry_time(NOW, CLOSE, 10_000) == CLOSE
-
-
-def test_an_approved_plan_stands_when_prices_and_trades_are_as_approved():
-    plan = a_plan()
-    details = plan_details(plan)
-    prices = {"SPY": D("100.5"), "AGG": D("99.6")}
-    assert recheck_reasons(details, a_plan(), prices, D("0.01"), D("0.1")) == []
-
-
-def test_a_price_move_beyond_the_tolerance_means_plan_again():
-    details = plan_details(a_plan())
-    reasons = recheck_reasons(details, a_plan(), {"SPY": D("102"), "AGG": D(100)}, D("0.01"), D("0.1"))
-    assert len(reasons) == 1 and "SPY moved +2.00%" in reasons[0]
-    assert moved_prices(details, {"AGG": D(100)}, D("0.01"))[0][0] == "SPY"  # no fresh price: moved
-
-
-def test_changed_trades_or_nothing_left_to_trade_means_plan_again():
-    details = plan_details(a_plan())
-    bigger = a_plan(spy=80, agg=20)
-    assert trades_differ(details, bigger, D("0.1"))
-    assert any("trades differ" in r for r in recheck_reasons(details, bigger, {}, D(1) - D("1e-9"), D("0.1")))
-    balanced = a_plan(spy=60, agg=40)
-    assert not balanced.orders
-    assert any(
-        "nothing needs trading" in r for r in recheck_reasons(details, balanced, {}, D("0.99"), D("0.1"))
-    )
 
 
 def test_a_rejected_plan_is_asked_again_only_once_the_drift_moved():

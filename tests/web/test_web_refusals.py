@@ -239,7 +239,9 @@ def test_a_stale_dashboard_form_is_refused(rig):
 
 
 def test_a_price_move_after_the_prompt_means_plan_again_ask_again_and_the_old_plan_is_dead(rig_factory):
-    rig = rig_factory(approval={"max_plan_notional": 1000, "price_tolerance": 0.0001})
+    rig = rig_factory(
+        approval={"max_plan_notional": 1000, "price_tolerance": 0.0001, "volatility_multiple": 0}
+    )
     first = rig.hold_plan()
     first_links = rig.prompt_links()
     rig.harness.run_until(OPEN_TIME + timedelta(minutes=50))  # prices move while the prompt waits
