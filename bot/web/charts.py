@@ -125,14 +125,13 @@ def chart_box(chart_id: str, title: str, note: str = "") -> str:
     )
 
 
-def account_charts(account: str, has_history: bool) -> str:
-    """The dashboard's chart section for one account."""
+def account_charts(account: str) -> str:
+    """The dashboard's chart section for one account (the script says so when there is no close yet)."""
     key = escape(account)
-    empty = "" if has_history else "the first point appears after the first close the bot sees"
     return (
         f'<section class="charts" data-account="{key}"><h2>Account {key}: charts</h2><div class="chart-grid">'
-        + chart_box(f"equity-{account}", "Equity at each close", empty)
-        + chart_box(f"weights-{account}", "Weights against targets, with the bands", empty)
+        + chart_box(f"equity-{account}", "Equity at each close")
+        + chart_box(f"weights-{account}", "Weights against targets (%), with the bands", "shaded: the band")
         + chart_box(f"drift-{account}", "Drift from target now (points)", "red: outside its band")
         + "</div></section>"
     )

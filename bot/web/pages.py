@@ -31,7 +31,8 @@ CSS = """
 body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg);
   background:var(--bg); }
 header { background:#17202e; color:#fff; padding:10px 24px; display:flex; gap:18px; align-items:center; }
-header h1 { font-size:17px; margin:0; font-weight:600; }
+header h1 { font-size:17px; margin:0; font-weight:600; white-space:nowrap; }
+header button { white-space:nowrap; padding:6px 12px; }
 header .meta { color:#b8c2d3; font-size:13px; }
 header form { margin-left:auto; }
 main { max-width:1180px; margin:0 auto; padding:18px 24px 40px; }
@@ -41,9 +42,10 @@ h2 { font-size:15px; margin:0 0 10px; }
 h3 { font-size:14px; margin:0 0 6px; }
 table { border-collapse:collapse; width:100%; margin:6px 0 10px; }
 th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
-th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
+th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em;
+  white-space:normal; vertical-align:bottom; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
-td.wrap { white-space:normal; }
+td.wrap { white-space:normal; overflow-wrap:anywhere; min-width:12em; }
 .muted { color:var(--muted); }
 .pos { color:var(--bad); } .neg { color:var(--accent); }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600;
@@ -65,7 +67,7 @@ input[type=text], input[type=password] { font:inherit; padding:6px 8px; border:1
 pre.log { background:#0f1623; color:#d7dde8; padding:10px 12px; border-radius:6px; overflow-x:auto;
   font-size:12px; line-height:1.5; margin:0; }
 .lvl-warning { color:#f5b94a; } .lvl-error, .lvl-critical { color:#ff7b72; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(380px,1fr)); gap:8px 24px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(480px,1fr)); gap:8px 24px; }
 .grid > div { min-width:0; overflow-x:auto; }
 .small { font-size:12px; }
 .scroll { overflow-x:auto; max-width:100%; }
@@ -396,11 +398,8 @@ def live_parts(v: DashboardView) -> dict[str, str]:
         )
     else:
         waiting = '<div class="banner ok">No plan is waiting for a decision.</div>'
-    history = v.charts.get("accounts", {})
     accounts = "".join(
-        charts.account_charts(name, bool(history.get(name, {}).get("equity", {}).get("x")))
-        + picture_section(name, picture)
-        for name, picture in v.pictures.items()
+        charts.account_charts(name) + picture_section(name, picture) for name, picture in v.pictures.items()
     ) + "".join(weights_section(name, check) for name, check in v.household.items())
     return {
         "live-meta": f"market time {_when(v.now)} · bot {e(v.health.get('status', '?'))}"

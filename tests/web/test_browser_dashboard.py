@@ -30,21 +30,26 @@ CHART = """id => {
   const u = window.rebalanceCharts[id];
   if (!u) return null;
   const canvas = u.root.querySelector('canvas');
-  return {labels: u.series.map(s => s.label ?? null), data: u.data, canvas: canvas ? canvas.width : 0};
+  return {
+    labels: u.series.map(s => s.label ?? null), data: u.data, canvas: canvas ? canvas.width : 0,
+    categories: u.categories ?? null,
+  };
 }"""
 
 CLIPPED = """() => {
   const out = [];
   const doc = document.documentElement;
-  if (doc.scrollWidth > doc.clientWidth) out.push(`the page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}`);
-  let scrolled = 0;
+  if (doc.scrollWidth > doc.clientWidth)
+    out.push(`the page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}`);
+  const scrolled = [];
   document.querySelectorAll('table').forEach((table, i) => {
     const box = table.parentElement;
     const where = (table.closest('[id]') || {}).id || `table ${i}`;
     const overflowX = getComputedStyle(box).overflowX;
     if (table.scrollWidth > box.clientWidth) {
-      if (overflowX !== 'auto' && overflowX !== 'scroll') out.push(`${where}: table cut (${table.scrollWidth} > ${box.clientWidth})`);
-      else scrolled += 1;
+      const size = `${table.scrollWidth} > ${box.clientWidth}`;
+      if (overflowX !== 'auto' && overflowX !== 'scroll') out.push(`${where}: table cut (${size})`);
+      else scrolled.push(`${where}: scrolls (${size})`);
     }
     const section = box.closest('section');
     if (section && box.getBoundingClientRect().right > section.getBoundingClientRect().right + 0.5)
@@ -110,13 +115,14 @@ def test_the_charts_draw_the_equity_weights_and_drift_that_the_api_serves(rig_fa
         assert series(weights, f"{symbol} band bottom") == pytest.approx([max(t - 5, 0) for t in targets])
 
     drift = chart(page, "drift-main")
-    held = {h["symbol"]: pct(h["drift"]) for h in status["holdings"]}
-    shown = dict(zip(["SPY", "AGG", "cash"], range(3), strict=True))
-    for symbol, index in shown.items():
-        expected = held[symbol] if symbol != "cash" else pct(status["cash_weight"]) - pct(status["cash_target"])
+    expected = {h["symbol"]: pct(h["drift"]) for h in status["holdings"]}
+    expected["cash"] = pct(status["cash_weight"]) - pct(status["cash_target"])
+    assert drift["categories"] == ["SPY", "AGG", "cash"]  # targets first, as in the positions table
+    for index, symbol in enumerate(drift["categories"]):
         inside, outside = series(drift, "inside band")[index], series(drift, "outside band")[index]
-        assert (inside if inside is not None else outside) == pytest.approx(expected, abs=1e-6)
         assert outside is None  # the plan brought every asset back inside its band
+        assert inside == pytest.approx(expected[symbol], abs=1e-9)
+        assert series(drift, "band edges")[index] == pytest.approx(5)
     assert page.inner_text("header .mode") == "PAPER"
     assert errors == []
     shot = screenshot(page, tmp_path, "dashboard-charts.png")
@@ -198,14 +204,14 @@ def test_no_table_is_cut_on_the_dashboard_or_the_confirmation_page(rig_factory, 
     page.wait_for_function(f"() => window.rebalanceCharts['plan-{held.plan_id}'] !== undefined")
     layout = page.evaluate(CLIPPED)
     assert layout["problems"] == [], layout
-    assert layout["tables"] >= 5
+    assert layout["tables"] >= 5 and layout["scrolled"] == [], layout  # they fit: no scrolling needed
     screenshot(page, tmp_path, f"dashboard-{width}.png")
 
     confirm = browser.new_page(viewport={"width": width, "height": 900})
     assert confirm.goto(link).status == 200
     confirm.wait_for_function(f"() => window.rebalanceCharts['plan-{held.plan_id}'] !== undefined")
     layout = confirm.evaluate(CLIPPED)
-    assert layout["problems"] == [], layout
+    assert layout["problems"] == [] and layout["scrolled"] == [], layout
     assert confirm.inner_text("header .mode") == "PAPER"
     screenshot(confirm, tmp_path, f"confirm-{width}.png")
     assert rig.store.get_plan(held.plan_id).status == "held"  # looking decided nothing

@@ -30,6 +30,28 @@
   function pp(v) {
     return v == null ? "-" : (v > 0 ? "+" : "") + v.toFixed(2) + "pp";
   }
+  function ppTick(v) {
+    // axis ticks: "+20pp", "+2.5pp" (no trailing zeros)
+    return (v > 0 ? "+" : "") + parseFloat(v.toFixed(2)) + "pp";
+  }
+
+  // sessions are dates: one tick per day or more, labelled in UTC (the server's x is a date at 00:00 UTC)
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var DAY = 86400;
+  var dateAxis = {
+    incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 182 * DAY, 365 * DAY],
+    values: function (u, vals) {
+      return vals.map(function (v) {
+        var d = new Date(v * 1000);
+        return MONTHS[d.getUTCMonth()] + " " + d.getUTCDate() + (d.getUTCMonth() === 0 && d.getUTCDate() <= 7 ? " " + d.getUTCFullYear() : "");
+      });
+    },
+  };
+  var dateScale = { time: true };
+  function dateValue(u, v) {
+    return v == null ? "-" : new Date(v * 1000).toISOString().slice(0, 10);
+  }
+
   function widthOf(el) {
     return Math.max(240, Math.floor(el.getBoundingClientRect().width));
   }
@@ -56,13 +78,15 @@
     opts.height = height;
     heights[id] = height;
     charts[id] = new uPlot(opts, rows, el);
+    charts[id].categories = opts.categories || null; // a bar chart's x labels, for the tests
     return charts[id];
   }
 
-  function hideLegend(u, indexes) {
-    var rows = u.root.querySelectorAll(".u-legend .u-series");
-    indexes.forEach(function (i) {
-      if (rows[i]) rows[i].style.display = "none";
+  function hideLegend(u, labels) {
+    // series that only carry a band's edges are not worth a legend entry
+    u.root.querySelectorAll(".u-legend .u-series").forEach(function (row) {
+      var label = row.querySelector(".u-label");
+      if (label && labels.indexOf(label.textContent) >= 0) row.style.display = "none";
     });
   }
 
@@ -70,8 +94,9 @@
     draw(
       id,
       {
-        series: [{}, { label: "equity", stroke: COLORS[0], width: 2, fill: "rgba(31,95,191,0.08)", value: function (u, v) { return money(v); } }],
-        axes: [{}, { size: 80, values: function (u, vals) { return vals.map(money); } }],
+        scales: { x: dateScale },
+        series: [{ label: "close", value: dateValue }, { label: "equity", stroke: COLORS[0], width: 2, fill: "rgba(31,95,191,0.08)", value: function (u, v) { return money(v); } }],
+        axes: [dateAxis, { size: 80, values: function (u, vals) { return vals.map(money); } }],
       },
       [c.x, c.equity],
       220,
@@ -93,11 +118,17 @@
       series.push({ label: a.symbol + " band bottom", stroke: "transparent", points: { show: false } });
       rows.push(a.weight, a.target, a.upper, a.lower);
       bands.push({ series: [base + 2, base + 3], fill: color + "1f" });
-      hidden.push(base + 2, base + 3);
+      hidden.push(a.symbol + " band top", a.symbol + " band bottom");
     });
     var u = draw(
       id,
-      { series: series, bands: bands, axes: [{}, { values: function (u, vals) { return vals.map(function (v) { return v + "%"; }); } }] },
+      {
+        scales: { x: dateScale },
+        series: series,
+        bands: bands,
+        legend: { live: false },
+        axes: [dateAxis, { values: function (u, vals) { return vals.map(function (v) { return v + "%"; }); } }],
+      },
       rows,
       240,
       "The first point appears after the first close the bot sees."
@@ -115,12 +146,13 @@
 
   function barsOpts(symbols, yFmt, extent) {
     return {
+      categories: symbols,
       scales: {
         x: { time: false, range: [-0.5, symbols.length - 0.5] },
         y: { range: extent },
       },
-      axes: [categoryAxis(symbols), { size: 60, values: function (u, vals) { return vals.map(yFmt); } }],
-      legend: { live: true },
+      axes: [categoryAxis(symbols), { size: 64, values: function (u, vals) { return vals.map(yFmt); } }],
+      legend: { live: false },
     };
   }
 
@@ -134,17 +166,17 @@
     var outside = c.drift.map(function (d, i) { return d != null && Math.abs(d) > c.band[i] ? d : null; });
     var top = Math.max.apply(null, c.drift.concat(c.band).map(function (v) { return Math.abs(v || 0); }).concat([1])) * 1.15;
     var bars = uPlot.paths.bars({ size: [0.55, 80] });
-    var opts = barsOpts(c.symbols, pp, [-top, top]);
+    var opts = barsOpts(c.symbols, ppTick, [-top, top]);
     var value = function (u, v) { return pp(v); };
     opts.series = [
       { label: "asset", value: function (u, v) { return c.symbols[v] || ""; } },
       { label: "inside band", stroke: "#1f5fbf", fill: "#1f5fbf", paths: bars, points: { show: false }, value: value },
       { label: "outside band", stroke: "#b42318", fill: "#b42318", paths: bars, points: { show: false }, value: value },
-      { label: "band", stroke: "#5d6778", paths: function () { return null; }, points: { show: true, size: 9, fill: "#fff" }, value: value },
+      { label: "band edges", stroke: "#5d6778", paths: function () { return null; }, points: { show: true, size: 9, fill: "#fff" }, value: value },
       { label: "band (low)", stroke: "#5d6778", paths: function () { return null; }, points: { show: true, size: 9, fill: "#fff" }, value: value },
     ];
     var u = draw(id, opts, [x, inside, outside, c.band, c.band.map(function (b) { return b == null ? null : -b; })], 220);
-    if (u) hideLegend(u, [4]);
+    if (u) hideLegend(u, ["band (low)"]);
   }
 
   function planChart(id, c) {
