@@ -336,15 +336,12 @@ def create_app(
                 "Too many open dashboards; this one retries.", status_code=503, headers={"Retry-After": "5"}
             )
 
-        def market_time() -> str | None:
-            return now.isoformat() if (now := market_now()) else None
-
         return streams.response(
             streams.stream(
                 since[:64],
                 version=lambda: events.fingerprint(store),
                 render=lambda: refresh(session),
-                market_time=market_time,
+                market_time=market_now,
                 allowed=lambda: auth.session(request) is not None,
                 disconnected=request.is_disconnected,
             )

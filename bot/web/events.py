@@ -9,8 +9,10 @@ The dashboard lives in the trading process, so a stream must cost next to nothin
   the one the page was drawn from. Only when it changed does the server render the page's parts again (and
   read the broker once) and send them, with the charts' data, as one ``refresh`` event.
 - Every ``heartbeat`` seconds it sends a ``clock`` event (the market time, for the countdowns on pending
-  decisions). Writing it is also how a closed tab is noticed: the stream ends at the next write, at most one
-  heartbeat later, or sooner when the server sees the disconnect; a session signed out ends it too.
+  decisions), and sooner when the market clock jumped ahead of the wall clock (a stepped or sped-up paper
+  broker), so a countdown never runs on a stale time. Writing it is also how a closed tab is noticed: the
+  stream ends at the next write, or sooner when the server sees the disconnect; a session signed out ends
+  it too.
 - ``close()`` (the server stopping) ends every stream within a poll, so shutdown never waits on an open page.
 
 Plain ``StreamingResponse`` with ``text/event-stream`` is enough (the format is three lines); the browser's
@@ -25,6 +27,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 MAX_STREAMS = 4
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
+CLOCK_SLACK = 5.0
+"""Seconds the market clock may run ahead of the page's reckoning before a ``clock`` event corrects it."""
 RETRY_MS = 5000
 """How long a browser waits before it reconnects a dropped stream."""
 
@@ -109,7 +114,7 @@ class EventStreams:
         since: str,
         version: Callable[[], str],
         render: Callable[[], dict[str, Any]],
-        market_time: Callable[[], str | None],
+        market_time: Callable[[], datetime | None],
         allowed: Callable[[], bool],
         disconnected: Callable[[], Any],
     ) -> AsyncIterator[str]:
@@ -118,20 +123,34 @@ class EventStreams:
         yield f"retry: {RETRY_MS}\n\n"
         seen = since
         beat_at = 0.0
+        synced: tuple[float, datetime | None] = (0.0, None)
         while not self.closing.is_set():
             now = await run_in_threadpool(version)
             if now != seen:
                 seen = now
                 yield event("refresh", {**await run_in_threadpool(render), "version": now})
-            if time.monotonic() - beat_at >= self.heartbeat:
+            market = market_time()
+            if time.monotonic() - beat_at >= self.heartbeat or _jumped(synced, market):
                 if not await run_in_threadpool(allowed):
                     yield event("signed-out", {})
                     return
                 beat_at = time.monotonic()
-                yield event("clock", {"market_time": market_time()})
+                synced = (beat_at, market)
+                yield event("clock", {"market_time": market.isoformat() if market else None})
             await asyncio.sleep(self.poll)
             if await disconnected():
                 return
+
+
+def _jumped(synced: tuple[float, datetime | None], market: datetime | None) -> bool:
+    """True when the market clock is more than CLOCK_SLACK ahead of where the page reckons it (the time last
+    sent plus the wall time since): stepped or sped up, so the page's countdowns need the new time now. A
+    clock that stands still (a manual paper broker between steps) waits for the heartbeat."""
+    at, sent = synced
+    if sent is None or market is None:
+        return False
+    reckoned = sent.timestamp() + (time.monotonic() - at)
+    return market.timestamp() - reckoned > CLOCK_SLACK
 
 
 class _Stream(StreamingResponse):

@@ -150,6 +150,16 @@ def test_a_new_plan_its_fills_and_a_new_close_appear_on_the_open_page_without_a_
     card.wait_for()
     approval = rig.store.get_approval(held.plan_id)
     left = (approval.expires_at - rig.harness.broker.now).total_seconds() / 60
+    # the market clock was stepped on after the card was first drawn: the stream sends the new time at once
+    page.wait_for_function(
+        """([id, left]) => {
+          const text = document.querySelector(`[id="approval-${id}"] .countdown`).textContent;
+          const m = text.match(/^(?:(\\d+) h (\\d+) min|(\\d+) min \\d+ s) left$/);
+          return m && Math.abs((m[1] ? +m[1] * 60 + +m[2] : +m[3]) - left) <= 1;
+        }""",
+        arg=[held.plan_id, left],
+        timeout=5000,  # well within the 15 s heartbeat: the jump itself is what sends the time
+    )
     assert abs(countdown_minutes(card.locator(".countdown").inner_text()) - left) <= 1
     before_after = chart(page, f"plan-{held.plan_id}")
     trigger = {a["symbol"]: a for a in held.details["trigger"]["assets"]}
