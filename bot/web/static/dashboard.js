@@ -47,7 +47,15 @@
       });
     },
   };
-  var dateScale = { time: true };
+  // one session alone would sit at the edge of a years-wide axis: give it a week around it
+  function dateScale(x) {
+    return x.length === 1 ? { time: true, auto: false, range: [x[0] - 3 * DAY, x[0] + 3 * DAY] } : { time: true };
+  }
+  var moneyScale = {
+    range: function (u, min, max) {
+      return min === max ? [min * 0.99, max * 1.01] : uPlot.rangeNum(min, max, 0.1, true);
+    },
+  };
   function dateValue(u, v) {
     return v == null ? "-" : new Date(v * 1000).toISOString().slice(0, 10);
   }
@@ -94,7 +102,7 @@
     draw(
       id,
       {
-        scales: { x: dateScale },
+        scales: { x: dateScale(c.x), y: moneyScale },
         series: [{ label: "close", value: dateValue }, { label: "equity", stroke: COLORS[0], width: 2, fill: "rgba(31,95,191,0.08)", value: function (u, v) { return money(v); } }],
         axes: [dateAxis, { size: 80, values: function (u, vals) { return vals.map(money); } }],
       },
@@ -123,7 +131,7 @@
     var u = draw(
       id,
       {
-        scales: { x: dateScale },
+        scales: { x: dateScale(c.x) },
         series: series,
         bands: bands,
         legend: { live: false },
