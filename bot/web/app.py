@@ -206,10 +206,16 @@ def create_app(
             version=version,
         )
 
+    refreshed_for: list[str] = [""]
+
     def refresh(session: Any) -> dict[str, Any]:
         """A refresh event's payload: the state changed, so the broker is read again (a fill moved the
-        positions) and the page's live parts and charts are drawn anew."""
-        read_at.clear()
+        positions; once per change, however many pages are open) and the page's live parts and charts are
+        drawn anew."""
+        version = events.fingerprint(store)
+        if version != refreshed_for[0]:
+            refreshed_for[0] = version
+            read_at.clear()
         v = view(session)
         return {
             "parts": pages.live_parts(v),
