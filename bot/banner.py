@@ -25,7 +25,7 @@ def banner_lines(
 ) -> list[str]:
     """The banner, a line per fact. ``broker_urls``: account -> the URL its adapter talks to; ``clock``: the
     broker's clock now (None when it did not answer)."""
-    live = any(a.broker == "alpaca_live" for a in config.accounts)
+    live = trading_mode(config) == "LIVE"
     lines = [f"rebalance-bot starting: {'LIVE - real money' if live else 'PAPER - no real money'}"]
     for account in config.accounts:
         kind = {"alpaca_live": "LIVE", "alpaca_paper": "paper"}.get(account.broker, "embedded paper broker")
@@ -45,6 +45,12 @@ def banner_lines(
     if dashboard and config.web.enabled:
         lines.append(f"  dashboard: {config.web.base_url}")
     return lines
+
+
+def trading_mode(config: BotConfig) -> str:
+    """``LIVE`` when any account trades real money (an ``alpaca_live`` broker), else ``PAPER``: the banner's
+    first line and the dashboard's badge say the same thing."""
+    return "LIVE" if any(a.broker == "alpaca_live" for a in config.accounts) else "PAPER"
 
 
 def next_check(config: BotConfig, clock: BrokerClock | None) -> str:

@@ -95,7 +95,7 @@ def test_the_prompt_and_the_confirmation_page_say_why_in_one_line(config_path):
     assert len(why) <= WHY_WIDTH and "net benefit" in why and "fitted on" not in prompt
     assert max(len(line) for line in prompt.splitlines()) <= WHY_WIDTH
 
-    page = unescape(confirm(record, None, "approve", "token"))
+    page = unescape(confirm(record, None, "approve", "token", "PAPER", None))
     shown = page.split("<b>Why now:</b> ", 1)[1].split("<br>", 1)[0]
     assert len(shown) <= WHY_WIDTH and shown.startswith("trade: forecast tracking error")
     disclosure = page.split("<details", 1)[1].split("</details>", 1)[0]

@@ -7,7 +7,9 @@
   (sign-in or bearer) lock their source out for a growing delay (:mod:`bot.web.throttle`).
 - Every route sits behind :mod:`bot.web.guard`: allowed Host names only, bodies bounded while they stream,
   bounded concurrency.
-- ``GET /``: the dashboard (session); 401 with the sign-in form without one.
+- ``GET /``: the dashboard (session); 401 with the sign-in form without one. Its charts, countdowns and
+  live refresh run in the browser from ``/static`` (uPlot and ``dashboard.js``, public: nothing in them is
+  secret); ``GET /events`` (session) is the page's server-sent-event stream (:mod:`bot.web.events`).
 - ``GET /approvals/{id}/{action}?t=...``: a prompt's signed link opens a confirmation page; nothing happens
   on GET, so link scanners in mail and chat cannot decide anything.
 - ``POST /approvals/{id}/{action}``: decide, with the link token ``t`` (single use) or a session + CSRF token.
@@ -29,16 +31,20 @@ from urllib.parse import parse_qs
 import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from bot.actions import ActionError, approve_plan, reject_plan
 from bot.approval.links import ACTIONS, LinkError
+from bot.banner import trading_mode
 from bot.live_picture import LivePicture, picture_or_last
 from bot.reports import attention_lines
 from bot.state.equity_history import EquityHistory
 from bot.state.store import PlanRecord
 from bot.state.web_sessions import WebSessions
-from bot.web import pages
+from bot.web import charts, events, pages
 from bot.web.auth import SESSION_COOKIE, WebAuth
+from bot.web.events import EventStreams
 from bot.web.guard import AllowedHosts, BodyTooLarge, Guard
 from bot.web.throttle import FailureThrottle
 
@@ -52,13 +58,31 @@ PICTURE_SECONDS = 10.0
 MAX_FORM_BYTES = 16_384
 MAX_FORM_FIELDS = 16
 """The largest form the dashboard posts has six fields; more is not a browser of ours."""
+CHART_DAYS = 400
+"""Sessions of equity and weights history the dashboard's charts draw (about a year and a half)."""
+STATIC = Path(__file__).parent / "static"
+
+
+class _Static(StaticFiles):
+    """The page's scripts and styles: the browser may keep them but asks again each time (a 304 while
+    unchanged), so an upgrade of the bot is never met with yesterday's script."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(
-    bot: Bot, token: str, log_file: Path | None = None, throttle: FailureThrottle | None = None
+    bot: Bot,
+    token: str,
+    log_file: Path | None = None,
+    throttle: FailureThrottle | None = None,
+    streams: EventStreams | None = None,
 ) -> FastAPI:
     """The dashboard app for ``bot``. ``throttle`` (default: the standard lock-out) counts failed uses of the
-    access token per source; a test passes one with its own clock."""
+    access token per source; a test passes one with its own clock. ``streams`` (default: the standard
+    limits) holds the open pages' event streams; ``app.state.streams.close()`` ends them all."""
     if bot.signer is None:
         raise ValueError("the dashboard needs the bot's link signer")
     store = bot.store
@@ -69,6 +93,11 @@ def create_app(
     app = FastAPI(title="rebalance-bot", docs_url=None, redoc_url=None, openapi_url=None)
     allowed = AllowedHosts.for_dashboard(config.web.host, config.web.public_url, config.web.allowed_hosts)
     app.add_middleware(Guard, allowed=allowed)  # outermost: before any route reads a byte
+    app.mount("/static", _Static(directory=STATIC), name="static")
+    streams = streams or EventStreams()
+    app.state.streams = streams
+    mode = trading_mode(config)
+    bands = config.bands.to_policy()
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def market_now() -> datetime | None:
@@ -148,6 +177,51 @@ def create_app(
             if plan is not None and plan.status == "held":
                 result.append((plan, approval))
         return result
+
+    def view(session: Any) -> pages.DashboardView:
+        """What the dashboard shows now, for ``session``; its version is read first, so a change made while
+        it is read is sent again by the next refresh."""
+        version = events.fingerprint(store)
+        approvals = pending()
+        shown = pictures()
+        history = {name: EquityHistory(store).days(name, limit=CHART_DAYS) for name in bot.brokers}
+        return pages.DashboardView(
+            now=market_now(),
+            mode=mode,
+            health=bot.health(),
+            halted=store.get_flag("halted"),
+            attention=attention_lines(store.flags()),
+            approvals=approvals,
+            csrf=auth.csrf_token(session),
+            who=session.who,
+            pictures=shown,
+            household=household_check(),
+            plans=store.plans(limit=12),
+            orders=store.orders(limit=25),
+            log_lines=tail_log(log_file, 40) if log_file else [],
+            charts={
+                "accounts": charts.dashboard_charts(history, shown, bands),
+                "plans": {plan.plan_id: charts.plan_chart(plan) for plan, _ in approvals},
+            },
+            version=version,
+        )
+
+    refreshed_for: list[str] = [""]
+
+    def refresh(session: Any) -> dict[str, Any]:
+        """A refresh event's payload: the state changed, so the broker is read again (a fill moved the
+        positions; once per change, however many pages are open) and the page's live parts and charts are
+        drawn anew."""
+        version = events.fingerprint(store)
+        if version != refreshed_for[0]:
+            refreshed_for[0] = version
+            read_at.clear()
+        v = view(session)
+        return {
+            "parts": pages.live_parts(v),
+            "charts": v.charts,
+            "market_time": v.now.isoformat() if v.now else None,
+        }
 
     def source(request: Request) -> str:
         return request.client.host if request.client else "?"
@@ -255,20 +329,27 @@ def create_app(
         session = auth.session(request)
         if session is None:
             return html(pages.login(), 401)
-        return html(
-            pages.dashboard(
-                now=market_now(),
-                health=bot.health(),
-                halted=store.get_flag("halted"),
-                attention=attention_lines(store.flags()),
-                approvals=pending(),
-                csrf=auth.csrf_token(session),
-                who=session.who,
-                pictures=pictures(),
-                household=household_check(),
-                plans=store.plans(limit=12),
-                orders=store.orders(limit=25),
-                log_lines=tail_log(log_file, 40) if log_file else [],
+        return html(pages.dashboard(view(session)))
+
+    @app.get("/events")
+    async def event_stream(request: Request, since: str = "") -> Response:
+        """The open dashboard's stream of changes (session only; the page passes the version it shows)."""
+        session = await run_in_threadpool(auth.session, request)
+        if session is None:
+            return Response("Sign in first.", status_code=401, media_type="text/plain")
+        if not streams.reserve():
+            return Response(
+                "Too many open dashboards; this one retries.", status_code=503, headers={"Retry-After": "5"}
+            )
+
+        return streams.response(
+            streams.stream(
+                since[:64],
+                version=lambda: events.fingerprint(store),
+                render=lambda: refresh(session),
+                market_time=market_now,
+                allowed=lambda: auth.session(request) is not None,
+                disconnected=request.is_disconnected,
             )
         )
 
@@ -301,7 +382,7 @@ def create_app(
                 else "The plan changed since this link was sent."
             )
             return html(pages.message("Nothing to decide", text, ok=False), 409)
-        return html(pages.confirm(plan, store.get_approval(plan_id), action, t))
+        return html(pages.confirm(plan, store.get_approval(plan_id), action, t, mode, market_now()))
 
     @app.post("/approvals/{plan_id}/{action}")
     async def decide_form(request: Request, plan_id: str, action: str) -> Response:

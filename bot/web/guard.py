@@ -11,6 +11,8 @@ or threads from the trading loop, nor be answered for a name the operator did no
   of the body is read, and a body without one (chunked) is counted while it is read and cut off with 413 the
   moment it passes the limit. Nothing ever holds more than the limit in memory.
 - **Security headers** (CSP, no framing, no sniffing, no caching) go on every response, refusals included.
+  Scripts and stylesheets come from the dashboard's own ``/static`` only and the page talks to its own origin
+  only (``connect-src 'self'``, for its event stream): no inline script can run, none from elsewhere loads.
 - **Concurrency**: at most ``max_concurrent`` requests are in the app at once (routes run on a thread pool
   shared with nothing else, but each one holds the GIL and the state database's lock for a while); the rest
   get 503 with ``Retry-After`` at once instead of queueing without bound.
@@ -41,7 +43,8 @@ LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",

@@ -1,21 +1,28 @@
-"""Server-rendered HTML for the dashboard: small, readable, no scripts and no external assets.
+"""Server-rendered HTML for the dashboard: small, readable, nothing loaded from anywhere but the dashboard.
 
 Every value is escaped. Forms post back to the dashboard itself (the content security policy allows nothing
-else), and each carries its CSRF token (or the signed link token) and the plan version it decides on.
+else), and each carries its CSRF token (or the signed link token) and the plan version it decides on. The
+pages work without scripts; with them (``static/dashboard.js``, served locally with uPlot) they draw the
+charts, count down to each pending decision's expiry and redraw their ``live-*`` parts when the server says
+something changed (:mod:`bot.web.events`). Every table sits in a scroll box, so a narrow window scrolls the
+table, never cuts it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from html import escape
+from typing import Any
 from urllib.parse import quote
 
 from bot.approval.summary import PlanSummary
 from bot.live_picture import LivePicture
 from bot.reports import pp, signed_usd, usd
 from bot.state.store import ApprovalRecord, OrderRecord, PlanRecord
+from bot.web import charts
 from strategies.formatting import why_line
 
 CSS = """
@@ -25,7 +32,8 @@ CSS = """
 body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg);
   background:var(--bg); }
 header { background:#17202e; color:#fff; padding:10px 24px; display:flex; gap:18px; align-items:center; }
-header h1 { font-size:17px; margin:0; font-weight:600; }
+header h1 { font-size:17px; margin:0; font-weight:600; white-space:nowrap; }
+header button { white-space:nowrap; padding:6px 12px; }
 header .meta { color:#b8c2d3; font-size:13px; }
 header form { margin-left:auto; }
 main { max-width:1180px; margin:0 auto; padding:18px 24px 40px; }
@@ -35,9 +43,10 @@ h2 { font-size:15px; margin:0 0 10px; }
 h3 { font-size:14px; margin:0 0 6px; }
 table { border-collapse:collapse; width:100%; margin:6px 0 10px; }
 th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
-th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
+th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em;
+  white-space:normal; vertical-align:bottom; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
-td.wrap { white-space:normal; }
+td.wrap { white-space:normal; overflow-wrap:anywhere; min-width:12em; }
 .muted { color:var(--muted); }
 .pos { color:var(--bad); } .neg { color:var(--accent); }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600;
@@ -59,9 +68,18 @@ input[type=text], input[type=password] { font:inherit; padding:6px 8px; border:1
 pre.log { background:#0f1623; color:#d7dde8; padding:10px 12px; border-radius:6px; overflow-x:auto;
   font-size:12px; line-height:1.5; margin:0; }
 .lvl-warning { color:#f5b94a; } .lvl-error, .lvl-critical { color:#ff7b72; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(380px,1fr)); gap:8px 24px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(480px,1fr)); gap:8px 24px; }
 .grid > div { min-width:0; overflow-x:auto; }
 .small { font-size:12px; }
+.scroll { overflow-x:auto; max-width:100%; }
+.scroll > table { margin:0; }
+.mode { padding:2px 10px; border-radius:4px; font-weight:700; font-size:12px; letter-spacing:.06em; }
+.mode.paper { background:#2d6a3e; color:#fff; } .mode.live { background:#c4320a; color:#fff; }
+.countdown { font-weight:600; color:var(--warn); }
+.chart-grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(300px,1fr)); gap:8px 24px; }
+figure.chart { margin:0; min-width:0; } figure.chart figcaption { margin-bottom:4px; }
+.plot { min-height:40px; width:100%; overflow:hidden; }
+.live-note { font-size:12px; color:#b8c2d3; }
 """
 
 
@@ -69,13 +87,46 @@ def e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def page(title: str, body: str, header_extra: str = "") -> str:
+def page(
+    title: str,
+    body: str,
+    header_extra: str = "",
+    scripts: bool = False,
+    body_attrs: Mapping[str, str] | None = None,
+) -> str:
+    """A whole page; ``scripts`` adds the chart library and the dashboard's script (both served locally)."""
+    head = "".join(charts.scripts()) if scripts else ""
+    attrs = "".join(f' data-{e(k)}="{e(v)}"' for k, v in (body_attrs or {}).items())
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{e(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{e(title)}</title><style>{CSS}</style>{head}</head><body{attrs}>"
         f"<header><h1>rebalance-bot</h1>{header_extra}</header><main>{body}</main></body></html>"
     )
+
+
+def mode_badge(mode: str) -> str:
+    """PAPER or LIVE (real money), as the start-up banner says (:func:`bot.banner.trading_mode`)."""
+    title = "real money" if mode == "LIVE" else "no real money"
+    return f'<span class="mode {e(mode.lower())}" title="{title}">{e(mode)}</span>'
+
+
+def countdown(expires: datetime | None, now: datetime | None) -> str:
+    """Time left on a pending decision, as text now; the page's script keeps counting on the market clock."""
+    if expires is None:
+        return '<span class="muted">does not expire</span>'
+    if now is None:
+        text = f"expires {_when(expires)}"
+    else:
+        left = int((expires - now).total_seconds())
+        text = "expired: the bot drops it at its next check" if left <= 0 else f"{_left(left)} left"
+    return f'<span class="countdown" data-expires="{e(expires.isoformat())}">{e(text)}</span>'
+
+
+def _left(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
 def _sentence(text: str) -> str:
@@ -96,7 +147,7 @@ def _table(
         "<tr>" + "".join(f'<td class="{cls(i)}">{c}</td>' for i, c in enumerate(row)) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _signed(text: str) -> str:
@@ -143,7 +194,9 @@ def plan_block(summary: PlanSummary) -> str:
         f"{_why_in_full(summary.why_now)}"
         f'<div class="grid"><div><h3>Trades (sells first), ~{e(summary.gross)} on {e(summary.equity)}</h3>'
         f"{trades}"
-        f"</div><div><h3>Drift from target, before and after</h3>{drift}</div></div>"
+        f"</div><div><h3>Drift from target, before and after</h3>{drift}</div>"
+        f"<div>{charts.chart_box(f'plan-{summary.plan_id}', 'Weights before and after, against target (%)')}"
+        "</div></div>"
         f'<p class="muted">{e(_sentence(summary.cost_line()))} '
         f"Plan version <code>{e(summary.version)}</code>.</p>"
     )
@@ -156,7 +209,7 @@ def _why_in_full(why: str) -> str:
     return f'<details class="why"><summary>Why now, in full</summary><p class="wrap">{e(why)}</p></details>'
 
 
-def approval_card(plan: PlanRecord, approval: ApprovalRecord, csrf: str) -> str:
+def approval_card(plan: PlanRecord, approval: ApprovalRecord, csrf: str, now: datetime | None) -> str:
     s = PlanSummary.of(plan)
     path = f"/approvals/{quote(plan.plan_id, safe='')}"
     hidden = (
@@ -165,8 +218,8 @@ def approval_card(plan: PlanRecord, approval: ApprovalRecord, csrf: str) -> str:
     )
     return (
         f'<section class="approval" id="approval-{e(plan.plan_id)}"><h2>{e(plan.plan_id)} '
-        f'<span class="muted small">account {e(plan.account)} · expires {_when(approval.expires_at)}'
-        "</span></h2>"
+        f'<span class="muted small">account {e(plan.account)} · expires {_when(approval.expires_at)} · '
+        f"{countdown(approval.expires_at, now)}</span></h2>"
         f"{plan_block(s)}"
         f'<div class="decide"><form method=post action="{path}/approve">{hidden}'
         f'<button class="approve" type=submit>Approve</button></form>'
@@ -316,45 +369,79 @@ def log_section(lines: Sequence[Mapping]) -> str:
     return f'<section><h2>Log (latest)</h2><pre class="log">{text}</pre></section>'
 
 
-def dashboard(
-    *,
-    now: datetime | None,
-    health: Mapping,
-    halted: str | None,
-    attention: Sequence[str],
-    approvals: Sequence[tuple[PlanRecord, ApprovalRecord]],
-    csrf: str,
-    who: str,
-    pictures: Mapping[str, LivePicture | str],
-    household: Mapping[str, Mapping | None],
-    plans: Sequence[PlanRecord],
-    orders: Sequence[OrderRecord],
-    log_lines: Sequence[Mapping],
-) -> str:
+@dataclass(frozen=True)
+class DashboardView:
+    """Everything the dashboard shows, read once per page or per refresh (:mod:`bot.web.app`)."""
+
+    now: datetime | None
+    mode: str
+    health: Mapping
+    halted: str | None
+    attention: Sequence[str]
+    approvals: Sequence[tuple[PlanRecord, ApprovalRecord]]
+    csrf: str
+    who: str
+    pictures: Mapping[str, LivePicture | str]
+    household: Mapping[str, Mapping | None]
+    plans: Sequence[PlanRecord]
+    orders: Sequence[OrderRecord]
+    log_lines: Sequence[Mapping]
+    charts: Mapping[str, Any]
+    """``{"accounts": charts.dashboard_charts(...), "plans": {plan_id: charts.plan_chart(plan)}}``."""
+    version: str = ""
+    """The state's fingerprint this view was read at (:func:`bot.web.events.fingerprint`)."""
+
+
+def live_parts(v: DashboardView) -> dict[str, str]:
+    """The parts of the dashboard that a refresh redraws, by element id."""
+    alerts = (
+        [f'<div class="banner bad">HALTED: {e(v.halted)}. Nothing is sent until rebalance-bot resume.</div>']
+        if v.halted
+        else []
+    )
+    # what keeps the bot from trading: its broker not answering, targets it cannot trade (bot.reports)
+    alerts += [f'<div class="banner bad">{e(line)}</div>' for line in v.attention]
+    if v.approvals:
+        waiting = f"<h2>Waiting for your decision ({len(v.approvals)})</h2>" + "".join(
+            approval_card(plan, approval, v.csrf, v.now) for plan, approval in v.approvals
+        )
+    else:
+        waiting = '<div class="banner ok">No plan is waiting for a decision.</div>'
+    accounts = "".join(
+        charts.account_charts(name) + picture_section(name, picture) for name, picture in v.pictures.items()
+    ) + "".join(weights_section(name, check) for name, check in v.household.items())
+    return {
+        "live-meta": f"market time {_when(v.now)} · bot {e(v.health.get('status', '?'))}"
+        f" · signed in as {e(v.who or 'token holder')}",
+        "live-alerts": "".join(alerts),
+        "live-approvals": waiting,
+        "live-accounts": accounts,
+        "live-plans": plans_section(v.plans),
+        "live-orders": orders_section(v.orders),
+        "live-log": log_section(v.log_lines),
+    }
+
+
+def dashboard(v: DashboardView) -> str:
+    """The whole dashboard; its script keeps the ``live-*`` parts current over ``/events``."""
+    parts = live_parts(v)
     header = (
-        f'<span class="meta">market time {_when(now)} · bot {e(health.get("status", "?"))}'
-        f" · signed in as {e(who or 'token holder')}</span>"
-        f'<form method=post action="/logout"><input type=hidden name=csrf value="{e(csrf)}">'
+        f'{mode_badge(v.mode)}<span class="meta" id="live-meta">{parts.pop("live-meta")}</span>'
+        '<span class="live-note" id="live-state"></span>'
+        f'<form method=post action="/logout"><input type=hidden name=csrf value="{e(v.csrf)}">'
         '<button class="plain" type=submit>Sign out</button></form>'
-        f'<form method=post action="/logout/everywhere"><input type=hidden name=csrf value="{e(csrf)}">'
+        f'<form method=post action="/logout/everywhere"><input type=hidden name=csrf value="{e(v.csrf)}">'
         '<button class="plain" type=submit>Sign out everywhere</button></form>'
     )
-    parts = []
-    if halted:
-        parts.append(
-            f'<div class="banner bad">HALTED: {e(halted)}. Nothing is sent until rebalance-bot resume.</div>'
-        )
-    # what keeps the bot from trading: its broker not answering, targets it cannot trade (bot.reports)
-    parts += [f'<div class="banner bad">{e(line)}</div>' for line in attention]
-    if approvals:
-        parts.append(f"<h2>Waiting for your decision ({len(approvals)})</h2>")
-        parts += [approval_card(plan, approval, csrf) for plan, approval in approvals]
-    else:
-        parts.append('<div class="banner ok">No plan is waiting for a decision.</div>')
-    parts += [picture_section(name, picture) for name, picture in pictures.items()]
-    parts += [weights_section(name, check) for name, check in household.items()]
-    parts += [plans_section(plans), orders_section(orders), log_section(log_lines)]
-    return page("rebalance-bot dashboard", "".join(parts), header)
+    body = "".join(f'<div id="{key}">{html}</div>' for key, html in parts.items())
+    attrs = {"version": v.version, "market-now": v.now.isoformat() if v.now else "", "events": "/events"}
+    return page(
+        "rebalance-bot dashboard",
+        body + charts.data_block("chart-data", v.charts),
+        header,
+        scripts=True,
+        body_attrs=attrs,
+    )
 
 
 def login(message: str = "") -> str:
@@ -372,8 +459,17 @@ def login(message: str = "") -> str:
     )
 
 
-def confirm(plan: PlanRecord, approval: ApprovalRecord | None, action: str, token: str) -> str:
-    """The page behind a prompt's link: nothing happens until the person presses the button (a POST)."""
+def confirm(
+    plan: PlanRecord,
+    approval: ApprovalRecord | None,
+    action: str,
+    token: str,
+    mode: str,
+    now: datetime | None,
+) -> str:
+    """The page behind a prompt's link: nothing happens until the person presses the button (a POST). Its
+    script draws the weights before and after and counts down to the expiry; it opens no event stream (the
+    link's holder has no session)."""
     s = PlanSummary.of(plan)
     verb = "Approve" if action == "approve" else "Reject"
     reason = (
@@ -381,15 +477,23 @@ def confirm(plan: PlanRecord, approval: ApprovalRecord | None, action: str, toke
         if action == "reject"
         else ""
     )
-    expires = f" It expires {_when(approval.expires_at)}." if approval and approval.expires_at else ""
+    expires = (
+        f" It expires {_when(approval.expires_at)} ({countdown(approval.expires_at, now)})."
+        if approval and approval.expires_at
+        else ""
+    )
     return page(
         f"{verb} plan {plan.plan_id}?",
         f'<section class="approval"><h2>{verb} plan {e(plan.plan_id)} for account {e(plan.account)}?</h2>'
-        f"<p>Nothing happens until you press the button.{e(expires)}</p>{plan_block(s)}"
+        f"<p>Nothing happens until you press the button.{expires}</p>{plan_block(s)}"
         f'<form method=post action="/approvals/{quote(plan.plan_id, safe="")}/{e(action)}" class="decide">'
         f'<input type=hidden name=t value="{e(token)}">'
         '<input type=text name=who placeholder="your name (for the audit trail)" aria-label="your name">'
-        f'{reason}<button class="{e(action)}" type=submit>{verb}</button></form></section>',
+        f'{reason}<button class="{e(action)}" type=submit>{verb}</button></form></section>'
+        + charts.data_block("chart-data", {"plans": {plan.plan_id: charts.plan_chart(plan)}}),
+        mode_badge(mode),
+        scripts=True,
+        body_attrs={"market-now": now.isoformat() if now else ""},
     )
 
 

@@ -57,6 +57,8 @@ class WebServer:
             limit_concurrency=MAX_CONNECTIONS,
             backlog=MAX_CONNECTIONS,
             timeout_keep_alive=5,
+            # a backstop: open dashboards' event streams end on stop() (see below) well before this
+            timeout_graceful_shutdown=3,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -71,6 +73,11 @@ class WebServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving: open pages' event streams are told to end first, so uvicorn, which waits for
+        every response to finish, has none left to wait for."""
+        streams = getattr(self.app.state, "streams", None)
+        if streams is not None:
+            streams.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -17,10 +17,12 @@ from bot.logging_setup import configure_logging, reset_logging
 from bot.notify import Notifier
 from bot.state.store import PlanRecord
 from bot.web.app import create_app
+from bot.web.events import EventStreams
 from bot.web.server import WebServer
 from bot.web.throttle import FailureThrottle
 from tests.approval.receiver import Receiver, links_in
 from tests.bot.harness import OPEN_TIME, Harness, make_harness
+from tests.web.chromium import launched
 
 TOKEN = "test-dashboard-token-0123456789"
 KEY = b"test-signing-key-0123456789abcdef"
@@ -76,14 +78,19 @@ class Rig:
         ]
 
 
-def make_rig(tmp_path: Path, throttle: FailureThrottle | None = None, **config_overrides: object) -> Rig:
+def make_rig(
+    tmp_path: Path,
+    throttle: FailureThrottle | None = None,
+    streams: EventStreams | None = None,
+    **config_overrides: object,
+) -> Rig:
     overrides = {"approval": {"max_plan_notional": 1000}, **config_overrides}
     harness = make_harness(tmp_path, **overrides)
     receiver = Receiver()
     harness.bot.notifier = Notifier([receiver.url()], retries=1, backoff=0.01)
     harness.bot.signer = LinkSigner(KEY)
     log_file = tmp_path / "state" / "bot.log"
-    server = WebServer(create_app(harness.bot, TOKEN, log_file, throttle)).start()
+    server = WebServer(create_app(harness.bot, TOKEN, log_file, throttle, streams)).start()
     harness.bot.base_url = server.url
     return Rig(harness, server, receiver, log_file)
 
@@ -93,8 +100,10 @@ def rig_factory(tmp_path: Path) -> Iterator:
     rigs: list[Rig] = []
     configure_logging(tmp_path / "state" / "bot.log", level="INFO", console=False)
 
-    def factory(throttle: FailureThrottle | None = None, **overrides: object) -> Rig:
-        rig = make_rig(tmp_path, throttle, **overrides)
+    def factory(
+        throttle: FailureThrottle | None = None, streams: EventStreams | None = None, **overrides: object
+    ) -> Rig:
+        rig = make_rig(tmp_path, throttle, streams, **overrides)
         rigs.append(rig)
         return rig
 
@@ -105,6 +114,13 @@ def rig_factory(tmp_path: Path) -> Iterator:
         rig.receiver.close()
         rig.harness.broker.stop()
     reset_logging()
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    """Headless Chromium (skipped without it locally, an error under CI): see tests/web/chromium.py."""
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture

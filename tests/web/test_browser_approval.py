@@ -6,56 +6,16 @@ Screenshots go to ``tmp_path`` (and to ``$REBALANCE_BOT_SCREENSHOTS`` when set, 
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from tests.bot.harness import OPEN_TIME
+from tests.web.chromium import screenshot
 from tests.web.conftest import TOKEN, Rig
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-@pytest.fixture
-def browser():  # noqa: ANN201
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def screenshot(page, tmp_path: Path, name: str) -> Path:  # noqa: ANN001
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("REBALANCE_BOT_SCREENSHOTS"):
-        target = Path(os.environ["REBALANCE_BOT_SCREENSHOTS"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / name)
-    return path
 
 
 def assert_orders_match_the_approved_plan(rig: Rig, plan_id: str) -> None:
