@@ -49,7 +49,8 @@ def console_logs(debug: bool) -> Callable[[], None]:
 
 
 def key_problems(config: BotConfig) -> list[str]:
-    """``check-config``: every key variable ``plan`` and ``run`` will read is set (environment or .env)."""
+    """``check-config``: every key variable ``plan`` and ``run`` will read is set (environment or .env):
+    each account's Alpaca keys and the Telegram bot token."""
     from bot.config import ConfigError, resolve_credentials
 
     problems: list[str] = []
@@ -60,6 +61,13 @@ def key_problems(config: BotConfig) -> list[str]:
             resolve_credentials(account)
         except ConfigError as exc:
             problems += [f"{p}; set it, or fix key_id_env / secret_key_env" for p in exc.problems]
+    if config.telegram is not None:
+        from bot.chat.settings import resolve_token
+
+        try:
+            resolve_token(config.telegram)
+        except ConfigError as exc:
+            problems += list(exc.problems)
     return problems
 
 
