@@ -65,7 +65,7 @@ class ChatRig:
 @pytest.fixture
 def chat_rig(tmp_path: Path) -> Iterator[ChatRig]:
     log_file = tmp_path / "state" / "bot.log"
-    # the token is deliberately NOT registered with the redaction: it must not reach the log in the first place
+    # the token is deliberately NOT registered with the redaction: it must not reach the log at all
     configure_logging(log_file, level="DEBUG", console=False)
     api = BotApiStandIn(TOKEN).start()
     harness = make_harness(

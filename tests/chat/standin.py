@@ -187,7 +187,13 @@ class BotApiStandIn:
             message_id = self._next_message
             self._next_message += 1
         chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group", "title": "chat"}
-        return {"message_id": message_id, "date": int(time.time()), "chat": chat, "from": sender, "text": text}
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": sender,
+            "text": text,
+        }
 
     def _push(self, update: dict[str, Any]) -> None:
         with self._lock:
