@@ -79,7 +79,8 @@ class TelegramService:
         if not self._ready.wait(START_SECONDS):
             raise RuntimeError(f"Telegram did not answer within {START_SECONDS:.0f} s")
         if self._failure is not None:
-            raise RuntimeError(f"Telegram refused to start: {_reason(self._failure)}") from self._failure
+            # not chained: python-telegram-bot puts the token in the text of InvalidToken
+            raise RuntimeError(f"Telegram refused to start: {self._why(self._failure)}") from None
         self.bot.chat = self
         log.info("telegram control running", chats=list(self.settings.allowed_chats))
 
@@ -112,7 +113,7 @@ class TelegramService:
             await app.updater.start_polling(  # type: ignore[union-attr]
                 timeout=self.settings.poll_seconds,
                 allowed_updates=["message", "callback_query"],
-                error_callback=_polling_error,
+                error_callback=self._polling_error,
             )
         except BaseException as exc:  # noqa: BLE001 - reported by start() in the bot's thread
             self._failure = exc
@@ -208,7 +209,17 @@ class TelegramService:
             await _reply(update, reply)
 
     async def _failed(self, update: object, context: Context) -> None:
-        log.error("telegram update not handled", error=_reason(context.error))
+        log.error("telegram update not handled", error=self._why(context.error))
+
+    def _polling_error(self, error: TelegramError) -> None:
+        """Getting updates failed (network, Telegram down): the library retries with backoff; say so."""
+        log.warning("telegram: could not get updates; retrying", error=self._why(error))
+
+    def _why(self, error: BaseException | None) -> str:
+        """An error as text without the token: python-telegram-bot names it in some messages, and this text
+        also goes into alerts, which no log redaction covers."""
+        text = "unknown error" if error is None else f"{type(error).__name__}: {error}"
+        return text.replace(self._token, "<token>") if self._token else text
 
     # -- sending, from the bot's thread ----------------------------------------------------------------------
     def prompt(self, plan_id: str) -> None:
@@ -248,28 +259,33 @@ class TelegramService:
         future.add_done_callback(self._sending.discard)
 
     async def _send(self, text: str, markup: InlineKeyboardMarkup | None, topic: str) -> None:
-        """To each allowed chat, retried on network errors (a message sent twice is better than a prompt
-        lost); anything else is logged and dropped, never raised into the bot."""
-        assert self._app is not None  # noqa: S101 - _submit only runs once the application started
+        """To each allowed chat; a failure is logged, never raised into the bot."""
         for chat_id in self.settings.allowed_chats:
-            for attempt in range(1, SEND_ATTEMPTS + 1):
-                try:
-                    await self._app.bot.send_message(chat_id, text[:MAX_TEXT], reply_markup=markup)
-                    log.info("telegram message sent", topic=topic, chat_id=chat_id)
-                    break
-                except RetryAfter as exc:
-                    wait = exc.retry_after
-                    await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else wait)
-                except NetworkError as exc:
-                    if attempt == SEND_ATTEMPTS:
-                        log.error(
-                            "telegram message not delivered", topic=topic, chat_id=chat_id, error=str(exc)
-                        )
-                    else:
-                        await asyncio.sleep(attempt)
-                except TelegramError as exc:
-                    log.error("telegram message not delivered", topic=topic, chat_id=chat_id, error=str(exc))
-                    break
+            error = await self._deliver(chat_id, text[:MAX_TEXT], markup)
+            if error is None:
+                log.info("telegram message sent", topic=topic, chat_id=chat_id)
+            else:
+                log.error("telegram message not delivered", topic=topic, chat_id=chat_id, error=error)
+
+    async def _deliver(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> str | None:
+        """Send, retrying network errors and flood waits (a prompt sent twice is better than one lost);
+        None when sent, else why not."""
+        assert self._app is not None  # noqa: S101 - _submit only runs once the application started
+        error = "not attempted"
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                await self._app.bot.send_message(chat_id, text, reply_markup=markup)
+                return None
+            except RetryAfter as exc:  # Telegram's flood control says how long to wait
+                error, wait = self._why(exc), exc.retry_after
+                await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
+            except NetworkError as exc:
+                error = self._why(exc)
+                if attempt < SEND_ATTEMPTS:
+                    await asyncio.sleep(attempt)
+            except TelegramError as exc:  # refused (chat not found, bot blocked...): trying again won't help
+                return self._why(exc)
+        return error
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -294,18 +310,9 @@ def _where(update: Update) -> dict[str, Any]:
     return {"chat_id": chat.id if chat else None, "telegram_user_id": user.id if user else None}
 
 
-def _reason(error: BaseException | None) -> str:
-    return "unknown error" if error is None else f"{type(error).__name__}: {error}"
-
-
-def _polling_error(error: TelegramError) -> None:
-    """Getting updates failed (network, Telegram down): python-telegram-bot retries with backoff; say so."""
-    log.warning("telegram: could not get updates; retrying", error=_reason(error))
-
-
 async def _quietly(step: Coroutine[Any, Any, Any]) -> None:
     """A shutdown step that fails (e.g. the network is gone) must not keep the others from running."""
     try:
         await step
     except Exception as exc:  # noqa: BLE001
-        log.warning("telegram: shutdown step failed", error=_reason(exc))
+        log.warning("telegram: shutdown step failed", error=type(exc).__name__)
