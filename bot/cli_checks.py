@@ -134,8 +134,8 @@ def _trace() -> None:
 
 
 def check_online(config: BotConfig, brokers: dict[str, Any]) -> None:
-    """``check-config --online``: every target asked at every account's broker; exit 2 naming the ones it
-    cannot trade."""
+    """``check-config --online``: every target asked at every account's broker, and the Telegram token at
+    its Bot API; exit 2 naming what it cannot trade or what to fix."""
     from bot.config_checks import online_ticker_problems
 
     for account in config.accounts:  # one authenticated request: wrong keys or a wrong URL fail here
@@ -143,6 +143,13 @@ def check_online(config: BotConfig, brokers: dict[str, Any]) -> None:
     problems = online_ticker_problems(config, brokers)
     if problems:
         fail("the brokers cannot trade some targets:", [f"  {p}" for p in problems])
+    if config.telegram is not None:  # the bot token, with one getMe
+        from bot.chat.online import telegram_problem
+        from bot.chat.settings import resolve_token
+
+        problem = telegram_problem(config.telegram, resolve_token(config.telegram))
+        if problem:
+            fail(problem)
 
 
 def fail(first: str, more: list[str] | tuple[str, ...] = ()) -> None:

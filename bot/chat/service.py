@@ -83,6 +83,11 @@ class TelegramService:
             raise RuntimeError(f"Telegram refused to start: {self._why(self._failure)}") from None
         self.bot.chat = self
         log.info("telegram control running", chats=list(self.settings.allowed_chats))
+        if any(url.startswith("tgram://") for url in self.bot.config.notifications.urls):
+            log.warning(
+                "notifications.urls has a tgram:// URL as well: a chat there gets each prompt twice, once "
+                "without buttons; drop the URL if it is one of telegram.allowed_chats"
+            )
 
     def stop(self) -> None:
         """Stop polling (the update in hand is finished first) and close the connection pool."""

@@ -97,3 +97,26 @@ def test_a_token_telegram_refuses_stops_the_chat_with_a_reason_that_does_not_sho
         service.stop()
         api.stop()
         harness.broker.stop()
+
+
+def test_check_config_online_asks_telegram_whether_it_knows_the_token(tmp_path, monkeypatch):
+    api = BotApiStandIn(TOKEN).start()
+    try:
+        path = write(tmp_path, {"allowed_chats": [CHAT], "base_url": api.url})
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1234:not-the-token-BotFather-gave-you")
+        result = runner.invoke(app, ["check-config", "--online", "-c", str(path)])
+        assert result.exit_code == 2, result.output
+        assert f"telegram.token_env: {api.url} refused the token in TELEGRAM_BOT_TOKEN" in result.output
+        assert "not-the-token" not in result.output
+
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+        result = runner.invoke(app, ["check-config", "--online", "-c", str(path)])
+        assert result.exit_code == 0, result.output
+        assert api.method_calls("getMe")
+
+        path = write(tmp_path, {"allowed_chats": [CHAT], "base_url": "http://127.0.0.1:9"})  # nothing there
+        result = runner.invoke(app, ["check-config", "--online", "-c", str(path)])
+        assert result.exit_code == 2, result.output
+        assert "telegram.base_url: cannot reach the Bot API at http://127.0.0.1:9" in result.output
+    finally:
+        api.stop()

@@ -104,6 +104,10 @@ def test_halt_from_the_chat_stops_trading_until_resume(chat_rig: ChatRig):
     outcomes = rig.harness.run_until(OPEN_TIME + timedelta(minutes=25))
     assert outcomes and {o.action for o in outcomes} == {"halted"}  # each cycle holds, and says why
     assert rig.bot_orders() == []
+    rig.service.flush()  # the bot's halt alert reaches the chat too
+    assert rig.api.wait_for(
+        lambda: [m for m in rig.api.to_chat(CHAT) if m["text"].startswith("rebalance-bot: halted")]
+    )
     assert "HALTED: going on holiday" in rig.command("/status", "HALTED")
     assert rig.command("/halt").startswith("Already halted")
 
@@ -125,6 +129,7 @@ def test_status_answers_with_the_live_numbers(chat_rig: ChatRig):
     spy = (weights["SPY"] - rig.harness.bot.config.targets.weights["SPY"]) * 100
     assert f"SPY {spy.quantize(spy.__class__('0.01')):+.2f}pp" in reply
     assert f"Waiting for approval: 1\n  {held.plan_id}" in reply
+    assert "/approve PLAN_ID" in rig.command("/start")  # anything else: what the bot understands
 
 
 def test_the_token_is_never_in_the_log_or_the_state(chat_rig: ChatRig):
