@@ -48,8 +48,9 @@ def parse_callback(data: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def prompt_text(plan: PlanRecord, approval: ApprovalRecord | None) -> str:
-    """The approval prompt: what, why in one line each, estimated cost, until when, which version."""
+def prompt_text(plan: PlanRecord, approval: ApprovalRecord | None, dashboard_url: str | None = None) -> str:
+    """The approval prompt: what, why in one line each, estimated cost, until when, which version, and where
+    the whole plan is (the dashboard, when it runs)."""
     s = PlanSummary.of(plan)
     lines = [
         f"Plan {s.plan_id} for {s.account} waits for your decision.",
@@ -64,6 +65,8 @@ def prompt_text(plan: PlanRecord, approval: ApprovalRecord | None) -> str:
     if approval is not None and approval.expires_at is not None:
         lines.append(f"Expires {approval.expires_at:%Y-%m-%d %H:%M} UTC (then nothing is sent).")
     lines.append(f"Version {s.version}")
+    if dashboard_url:
+        lines.append(f"In full: {dashboard_url}/#approval-{s.plan_id}")
     return "\n".join(lines)
 
 

@@ -77,6 +77,7 @@ class TelegramService:
         self._thread = threading.Thread(target=self._run, name="telegram", daemon=True)
         self._thread.start()
         if not self._ready.wait(START_SECONDS):
+            self.stop()  # the bot does not stop a service that did not start: end its thread here
             raise RuntimeError(f"Telegram did not answer within {START_SECONDS:.0f} s")
         if self._failure is not None:
             # not chained: python-telegram-bot puts the token in the text of InvalidToken
@@ -243,7 +244,8 @@ class TelegramService:
                 ]
             ]
         )
-        self._submit(self._send(prompt_text(plan, self.bot.store.get_approval(plan_id)), buttons, "prompt"))
+        text = prompt_text(plan, self.bot.store.get_approval(plan_id), self.bot.base_url)
+        self._submit(self._send(text, buttons, "prompt"))
 
     def alert(self, title: str, lines: Sequence[str]) -> None:
         self._submit(self._send("\n".join([f"rebalance-bot: {title}", *lines]), None, "alert"))

@@ -57,8 +57,10 @@ def test_a_held_plan_is_prompted_with_buttons_and_one_press_executes_it_once(cha
 
 def test_a_button_decides_only_the_plan_version_it_was_shown_for(chat_rig: ChatRig):
     rig = chat_rig
+    rig.harness.bot.base_url = "http://127.0.0.1:8780"  # as when the dashboard runs
     held = rig.hold_plan()
     prompt = copy.deepcopy(rig.prompt(held))
+    assert f"In full: http://127.0.0.1:8780/#approval-{held.plan_id}" in prompt["text"]
     changed = rig.api.press_data(prompt, "approve:" + "0" * 32)  # a button of a plan version no longer there
     assert "no longer knows" in rig.api.wait_for(lambda: rig.api.answer_to(changed))["text"]
     assert rig.store.get_plan(held.plan_id).status == "held"
