@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -95,8 +96,9 @@ class TelegramService:
         if self.bot.chat is self:
             self.bot.chat = None
         self.flush(timeout=10)
-        if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._loop is not None and self._stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed: nothing left to stop
+                self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(timeout=15)
         self._thread = None
@@ -124,6 +126,8 @@ class TelegramService:
         except BaseException as exc:  # noqa: BLE001 - reported by start() in the bot's thread
             self._failure = exc
             self._ready.set()
+            if app.running:
+                await _quietly(app.stop())
             await _quietly(app.shutdown())
             return
         self._ready.set()
