@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+import warnings
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.chat.control import ChatControl
 from bot.chat.messages import HELP, callback_data, decided_text, parse_callback, prompt_text
@@ -288,8 +290,8 @@ class TelegramService:
                 await self._app.bot.send_message(chat_id, text, reply_markup=markup)
                 return None
             except RetryAfter as exc:  # Telegram's flood control says how long to wait
-                error, wait = self._why(exc), exc.retry_after
-                await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
+                error = self._why(exc)
+                await asyncio.sleep(_seconds(exc))
             except NetworkError as exc:
                 error = self._why(exc)
                 if attempt < SEND_ATTEMPTS:
@@ -319,6 +321,15 @@ def _where(update: Update) -> dict[str, Any]:
     """The audit event's context: which chat and which Telegram account decided."""
     chat, user = update.effective_chat, update.effective_user
     return {"chat_id": chat.id if chat else None, "telegram_user_id": user.id if user else None}
+
+
+def _seconds(flood: RetryAfter) -> float:
+    """The wait a flood error asks for: seconds (int) before python-telegram-bot 23, a timedelta after;
+    reading it warns about that change, which is handled here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = flood.retry_after
+    return wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
 
 
 async def _quietly(step: Coroutine[Any, Any, Any]) -> None:

@@ -37,6 +37,8 @@ class BotApiStandIn:
         """Messages the bot sent (sendMessage), as stored: later edits change them in place."""
         self.answers: list[dict[str, Any]] = []
         self.refused_tokens = 0
+        self.faults: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        """Per method, answers to give instead of the next calls (status, body), for outages and refusals."""
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
         self._next_message = 1
@@ -54,6 +56,14 @@ class BotApiStandIn:
     @property
     def url(self) -> str:
         return self.server.url
+
+    def fail_next(self, method: str, status: int, description: str, **parameters: Any) -> None:
+        """Answer the next call of ``method`` with an error, as Telegram does (e.g. 429 with retry_after)."""
+        body: dict[str, Any] = {"description": description}
+        if parameters:
+            body["parameters"] = parameters
+        with self._lock:
+            self.faults.setdefault(method, []).append((status, body))
 
     # -- the people in the chats ---------------------------------------------------------------------------
     def say(self, chat_id: int, text: str, user_id: int | None = None, username: str = "alice") -> None:
@@ -129,6 +139,9 @@ class BotApiStandIn:
             params = await _params(request)
             with self._lock:
                 self.calls.append((method, params))
+                fault = self.faults.get(method, []).pop(0) if self.faults.get(method) else None
+            if fault is not None:
+                return JSONResponse({"ok": False, "error_code": fault[0], **fault[1]}, fault[0])
             handler = getattr(self, f"_api_{method}", None)
             if handler is None:
                 return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
