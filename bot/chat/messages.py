@@ -3,8 +3,8 @@ the Approve / Reject buttons.
 
 Plain text on purpose (no Markdown or HTML parse mode): a prompt carries text the bot does not control
 (reasons, symbols, account names), and as plain text none of it can become a link or formatting. Chat
-messages are read on a phone, so the why is cut to one short line (:func:`bot.reports.short`); the full
-explanation stays on the dashboard and in ``rebalance-bot approvals``.
+messages are read on a phone, so the why is one short line (:func:`strategies.formatting.why_line`, as in
+the other prompts); the full explanation stays on the dashboard and in ``rebalance-bot approvals``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 
 from bot.approval.summary import PlanSummary
 from bot.live_picture import LivePicture
-from bot.reports import pp, short, signed_usd, usd
+from bot.reports import pp, signed_usd, usd
 from bot.state.store import ApprovalRecord, PlanRecord
+from strategies.formatting import WHY_WIDTH, why_line
 
 VERSION_CHARS = 32
 """Hex characters of the plan version a button carries (128 bits: no two plans share them). Telegram allows
@@ -23,7 +24,6 @@ VERSION_CHARS = 32
 the bot finds the pending plan with it."""
 _CALLBACK = re.compile(rf"^(approve|reject):([0-9a-f]{{{VERSION_CHARS}}})$")
 MAX_TRADES = 8
-WHY_CHARS = 160
 
 HELP = "\n".join(
     [
@@ -54,8 +54,8 @@ def prompt_text(plan: PlanRecord, approval: ApprovalRecord | None, dashboard_url
     s = PlanSummary.of(plan)
     lines = [
         f"Plan {s.plan_id} for {s.account} waits for your decision.",
-        f"Why now: {short(s.why_now, WHY_CHARS)}",
-        f"Why asked: {short(s.why_asked, WHY_CHARS)}",
+        f"Why now: {why_line(s.why_now, WHY_WIDTH - len('Why now: '))}",
+        f"Why asked: {why_line(s.why_asked, WHY_WIDTH - len('Why asked: '))}",
         f"Trades, ~{s.gross} on {s.equity}:",
         *[f"  {t.side} {t.symbol} {t.amount} ~{t.est_notional}" for t in s.trades[:MAX_TRADES]],
     ]

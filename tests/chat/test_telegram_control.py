@@ -8,6 +8,7 @@ import copy
 from datetime import timedelta
 
 from bot.chat.messages import parse_callback
+from strategies.formatting import WHY_WIDTH
 from tests.bot.harness import OPEN_TIME
 from tests.chat.conftest import CHAT, STRANGER, TOKEN, ChatRig
 
@@ -23,7 +24,8 @@ def test_a_held_plan_is_prompted_with_buttons_and_one_press_executes_it_once(cha
     assert set(buttons(prompt)) == {"Approve", "Reject"}
     assert parse_callback(buttons(prompt)["Approve"]) == ("approve", held.content_hash[:32])
     assert "Why now: outside band" in prompt["text"] and held.plan_id in prompt["text"]
-    assert all(len(line) <= 200 for line in prompt["text"].splitlines()), "the why is one short line"
+    why = [line for line in prompt["text"].splitlines() if line.startswith("Why")]
+    assert len(why) == 2 and all(len(line) <= WHY_WIDTH for line in why), "the why is one short line"
     assert rig.bot_orders() == []  # nothing sent before the decision
 
     query = rig.api.press_data(prompt, buttons(prompt)["Approve"], username="alice")
