@@ -38,10 +38,10 @@ class ChatControl:
     # -- decisions -----------------------------------------------------------------------------------------
     def approve(self, plan_id: str, who: str, **context: Any) -> str:
         """``/approve PLAN_ID``: like ``rebalance-bot approve``, on the version the bot holds."""
-        return self._decide("approve", plan_id, None, who, "", context)
+        return self._decide("approve", plan_id, None, who, "", context)[0]
 
     def reject(self, plan_id: str, who: str, reason: str = "", **context: Any) -> str:
-        return self._decide("reject", plan_id, None, who, reason, context)
+        return self._decide("reject", plan_id, None, who, reason, context)[0]
 
     def press(self, action: str, version: str, who: str, **context: Any) -> tuple[str, bool]:
         """A button of a prompt: decide on the plan shown with ``version`` (a prefix of the plan version).
@@ -50,16 +50,16 @@ class ChatControl:
         pending = [a for a in self.store.pending_approvals() if a.content_hash.startswith(version)]
         if pending:
             approval = pending[0]
-            reply = self._decide(action, approval.plan_id, approval.content_hash, who, "", context)
-            return reply, not reply.startswith("Not done")
+            return self._decide(action, approval.plan_id, approval.content_hash, who, "", context)
         shown = next((p for p in self.store.plans(limit=500) if p.content_hash.startswith(version)), None)
         if shown is None:
             return "Not done: this button is for a plan the bot no longer knows. See /status.", False
-        return self._decide(action, shown.plan_id, shown.content_hash, who, "", context), False
+        return self._decide(action, shown.plan_id, shown.content_hash, who, "", context)
 
     def _decide(
         self, action: str, plan_id: str, version: str | None, who: str, reason: str, context: dict[str, Any]
-    ) -> str:
+    ) -> tuple[str, bool]:
+        """The reply, and whether the decision was taken (:mod:`bot.actions` refuses what it must)."""
         try:
             if action == "approve":
                 actions.approve_plan(
@@ -70,13 +70,13 @@ class ChatControl:
                     self.store, plan_id, who, CHANNEL, reason, version, now=self._broker_now(), **context
                 )
         except ActionError as exc:
-            return f"Not done: {exc}"
+            return f"Not done: {exc}", False
         if action == "approve":
             return (
                 f"Approved {plan_id} (by {who}). The bot checks it on fresh quotes and sends it on its next "
                 "tick; if prices moved too much it asks again."
-            )
-        return f"Rejected {plan_id} (by {who}): nothing of it is sent."
+            ), True
+        return f"Rejected {plan_id} (by {who}): nothing of it is sent.", True
 
     def _broker_now(self) -> datetime | None:
         """The broker's time, so that a request past its expiry is refused (as on the dashboard)."""
