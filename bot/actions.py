@@ -1,9 +1,9 @@
 """Business actions a person takes, in one place: approve, reject, halt, resume.
 
-The CLI, the demo, the web dashboard, signed links in prompts and the JSON API are thin front-ends over these
-functions, so every channel goes through the same checks and leaves the same audit trail: who decided,
-through which channel, when, and on which plan version (the content hash), in the state database (the
-``approvals`` row and an ``audit`` event) and in the log.
+The CLI, the demo, the web dashboard, signed links in prompts, the JSON API and the Telegram chat
+(:mod:`bot.chat`) are thin front-ends over these functions, so every channel goes through the same checks
+and leaves the same audit trail: who decided, through which channel, when, and on which plan version (the
+content hash), in the state database (the ``approvals`` row and an ``audit`` event) and in the log.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot.state.store import StateError, StateStore
 
 log = structlog.get_logger(__name__)
 
-CHANNELS = ("cli", "dashboard", "link", "api", "demo")
+CHANNELS = ("cli", "dashboard", "link", "api", "demo", "telegram")
 
 
 class ActionError(Exception):

@@ -44,6 +44,9 @@ def banner_lines(
     lines.append(f"  state: {config.state_dir}")
     if dashboard and config.web.enabled:
         lines.append(f"  dashboard: {config.web.base_url}")
+    if config.telegram is not None:
+        chats = ", ".join(str(c) for c in config.telegram.allowed_chats)
+        lines.append(f"  telegram: prompts, /status, /approve, /reject, /halt, /resume from chats {chats}")
     return lines
 
 

@@ -104,6 +104,9 @@ def check_config(
     if loaded.household is not None:
         members = ", ".join(f"{n} ({loaded.household_type(n)})" for n in loaded.household.names)
         typer.echo(f"  household {loaded.household.name}: {members}, planned and approved together")
+    if loaded.telegram is not None:
+        chats = ", ".join(str(c) for c in loaded.telegram.allowed_chats)
+        typer.echo(f"  telegram: obeys chats {chats} (bot token from {loaded.telegram.token_env})")
 
 
 @app.command()
@@ -119,6 +122,7 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
     loaded = _load(config)
     with broker_errors(loaded):
         notifier, notify_secrets = build_notifier(loaded)
+        chat_token = _chat_token(loaded)
         connections = connect(loaded)
     state_dir = Path(loaded.state_dir)
     store = _store(loaded)
@@ -129,10 +133,20 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
         token, created = access_token(state_dir)
         if created:
             announce_token(token, state_dir / "web-token")
-    _logging(loaded, secrets=[*connections.secrets, *notify_secrets, *([token] if token else [])])
+    hidden = [
+        *connections.secrets,
+        *notify_secrets,
+        *([token] if token else []),
+        *([chat_token] if chat_token else []),
+    ]
+    _logging(loaded, secrets=hidden)
     bot = Bot(loaded, connections.brokers, store, notifier=notifier, signer=signer)
     if token is not None:
         services.append(DashboardService(bot, token, loaded.logging.file or state_dir / "bot.log"))
+    if chat_token is not None:
+        from bot.chat.service import TelegramService
+
+        services.append(TelegramService(bot, loaded.telegram, chat_token))
     try:
         run_forever(
             bot,
@@ -149,6 +163,15 @@ def run(config: ConfigOption = DEFAULT_CONFIG) -> None:
         raise typer.Exit(2) from exc
     finally:
         connections.close()
+
+
+def _chat_token(config) -> str | None:  # noqa: ANN001 - BotConfig
+    """The Telegram bot token when ``telegram`` is configured (an unset variable: exit 2 naming it)."""
+    if config.telegram is None:
+        return None
+    from bot.chat.settings import resolve_token
+
+    return resolve_token(config.telegram)
 
 
 def announce_start(config, bot, connections) -> None:  # noqa: ANN001 - BotConfig, Bot, Connections

@@ -49,7 +49,8 @@ def console_logs(debug: bool) -> Callable[[], None]:
 
 
 def key_problems(config: BotConfig) -> list[str]:
-    """``check-config``: every key variable ``plan`` and ``run`` will read is set (environment or .env)."""
+    """``check-config``: every key variable ``plan`` and ``run`` will read is set (environment or .env):
+    each account's Alpaca keys and the Telegram bot token."""
     from bot.config import ConfigError, resolve_credentials
 
     problems: list[str] = []
@@ -60,6 +61,13 @@ def key_problems(config: BotConfig) -> list[str]:
             resolve_credentials(account)
         except ConfigError as exc:
             problems += [f"{p}; set it, or fix key_id_env / secret_key_env" for p in exc.problems]
+    if config.telegram is not None:
+        from bot.chat.settings import resolve_token
+
+        try:
+            resolve_token(config.telegram)
+        except ConfigError as exc:
+            problems += list(exc.problems)
     return problems
 
 
@@ -126,8 +134,8 @@ def _trace() -> None:
 
 
 def check_online(config: BotConfig, brokers: dict[str, Any]) -> None:
-    """``check-config --online``: every target asked at every account's broker; exit 2 naming the ones it
-    cannot trade."""
+    """``check-config --online``: every target asked at every account's broker, and the Telegram token at
+    its Bot API; exit 2 naming what it cannot trade or what to fix."""
     from bot.config_checks import online_ticker_problems
 
     for account in config.accounts:  # one authenticated request: wrong keys or a wrong URL fail here
@@ -135,6 +143,13 @@ def check_online(config: BotConfig, brokers: dict[str, Any]) -> None:
     problems = online_ticker_problems(config, brokers)
     if problems:
         fail("the brokers cannot trade some targets:", [f"  {p}" for p in problems])
+    if config.telegram is not None:  # the bot token, with one getMe
+        from bot.chat.online import telegram_problem
+        from bot.chat.settings import resolve_token
+
+        problem = telegram_problem(config.telegram, resolve_token(config.telegram))
+        if problem:
+            fail(problem)
 
 
 def fail(first: str, more: list[str] | tuple[str, ...] = ()) -> None:

@@ -26,6 +26,7 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.chat.settings import TelegramConfig
 from bot.config_checks import number_problems
 from strategies.bands import Band, BandPolicy
 from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
@@ -886,6 +887,8 @@ class BotConfig(_Model):
     embedded: EmbeddedConfig = EmbeddedConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     web: WebConfig = WebConfig()
+    telegram: TelegramConfig | None = None
+    """Two-way control from Telegram (bot/chat/); None: prompts and alerts only through ``notifications``."""
     tax: TaxConfig | None = None
     """Tax-aware execution (issue 8); None: no lot ledger, the average-cost estimate of ``approval``."""
     household: HouseholdConfig | None = None

@@ -46,6 +46,7 @@ NOISY_LOGGERS = (
     "asyncio",
     "websockets",
     "fastapi",
+    "telegram",
 )
 LEVELS = {
     "debug": 10,

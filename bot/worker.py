@@ -9,6 +9,8 @@ account its turn; whether a cycle is due is decided on the broker's time, not on
 The bot also speaks to people through :class:`bot.notify.Notifier`: a prompt with signed approve/reject links
 when a plan is held, and alerts for what needs a person (a halt, repeated order rejections by the broker,
 open orders it does not know at start-up, the bot stopping), plus an optional daily summary after the close.
+With a ``telegram`` section, prompts (with Approve / Reject buttons) and alerts also go to the allowed chats,
+through :class:`bot.chat.service.TelegramService`, which takes decisions from there too.
 Services such as the web dashboard start after the state lock is taken and stop with the bot.
 
 With a ``household`` section (issue 9) the member accounts get no cycle of their own: a
@@ -27,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -50,6 +52,9 @@ from bot.state.lock import StateLock
 from bot.state.store import StateStore
 from bot.trade_notices import fill_notices, plan_summary, wanted
 from bot.turn import NEW_YORK
+
+if TYPE_CHECKING:
+    from bot.chat.service import TelegramService
 
 log = structlog.get_logger(__name__)
 
@@ -178,6 +183,8 @@ class Bot:
         """Signs the approve/reject links in prompts (and the dashboard's sessions)."""
         self.base_url = base_url
         """The dashboard's URL as people reach it; None: prompts carry CLI instructions instead of links."""
+        self.chat: TelegramService | None = None
+        """The Telegram front-end while it runs (``telegram`` in the config): prompts with buttons, alerts."""
         members = set(config.household.names) if config.household is not None else set()
         self.accounts = {
             a.name: AccountBot(
@@ -405,15 +412,19 @@ class Bot:
             links = approval_links(
                 self.signer, self.base_url, plan_id, plan.content_hash, self.config.web.link_hours * 3600
             )
-        if not self.notifier.enabled:
+        channels = 0
+        if self.chat is not None:  # with Approve / Reject buttons (bot/chat/service.py says why not Apprise)
+            self.chat.prompt(plan_id)
+            channels += len(self.chat.settings.allowed_chats)
+        if self.notifier.enabled:
+            self.notifier.send(render_prompt(plan, approval, links, self.base_url))
+            channels += len(self.notifier.urls)
+        if not channels:
             log.info(
                 "no notification channel configured; decide on the dashboard or with the CLI", plan_id=plan_id
             )
             return
-        self.notifier.send(render_prompt(plan, approval, links, self.base_url))
-        self.store.audit(
-            "approval_prompted", account=plan.account, plan_id=plan_id, channels=len(self.notifier.urls)
-        )
+        self.store.audit("approval_prompted", account=plan.account, plan_id=plan_id, channels=channels)
 
     def alert(self, title: str, lines: Sequence[str], topic: str, kind: str = "warning") -> None:
         """An alert that needs a person, on every notification channel (and in the log); a kind switched
@@ -423,6 +434,8 @@ class Bot:
             log.info("alert not sent: its kind is switched off in notifications", topic=topic)
             return
         self.notifier.send(render_alert(title, lines, kind, topic))
+        if self.chat is not None:
+            self.chat.alert(title, lines)
 
     def _watch(self, broker_clock: BrokerClock, closed_now: bool) -> None:
         """Alerts that come from the state: a halt, repeated rejections; the daily summary after the close."""
