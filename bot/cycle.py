@@ -140,7 +140,7 @@ class AccountBot(PlanningTurn):
             return expired
         view = self.read_view()
         self.tax = self.refresh_taxes(view, run_id)
-        fresh = self.make_plan(view)
+        fresh = self.make_plan(view, recheck=True)
         self._remember(fresh)
         # like with like: the fresh plan's own estimate (the side's quote) where it trades the symbol
         prices = {
@@ -189,18 +189,19 @@ class AccountBot(PlanningTurn):
         quotes = self.broker.latest_quotes(symbols)
         return AccountView(account, positions, open_orders, quotes, {s: self._assets[s] for s in symbols})
 
-    def make_plan(self, view: AccountView) -> RebalancePlan:
+    def make_plan(self, view: AccountView, recheck: bool = False) -> RebalancePlan:
         """The plan for this reading of the account; tax-aware (harvest, lots, wash sales) with a ``tax``
-        section once the cycle has its tax picture (:meth:`refresh_taxes`)."""
+        section once the cycle has its tax picture (:meth:`refresh_taxes`). ``recheck``: re-planning an
+        approved plan, so a trigger on a schedule decides now (``TriggerContext.recheck``)."""
         snapshot = build_snapshot(view, fractional_allowed=self.config.execution.fractional)
         self._tax_plans = {}
         if self.config.tax is None or self.tax is None:
-            return self._plan(snapshot)[0]
+            return self._plan(snapshot, recheck=recheck)[0]
         settings = tax_settings(self.config, self.account.name)
         folded = fold_substitutes(snapshot, self.config.targets.to_allocation(), settings)
         day = self.trade_date()
         base, planner_settings = self._plan(
-            folded, self.tax.sell_taxes(snapshot, self.account.name, day, settings)
+            folded, self.tax.sell_taxes(snapshot, self.account.name, day, settings), recheck
         )
         plan, info = tax_aware_plan(
             base, snapshot, self.tax, self.account.name, day, settings, planner_settings
@@ -209,12 +210,12 @@ class AccountBot(PlanningTurn):
         return plan
 
     def _plan(
-        self, snapshot: PortfolioSnapshot, sell_taxes: dict[str, float] | None = None
+        self, snapshot: PortfolioSnapshot, sell_taxes: dict[str, float] | None = None, recheck: bool = False
     ) -> tuple[RebalancePlan, PlannerSettings]:
         """``sell_taxes``: tax per dollar sold by symbol (with a ``tax`` section), a cost to the triggers."""
         dynamic = self._policy_trigger()  # the config's ``policy`` section, if any
         if dynamic is not None:
-            return self._make_dynamic_plan(snapshot, *dynamic, sell_taxes or {}), dynamic[1]
+            return self._make_dynamic_plan(snapshot, *dynamic, sell_taxes or {}, recheck), dynamic[1]
         settings = self.config.planner_settings()
         plan = plan_rebalance(
             snapshot, self.config.targets.to_allocation(), self.config.bands.to_policy(), settings
@@ -228,7 +229,9 @@ class AccountBot(PlanningTurn):
             self._policy = (self.config, self.config.policy_trigger())
         return self._policy[1]
 
-    def _make_dynamic_plan(self, snapshot, trigger, settings, lookback: int, sell_taxes) -> RebalancePlan:  # noqa: ANN001
+    def _make_dynamic_plan(
+        self, snapshot, trigger, settings, lookback: int, sell_taxes, recheck
+    ) -> RebalancePlan:  # noqa: ANN001
         """The plan under the policy's trigger: context from the clock, the store, daily bars and the tax a
         sale would pay (the objective weighs it against the drift).
 
@@ -243,7 +246,7 @@ class AccountBot(PlanningTurn):
             self.broker, self.store, self.account.name, self.clock.now(), [*targets.symbols, *held], lookback,
             sell_taxes,
         )  # fmt: skip
-        decision = trigger.evaluate(snapshot, targets, context)
+        decision = trigger.evaluate(snapshot, targets, dataclasses.replace(context, recheck=recheck))
         return plan_rebalance(snapshot, targets, self.config.bands.to_policy(), settings, decision)
 
     def _remember(self, plan: RebalancePlan) -> None:

@@ -38,6 +38,9 @@ class TriggerContext:
     last_rebalance_at: datetime | None = None
     market: MarketState | None = None
     """Returns history and cost inputs for the dynamic triggers (``strategies.dynamic_triggers``)."""
+    recheck: bool = False
+    """Re-planning a plan a person already approved, on fresh quotes: a trigger that decides on a schedule
+    (the objective's once a session) decides now, and does not count it as its scheduled decision."""
 
 
 NO_CONTEXT = TriggerContext()

@@ -95,7 +95,7 @@ class ObjectiveTrigger:
     def evaluate(
         self, snapshot: PortfolioSnapshot, targets: TargetAllocation, context: TriggerContext = NO_CONTEXT
     ) -> TriggerDecision:
-        held = self.sessions.hold(context.now, self.spec.decide_at)
+        held = None if context.recheck else self.sessions.hold(context.now, self.spec.decide_at)
         if held is not None:
             return TriggerDecision("objective", False, held)
         projected = apply_open_orders(snapshot)
