@@ -79,6 +79,7 @@ from strategies.household.models import (
     ObjectiveBreakdown,
     Quote,
 )
+from strategies.household.risk_term import HouseholdRisk, RiskColumns, add_risk_term, linearised_cost
 from strategies.money import QTY_STEP, floor_cents, to_cents
 from strategies.portfolio import Side
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
@@ -104,6 +105,8 @@ class OptimizerSettings:
     the least gain (the most loss) wins. ``impact_segments``: 0 turns impact off. ``drift_penalty``: dollars
     per dollar of |value - target| (0: stop at the band edges). ``soft_bands``: violate a band at
     ``band_penalty`` per dollar rather than fail. ``min_trade``: drop smaller trades (dollars).
+    ``risk``: price the drift with the single-account objective's risk term (:mod:`.risk_term`); None:
+    bands alone.
     """
 
     harvest_losses: bool = False
@@ -117,6 +120,7 @@ class OptimizerSettings:
     min_trade: Decimal = Decimal("1")
     time_limit: float = 60.0
     mip_rel_gap: float = 1e-6
+    risk: HouseholdRisk | None = None
 
 
 def band_limits(
@@ -222,6 +226,7 @@ class _Built:
     chains: dict[tuple[str, str], list[_LotVar]]
     tax_var: int | None
     limits: dict[str, tuple[Decimal, Decimal]]
+    risk: RiskColumns = field(default_factory=RiskColumns)
 
 
 def _impact_segments(
@@ -409,6 +414,22 @@ def _build(
             m.row([(d, 1.0), *((c, -v) for c, v in terms)], base - float(target_gap), math.inf, "drift+")
             m.row([(d, 1.0), *((c, v) for c, v in terms)], float(target_gap) - base, math.inf, "drift-")
 
+    risk = RiskColumns()
+    if settings.risk is not None:
+        reserves = sum(float(a.cash_reserve) for a in household.accounts)
+        risk = add_risk_term(
+            m,
+            settings.risk,
+            symbols=symbols,
+            targets={s: float(household.targets.weight(s)) for s in symbols},
+            value_terms=value_terms,
+            start_value=start_value,
+            cash_terms=cash_band_terms,
+            cash_start=cash_start,
+            cash_goal=max(float(household.targets.cash) * equity, reserves),
+            equity=equity,
+        )
+
     # in-plan wash-sale guard: loss lots sold and identical buys exclude each other
     wash_binaries: dict[str, int] = {}
     groups: dict[str, tuple[list[_LotVar], list[int]]] = {}
@@ -437,7 +458,7 @@ def _build(
 
     return _Built(
         m, equity, buys, sells, lot_vars, impact, spread, cash_rows, band_rows, band_slack, drift_vars,
-        location_cost, wash_binaries, fifo_binaries, chains, tax_var, dict(limits),
+        location_cost, wash_binaries, fifo_binaries, chains, tax_var, dict(limits), risk,
     )  # fmt: skip
 
 
@@ -692,7 +713,8 @@ def objective_of(built: _Built, x: np.ndarray, settings: OptimizerSettings) -> O
     location = float(sum(x[c] * p for c, p in built.location_cost.items()))
     drift = float(sum(x[c] for c in built.drift_vars)) * settings.drift_penalty
     band_slack = float(sum(x[u] + x[d] for u, d in built.band_slack.values())) * settings.band_penalty
-    return ObjectiveBreakdown(tax, spread, impact, location, drift, band_slack)
+    risk = linearised_cost(built.risk, x)
+    return ObjectiveBreakdown(tax, spread, impact, location, drift, band_slack, risk)
 
 
 def _finalise(
