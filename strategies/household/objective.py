@@ -23,7 +23,7 @@ import numpy as np
 from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, half_spread_fraction, impact_fraction
 from strategies.household.models import Household, HouseholdPlan
 from strategies.household.optimizer import OptimizerSettings, optimize_household
-from strategies.household.risk_term import HouseholdRisk
+from strategies.household.risk_term import HouseholdRisk, cash_goal
 from strategies.objective.calibrate import FitCache, fit_risk_aversion, refit_period
 from strategies.objective.trigger import ObjectiveSpec
 from strategies.simulation.path import SimCosts
@@ -91,7 +91,9 @@ class HouseholdObjective:
     def decide(self, household: Household, settings: OptimizerSettings, risk: HouseholdRisk) -> HouseholdPlan:
         """The household's trades under the objective (none: waiting pays). Raises ``HouseholdInfeasible``
         as the optimizer does (a reserve or a withdrawal no holding can cover)."""
-        plan = optimize_household(household, replace(settings, risk=risk), limits=open_limits(household))
+        # the risk term replaces the bands-mode L1 drift penalty: both would price the same drift twice
+        priced = replace(settings, risk=risk, drift_penalty=0.0)
+        plan = optimize_household(household, priced, limits=open_limits(household))
         return replace(plan, notes=(*plan.notes, risk_line(household, plan, risk)))
 
     def _gamma(
@@ -111,18 +113,25 @@ class HouseholdObjective:
 
 
 def risk_line(household: Household, plan: HouseholdPlan, risk: HouseholdRisk) -> str:
-    """The numbers behind the decision, exact (not the MILP's linearisation): risk cost before and after,
-    what the plan costs, and the net benefit, in dollars of the household's equity."""
+    """The numbers behind the decision, exact (not the MILP's linearisation): the drift's risk cost and the
+    idle cash's before and after, what the plan costs, and the net benefit, in dollars."""
     equity = equity_of(household)
-    before = _deviation(household, plan.weights_before, risk)
-    after = _deviation(household, plan.weights_after, risk)
-    kept, now = risk.cost(after) * equity, risk.cost(before) * equity
+    reserves = sum(float(a.cash_reserve) for a in household.accounts)
+    goal = cash_goal(float(household.targets.cash), reserves, equity)
+
+    def idle(weights: dict[str, Decimal]) -> float:
+        return risk.cash_drag * max(float(weights.get(CASH, ZERO)) * equity - goal, 0.0)
+
+    before = risk.cost(_deviation(household, plan.weights_before, risk)) * equity
+    after = risk.cost(_deviation(household, plan.weights_after, risk)) * equity
+    idle_before, idle_after = idle(plan.weights_before), idle(plan.weights_after)
     paid = float(plan.estimated_cost + plan.tax_payable)
+    benefit = before + idle_before - after - idle_after - paid
     verdict = "trades" if plan.trades else "waits: no trade pays for itself"
     return (
-        f"objective: risk cost of the drift ${now:,.2f} now, ${kept:,.2f} after; trades cost ${paid:,.2f}"
-        f" (tax included); net benefit ${now - kept - paid:,.2f}; {verdict}"
-        f" ({risk.note or f'risk aversion {risk.gamma:.2g}'})"
+        f"objective: risk cost of the drift ${before:,.2f} now, ${after:,.2f} after; idle cash"
+        f" ${idle_before:,.2f} now, ${idle_after:,.2f} after; trades cost ${paid:,.2f} (tax included);"
+        f" net benefit ${benefit:,.2f}; {verdict} ({risk.note or f'risk aversion {risk.gamma:.2g}'})"
     )
 
 

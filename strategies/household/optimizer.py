@@ -79,7 +79,13 @@ from strategies.household.models import (
     ObjectiveBreakdown,
     Quote,
 )
-from strategies.household.risk_term import HouseholdRisk, RiskColumns, add_risk_term, linearised_cost
+from strategies.household.risk_term import (
+    HouseholdRisk,
+    RiskColumns,
+    add_risk_term,
+    cash_goal,
+    linearised_cost,
+)
 from strategies.money import QTY_STEP, floor_cents, to_cents
 from strategies.portfolio import Side
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
@@ -426,7 +432,7 @@ def _build(
             start_value=start_value,
             cash_terms=cash_band_terms,
             cash_start=cash_start,
-            cash_goal=max(float(household.targets.cash) * equity, reserves),
+            cash_goal=cash_goal(float(household.targets.cash), reserves, equity),
             equity=equity,
         )
 

@@ -96,6 +96,12 @@ class RiskColumns:
     cash_drag: float = 0.0
 
 
+def cash_goal(target_cash: float, reserves: float, equity: float) -> float:
+    """Dollars of cash above which cash is idle: its target, or the accounts' reserves when higher (the
+    single account's ``max(cash target, buffer)``)."""
+    return max(target_cash * equity, reserves)
+
+
 def factors(covariance: np.ndarray) -> np.ndarray:
     """``W`` with ``d' S d = |W d|^2``: rows ``sqrt(l_k) v_k'`` of the eigen-directions with variance."""
     values, vectors = np.linalg.eigh((covariance + covariance.T) / 2.0)

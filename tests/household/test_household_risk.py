@@ -22,6 +22,7 @@ from strategies.household import Account, AccountType, Household, HouseholdPlan,
 from strategies.household.objective import HouseholdObjective, open_limits
 from strategies.household.optimizer import optimize_household
 from strategies.household.risk_term import BREAKPOINTS, HouseholdRisk
+from strategies.objective.calibrate import TrackingTarget
 from strategies.objective.problem import DecisionInputs, decide, waits
 from strategies.objective.risk import RiskModel
 from strategies.objective.trigger import ObjectiveSpec
@@ -256,3 +257,32 @@ def test_without_a_forecast_the_household_is_told_why() -> None:
     why = HouseholdObjective(ObjectiveSpec()).risk(hh, np.zeros((10, 2)), DAY)
     assert why == "10 sessions of returns for every household symbol, a risk forecast needs 63"
     assert CASH not in hh.symbols
+
+
+def test_the_tracking_preset_sets_how_far_the_household_trades_as_it_does_for_an_account() -> None:
+    """``tight`` and ``relaxed`` fitted by the account's calibration on the same returns: tight has the
+    larger risk aversion and trades the same drift further back; the fit is kept for its refit period."""
+    history = load_history(("VTI", "BND"), None, date(2019, 12, 31))
+    returns = history.total_returns()
+    hh = Household(
+        (ira({"VTI": 66_000, "BND": 34_000}),),
+        TargetAllocation({"VTI": D("0.6"), "BND": D("0.4")}),
+        BandPolicy(Band(absolute=D("0.05"))),
+        {s: Quote(PRICE, 2.0) for s in history.symbols},
+        TaxRates(D("0.35"), D("0.15")),
+        DAY,
+    )
+    settings = OptimizerSettings(impact_segments=0, min_trade=D("0.01"))
+    sold = {}
+    for preset in ("tight", "relaxed"):
+        objective = HouseholdObjective(ObjectiveSpec(tracking=TrackingTarget.preset(preset)))
+        risk = objective.risk(hh, returns, DAY)
+        assert isinstance(risk, HouseholdRisk)
+        assert (
+            risk.note.startswith(f"{preset}: tracking error")
+            and "fitted on the last 504 sessions" in risk.note
+        )
+        assert objective.risk(hh, returns, DAY).gamma == risk.gamma  # cached for the quarter
+        sold[preset] = (risk.gamma, -traded(objective.decide(hh, settings, risk), 100_000).get("VTI", 0.0))
+    assert sold["tight"][0] > sold["relaxed"][0]
+    assert sold["tight"][1] > sold["relaxed"][1] >= 0.0
