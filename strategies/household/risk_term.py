@@ -18,15 +18,17 @@ factors ``f = diag(sqrt(l)) V' d`` make the variance separable, ``d' S d = sum_k
 is the maximum of its tangents ``2 a f_k - a^2`` at breakpoints ``a``. One epigraph variable per factor sits
 above its tangents; since the term is convex and minimised, this is exact in the LP sense (no binaries).
 
-Breakpoints per factor: ``2K + 1`` evenly spaced on ``[-R_k, R_k]`` with ``R_k = max(|f0_k|, |f0| / sqrt(n))``
-(``f0``: the factors of doing nothing), plus ``f0_k`` itself. So:
+Breakpoints per factor: ``2K + 1`` evenly spaced on ``[-R_k, R_k]`` with ``R_k = max(|f0_k|, |f0| / sqrt(n),
+f(1% of equity along the factor))`` (``f0``: the factors of doing nothing; the last floor keeps a household at
+target paying for any drift), plus ``f0_k`` itself. So:
 
 * the model is **exact at "no trade" and at target** (both are tangent points), and it never overstates risk;
 * its **slope at "no trade" is the exact one** (a tangent point is interior to its tangent's piece), so the
   first-order test "does any trade pay?" is the single-account objective's own: the household waits exactly
   when the single-account objective would, given the same costs;
 * elsewhere it understates a factor's variance by at most ``(h/2)^2``, ``h = R_k / K``: summed over the
-  factors at most ``2 |f0|^2 / (4 K^2)`` of the drift's variance now (K = 12: 0.35%);
+  factors at most ``2 |f0|^2 / (4 K^2)`` of the drift's variance now (K = 12: 0.35%), plus the same share
+  of a 1%-of-equity drift's along factors that drifted less than that;
 * the optimum of a piecewise-linear term sits on a kink, so where trading stops along a factor can be off
   from the quadratic's by up to ``h / 2``: 1/(2K) of the drift along that factor (K = 12: about 4%). That is
   the tolerance between household and single-account trade sizes.
@@ -47,6 +49,8 @@ import numpy as np
 
 BREAKPOINTS = 12
 """``K``: tangents per side of each factor (see the module docstring for the error it buys)."""
+MIN_REACH = 0.01
+"""Tangents reach at least a 1% of equity deviation along every factor (see :func:`breakpoints`)."""
 MIN_EIGENVALUE = 1e-12
 """Relative to the largest: factors with less variance than this carry no risk worth a row."""
 
@@ -109,16 +113,16 @@ def factors(covariance: np.ndarray) -> np.ndarray:
     return (vectors[:, keep] * np.sqrt(values[keep])).T
 
 
-def breakpoints(now: np.ndarray, k: int) -> list[np.ndarray]:
-    """Tangent points per factor: ``2k + 1`` on ``[-R, R]`` and the factor's value now (see the docstring)."""
-    norm = float(np.linalg.norm(now))
-    floor = norm / math.sqrt(max(len(now), 1))
+def breakpoints(now: np.ndarray, unit: np.ndarray, k: int) -> list[np.ndarray]:
+    """Tangent points per factor: ``2k + 1`` on ``[-R, R]`` and the factor's value now (see the docstring).
+
+    ``unit[k]``: the factor's value for a deviation of ``MIN_REACH`` of equity along its own direction, a
+    floor on ``R``: a household at target (``f0 = 0``) must still pay for drifting away, or a location credit
+    would buy drift for free."""
+    floor = float(np.linalg.norm(now)) / math.sqrt(max(len(now), 1))
     out = []
-    for value in now:
-        reach = max(abs(float(value)), floor)
-        if reach <= 0:
-            out.append(np.zeros(1))
-            continue
+    for value, least in zip(now, unit, strict=True):
+        reach = max(abs(float(value)), floor, float(least))
         grid = np.linspace(-reach, reach, 2 * k + 1)
         out.append(np.unique(np.append(grid, float(value))))
     return out
@@ -159,7 +163,8 @@ def add_risk_term(
         m.row([(col, 1.0), *terms], now[i], now[i], f"deviation {s}")
     scale = risk.gamma / equity  # dollars of risk per dollar^2 of whitened deviation
     columns = RiskColumns(cash_drag=risk.cash_drag)
-    for row, points in zip(weights, breakpoints(weights @ now, risk.breakpoints), strict=True):
+    unit = np.linalg.norm(weights, axis=1) * MIN_REACH * equity
+    for row, points in zip(weights, breakpoints(weights @ now, unit, risk.breakpoints), strict=True):
         factor = m.var(0.0, math.inf, lb=-math.inf)
         terms = [(c, -float(w)) for c, w in zip(deviation_cols, row, strict=True)]
         m.row([(factor, 1.0), *terms], 0.0, 0.0, "risk factor")

@@ -183,7 +183,11 @@ def test_trade_or_wait_agrees_with_the_single_account_on_both_sides_of_its_thres
     weights, targets = [0.45, 0.20, 0.35], [0.40, 0.25, 0.35]
     hh = household({"A": "0.40", "B": "0.25", "C": "0.35"}, ira({"A": 45_000, "B": 20_000, "C": 35_000}))
     edge = threshold(weights, targets, THREE)
-    assert not plan_with(hh, THREE, 0.95 * edge).trades
+    waiting = plan_with(hh, THREE, 0.95 * edge)
+    assert not waiting.trades
+    # the linearised term is exact where the household stands: its risk is the quadratic's
+    drift = np.array(weights) - np.array(targets)
+    assert waiting.objective.risk == pytest.approx(0.95 * edge * drift @ THREE @ drift * 100_000, rel=1e-6)
     for gamma in (1.05 * edge, 4 * edge, 40 * edge):
         plan = traded(plan_with(hh, THREE, gamma), 100_000)
         _, one = single(weights, targets, THREE, gamma)
