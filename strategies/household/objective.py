@@ -92,9 +92,11 @@ class HouseholdObjective:
         """The household's trades under the objective (none: waiting pays). Raises ``HouseholdInfeasible``
         as the optimizer does (a reserve or a withdrawal no holding can cover)."""
         # the risk term replaces the bands-mode L1 drift penalty: both would price the same drift twice
-        priced = replace(settings, risk=risk, drift_penalty=0.0)
+        # and tax counts as the account's objective counts it (its present value, ``policy.tax_weight``)
+        priced = replace(settings, risk=risk, drift_penalty=0.0, tax_weight=self.spec.tax_weight)
         plan = optimize_household(household, priced, limits=open_limits(household))
-        return replace(plan, notes=(*plan.notes, risk_line(household, plan, risk)))
+        line = risk_line(household, plan, risk, self.spec.tax_weight)
+        return replace(plan, notes=(*plan.notes, line))
 
     def _gamma(
         self, returns: np.ndarray, targets: np.ndarray, household: Household, day: date | None
@@ -112,9 +114,10 @@ class HouseholdObjective:
         return fit.gamma, f"{spec.tracking.describe()}; {fit.describe()}"
 
 
-def risk_line(household: Household, plan: HouseholdPlan, risk: HouseholdRisk) -> str:
+def risk_line(household: Household, plan: HouseholdPlan, risk: HouseholdRisk, tax_weight: float = 1.0) -> str:
     """The numbers behind the decision, exact (not the MILP's linearisation): the drift's risk cost and the
-    idle cash's before and after, what the plan costs, and the net benefit, in dollars."""
+    idle cash's before and after, what the plan costs, the tax and the share of it counted, and the net
+    benefit, in dollars."""
     equity = equity_of(household)
     reserves = sum(float(a.cash_reserve) for a in household.accounts)
     goal = cash_goal(float(household.targets.cash), reserves, equity)
@@ -125,13 +128,14 @@ def risk_line(household: Household, plan: HouseholdPlan, risk: HouseholdRisk) ->
     before = risk.cost(_deviation(household, plan.weights_before, risk)) * equity
     after = risk.cost(_deviation(household, plan.weights_after, risk)) * equity
     idle_before, idle_after = idle(plan.weights_before), idle(plan.weights_after)
-    paid = float(plan.estimated_cost + plan.tax_payable)
-    benefit = before + idle_before - after - idle_after - paid
+    cost, tax = float(plan.estimated_cost), float(plan.tax_payable)
+    benefit = before + idle_before - after - idle_after - cost - tax_weight * tax
     verdict = "trades" if plan.trades else "waits: no trade pays for itself"
     return (
         f"objective: risk cost of the drift ${before:,.2f} now, ${after:,.2f} after; idle cash"
-        f" ${idle_before:,.2f} now, ${idle_after:,.2f} after; trades cost ${paid:,.2f} (tax included);"
-        f" net benefit ${benefit:,.2f}; {verdict} ({risk.note or f'risk aversion {risk.gamma:.2g}'})"
+        f" ${idle_before:,.2f} now, ${idle_after:,.2f} after; trades cost ${cost:,.2f}, tax ${tax:,.2f}"
+        f" ({tax_weight:.0%} of it counted); net benefit ${benefit:,.2f}; {verdict}"
+        f" ({risk.note or f'risk aversion {risk.gamma:.2g}'})"
     )
 
 

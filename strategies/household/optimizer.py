@@ -112,7 +112,8 @@ class OptimizerSettings:
     per dollar of |value - target| (0: stop at the band edges). ``soft_bands``: violate a band at
     ``band_penalty`` per dollar rather than fail. ``min_trade``: drop smaller trades (dollars).
     ``risk``: price the drift with the single-account objective's risk term (:mod:`.risk_term`); None:
-    bands alone.
+    bands alone. ``tax_weight``: share of the tax counted as the plan's cost (the objective's present value
+    of paying it now rather than later, ``policy.tax_weight``); 1 with bands alone.
     """
 
     harvest_losses: bool = False
@@ -127,6 +128,7 @@ class OptimizerSettings:
     time_limit: float = 60.0
     mip_rel_gap: float = 1e-6
     risk: HouseholdRisk | None = None
+    tax_weight: float = 1.0
 
 
 def band_limits(
@@ -382,9 +384,9 @@ def _build(
     tax_var = None
     if settings.harvest_losses:
         for col, per_dollar in tax_terms:
-            m.c[col] += per_dollar
+            m.c[col] += settings.tax_weight * per_dollar
     else:
-        tax_var = m.var(1.0, math.inf)
+        tax_var = m.var(settings.tax_weight, math.inf)
         m.row([(tax_var, 1.0), *((c, -v) for c, v in tax_terms)], 0.0, math.inf, "tax payable")
         for col, per_dollar in tax_terms:
             m.c[col] += settings.tie_break * per_dollar

@@ -290,3 +290,35 @@ def test_the_tracking_preset_sets_how_far_the_household_trades_as_it_does_for_an
         sold[preset] = (risk.gamma, -traded(objective.decide(hh, settings, risk), 100_000).get("VTI", 0.0))
     assert sold["tight"][0] > sold["relaxed"][0]
     assert sold["tight"][1] > sold["relaxed"][1] >= 0.0
+
+
+@pytest.mark.parametrize(("tax_weight", "trades"), [(1.0, False), (0.39, True)])
+def test_a_taxable_gain_is_weighed_at_the_share_of_tax_the_account_counts(tax_weight, trades) -> None:
+    # A 56% / B 44% of a 50/50 target, both 20% volatile, in one taxable account; A's only lot has a 20%
+    # short-term gain: selling a dollar of A costs 0.35 x 0.2 = 7 cents of tax. A swap pays once
+    # 2 gamma 0.04 (0.06 + 0.06) = 0.0384 (gamma 4) exceeds 2h + counted tax: not at 0.001 + 0.07, but at
+    # the 39% present value the account's objective counts (0.001 + 0.0273)
+    lots = (
+        Lot("taxable", "A", D(560), D(80), date(2022, 6, 1), lot_id="a"),
+        Lot("taxable", "B", D(440), D(100), date(2022, 6, 1), lot_id="b"),
+    )
+    hh = household({"A": "0.5", "B": "0.5"}, Account("taxable", AccountType.TAXABLE, D(0), lots=lots))
+    cov = np.diag([0.04, 0.04])
+    spec = ObjectiveSpec(tracking=None, risk_aversion=4.0, tax_weight=tax_weight)
+    risk = HouseholdRisk(hh.symbols, cov, 4.0, cash_drag=spec.cash_drag)
+    settings = OptimizerSettings(impact_segments=0, min_trade=D("0.01"))
+    plan = HouseholdObjective(spec).decide(hh, settings, risk)
+    inputs = DecisionInputs(
+        weights=np.array([0.56, 0.44]),
+        targets=np.array([0.5, 0.5]),
+        covariance=cov,
+        half_spread=np.full(2, HALF),
+        sell_tax=np.array([tax_weight * 0.35 * 0.2, 0.0]),
+        cash_goal=0.0,
+        cash_drag=spec.cash_drag,
+    )
+    one = decide(inputs, 4.0)
+    assert bool(plan.trades) is trades is one.trades_anything
+    got = traded(plan, 100_000)
+    assert got.get("A", 0.0) == pytest.approx(one.trades[0], abs=0.06 / BREAKPOINTS)
+    assert f"({tax_weight:.0%} of it counted)" in plan.notes[-1]
