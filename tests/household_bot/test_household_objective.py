@@ -25,6 +25,7 @@ def test_a_drifted_household_is_traded_back_by_the_objective_once_a_session(tmp_
         assert all(d.startswith("objective: decide") for d in waiting)
         [plan] = harness.store.plans(account=HOUSEHOLD)
         assert "decided by the objective (objective, balanced: tracking error 6%" in plan.explanation
+        assert plan.details["objective"]["risk"] > 0  # the risk kept, stored with the other terms
         assert "objective: risk cost of the drift $" in plan.explanation
         # VTI 80% of a 60/40 target: the household as a whole sells VTI and buys AGG
         net: dict[str, Decimal] = {}
