@@ -124,6 +124,7 @@ def breakpoints(now: np.ndarray, unit: np.ndarray, k: int) -> list[np.ndarray]:
     for value, least in zip(now, unit, strict=True):
         reach = max(abs(float(value)), floor, float(least))
         grid = np.linspace(-reach, reach, 2 * k + 1)
+        grid[k] = 0.0  # exactly: linspace leaves ~1e-16 R there, a tangent HiGHS flags as noise
         out.append(np.unique(np.append(grid, float(value))))
     return out
 
@@ -158,7 +159,8 @@ def add_risk_term(
         target_value = targets.get(s, 0.0) * equity
         col = m.var(0.0, math.inf, lb=-math.inf)
         deviation_cols.append(col)
-        now[i] = start_value[s] - target_value
+        gap = start_value[s] - target_value
+        now[i] = gap if abs(gap) > 1e-9 * equity else 0.0  # not 2e-33 off target: a bound HiGHS flags
         terms = [(c, -v) for c, v in value_terms[s]]
         m.row([(col, 1.0), *terms], now[i], now[i], f"deviation {s}")
     scale = risk.gamma / equity  # dollars of risk per dollar^2 of whitened deviation
