@@ -35,10 +35,12 @@ one row per loss lot, which relaxes far tighter than a single big-M row); menus,
 and hard location preferences remove buy variables.
 
 **Objective**: tax (payable, or signed when harvesting) + half-spread + impact + location penalties + an
-optional drift penalty. Without a drift penalty the plan stops at the band edges: the least trading that
-restores the bands. Bands are hard; if they cannot be met, :class:`HouseholdInfeasible` names the problem
-(a pre-check of each account's cash, each band's buyers, then a soft re-solve that reports which bands
-cannot be reached), unless ``soft_bands`` asks for the least-violation plan instead.
+optional drift penalty, or, under the rebalancing objective, that objective's risk term instead
+(:mod:`.risk_term`, with the bands opened by :mod:`.objective`). Without either the plan stops at the band
+edges: the least trading that restores the bands. Bands are hard; if they cannot be met,
+:class:`HouseholdInfeasible` names the problem (a pre-check of each account's cash, each band's buyers,
+then a soft re-solve that reports which bands cannot be reached), unless ``soft_bands`` asks for the
+least-violation plan instead.
 
 **Solver**: ``scipy.optimize.milp`` (HiGHS), on a scaled copy of the model (dollars in units of 1/10,000
 of the household's equity, every row divided by its largest coefficient), with HiGHS's RINS/RENS sub-MIP
