@@ -33,7 +33,8 @@ Then 1,000 such households solved one after another (all of them, no extrapolati
 ``--risk`` adds the single-account objective's risk term (``strategies.household.risk_term``; covariance of
 the households' own monthly returns, zero-mean and annualised, scaled by ``RiskModel``; risk aversion the
 calibration's prior, about the ``balanced`` preset): ``bands`` keeps the bands and adds the term (its cost
-alone), ``objective`` opens the bands as the bot does under a ``policy`` of kind objective.
+alone), ``objective`` opens the bands and counts tax at the default policy's share, as the bot does under a
+``policy`` of kind objective.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.backtest.data import load_history  # noqa: E402
+from bot.config import PolicyConfig  # noqa: E402
 from strategies.bands import Band, BandPolicy  # noqa: E402
 from strategies.household import (  # noqa: E402
     Account,
@@ -428,7 +430,9 @@ def solve(hh: Household, settings: OptimizerSettings, market: Market, mode: str)
     with_risk = replace(settings, risk=bench_risk(hh, market))
     if mode == "bands":
         return optimize_household(hh, with_risk)
-    return optimize_household(hh, with_risk, limits=open_limits(hh))
+    # as the bot runs it: tax counted at the default policy's present-value share
+    counted = replace(with_risk, tax_weight=PolicyConfig().counted_tax_share)
+    return optimize_household(hh, counted, limits=open_limits(hh))
 
 
 def time_one(
