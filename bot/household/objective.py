@@ -54,9 +54,13 @@ class ObjectivePlanner:
             if held is not None:
                 return None, held, False
         symbols = list(household.symbols)
-        context = live_context(broker, store, owner, now, symbols, spec.lookback)
-        returns = context.market.matrix(symbols) if context.market is not None else None
-        risk = self.objective.risk(household, returns, now.astimezone(MARKET_ZONE).date())
+        market = live_context(broker, store, owner, now, symbols, spec.lookback).market
+        missing = [s for s in symbols if market is None or s not in market.symbols]
+        if missing:
+            why = f"no return history for {', '.join(missing)}"
+            return None, f"objective: {why}; planned by the household bands until then", True
+        assert market is not None
+        risk = self.objective.risk(household, market.matrix(symbols), now.astimezone(MARKET_ZONE).date())
         if isinstance(risk, str):
             return None, f"objective: {risk}; planned by the household bands until then", True
         plan = self.objective.decide(household, settings, risk)
