@@ -61,3 +61,25 @@ def test_a_household_close_to_target_waits_and_says_what_trading_would_cost(tmp_
         assert harness.store.plans(account=HOUSEHOLD) == []
     finally:
         harness.close()
+
+
+def test_without_enough_history_the_household_is_planned_by_its_bands_and_says_why(tmp_path):
+    """November 2003, weeks after the bundled data begins (AGG from 2003-09-26): too few sessions for a risk
+    forecast, so the drifted household is planned by its bands, and the plan's notes say why."""
+    day = date(2003, 9, 26)
+    accounts = AccountsFile(
+        accounts=(
+            spec("taxable", "1000", VTI=(lot(150, "50", day),), AGG=(lot(20, "100", day),)),
+            spec("ira", "500", VTI=(lot(100, "50", day),), AGG=(lot(20, "100", day),)),
+            spec("roth", "200", VTI=(lot(80, "50", day),)),
+        )
+    )
+    harness = make_household(tmp_path, accounts, start=date(2003, 11, 4), policy={"kind": "objective"})
+    try:
+        harness.run_until(harness.broker.now + timedelta(hours=8))
+        [plan] = harness.store.plans(account=HOUSEHOLD)
+        assert "sessions of returns for every household symbol, a risk forecast needs 63" in plan.explanation
+        assert "planned by the household bands until then" in plan.explanation
+        assert "household outside its bands" in plan.explanation
+    finally:
+        harness.close()
