@@ -30,6 +30,11 @@ The bundle has only 17 usable ETFs, so the timing households use 30 SYNTHETIC as
 prices, lots at those prices), labelled as such; the timing depends on the shape of the problem, not on the
 tickers. Median of ``--repeats`` full calls (build + HiGHS + rounding and reporting), and the solver alone.
 Then 1,000 such households solved one after another (all of them, no extrapolation unless ``--quick``).
+``--risk`` adds the single-account objective's risk term (``strategies.household.risk_term``; covariance of
+the households' own monthly returns, zero-mean and annualised, scaled by ``RiskModel``; risk aversion the
+calibration's prior, about the ``balanced`` preset): ``bands`` keeps the bands and adds the term (its cost
+alone), ``objective`` opens the bands and counts tax at the default policy's share, as the bot does under a
+``policy`` of kind objective.
 """
 
 from __future__ import annotations
@@ -44,9 +49,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.backtest.data import load_history  # noqa: E402
+from bot.config import PolicyConfig  # noqa: E402
 from strategies.bands import Band, BandPolicy  # noqa: E402
 from strategies.household import (  # noqa: E402
     Account,
@@ -61,6 +69,11 @@ from strategies.household import (  # noqa: E402
     plan_each_account,
 )
 from strategies.household.baseline import matched_limits  # noqa: E402
+from strategies.household.objective import open_limits  # noqa: E402
+from strategies.household.risk_term import HouseholdRisk  # noqa: E402
+from strategies.objective.calibrate import PRIOR_GAMMA  # noqa: E402
+from strategies.objective.problem import DEFAULT_CASH_DRAG  # noqa: E402
+from strategies.objective.risk import RiskModel  # noqa: E402
 from strategies.targets import ZERO, TargetAllocation  # noqa: E402
 from strategies.tax.estimate import TaxRates  # noqa: E402
 from strategies.tax.lots import Lot, ReliefMethod  # noqa: E402
@@ -400,12 +413,36 @@ def synthetic_household(
     )
 
 
-def time_one(hh: Household, settings: OptimizerSettings, repeats: int) -> tuple[float, float, HouseholdPlan]:
+def bench_risk(hh: Household, market: Market) -> HouseholdRisk:
+    """The risk term from the market's monthly paths (zero-mean, x12), scaled as the objective scales it."""
+    prices = np.array([market.paths[s] for s in hh.symbols]).T
+    returns = prices[1:] / prices[:-1] - 1.0
+    covariance = returns.T @ returns / returns.shape[0] * 12.0
+    targets = np.array([float(hh.targets.weight(s)) for s in hh.symbols])
+    scaled = RiskModel().scaled(covariance, targets)
+    return HouseholdRisk(hh.symbols, scaled, PRIOR_GAMMA, cash_drag=DEFAULT_CASH_DRAG)
+
+
+def solve(hh: Household, settings: OptimizerSettings, market: Market, mode: str) -> HouseholdPlan:
+    """One plan: bands alone (``none``), bands plus the risk term, or the risk term alone (``objective``)."""
+    if mode == "none":
+        return optimize_household(hh, settings)
+    with_risk = replace(settings, risk=bench_risk(hh, market))
+    if mode == "bands":
+        return optimize_household(hh, with_risk)
+    # as the bot runs it: tax counted at the default policy's present-value share
+    counted = replace(with_risk, tax_weight=PolicyConfig().counted_tax_share)
+    return optimize_household(hh, counted, limits=open_limits(hh))
+
+
+def time_one(
+    hh: Household, settings: OptimizerSettings, repeats: int, market: Market, mode: str = "none"
+) -> tuple[float, float, HouseholdPlan]:
     wall, solver = [], []
     plan = None
     for _ in range(repeats):
         started = time.perf_counter()
-        plan = optimize_household(hh, settings)
+        plan = solve(hh, settings, market, mode)
         wall.append(time.perf_counter() - started)
         solver.append(plan.solve_seconds)
     assert plan is not None
@@ -419,12 +456,13 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1_000, help="households in the scaling run")
     parser.add_argument("--quick", action="store_true", help="4 households per date, scaling on 50")
     parser.add_argument("--seed", type=int, default=9)
-    parser.add_argument("--part", choices=("a", "b", "c", "all"), default="all")
+    parser.add_argument("--part", choices=("a", "b", "c", "d", "all"), default="all")
     parser.add_argument("--limited", type=int, default=25, help="households in part c")
     parser.add_argument(
         "--scale-market", choices=("synthetic", "real"), default="synthetic", help="assets of the scaling run"
     )
     parser.add_argument("--scale-relief", choices=("fifo", "specific"), default="fifo")
+    parser.add_argument("--risk", choices=("none", "bands", "objective"), default="none")
     args = parser.parse_args()
     if args.quick:
         args.per_date, args.repeats, args.scale = 4, 3, 50
@@ -436,6 +474,8 @@ def main() -> None:
         part_b(args, settings)
     if args.part == "c":
         part_c(args, settings)
+    if args.part == "d":
+        part_d(args, settings)
 
 
 def part_a(args: argparse.Namespace, settings: OptimizerSettings) -> None:
@@ -457,7 +497,8 @@ def part_b(args: argparse.Namespace, settings: OptimizerSettings) -> None:
     for label, market in (("30 SYNTHETIC", None), ("17 real ETFs", real)):
         for relief in ("fifo", "specific"):
             hh = synthetic_household(0, market=market, relief=relief)
-            wall, solver, plan = time_one(hh, settings, args.repeats)
+            used = market or synthetic_market(random.Random(0))  # the one synthetic_household drew
+            wall, solver, plan = time_one(hh, settings, args.repeats, used, args.risk)
             print(
                 f"| {label} | {relief} | {plan.variables:,} | {plan.integer_variables:,}"
                 f" | {wall * 1000:,.0f} ms | {solver * 1000:,.0f} ms | {len(plan.trades)} |",
@@ -474,9 +515,10 @@ def part_b(args: argparse.Namespace, settings: OptimizerSettings) -> None:
     print("|---|---|---|---|---|---|")
     for n in range(1, args.scale + 1):
         hh = synthetic_household(1_000 + n, market=scale_market, relief=args.scale_relief)
+        used = scale_market or synthetic_market(random.Random(1_000 + n))
         t0 = time.perf_counter()
         try:
-            plan = optimize_household(hh, settings)
+            plan = solve(hh, settings, used, args.risk)
             solvers.append(plan.solve_seconds)
         except HouseholdInfeasible:
             failures += 1
@@ -518,6 +560,42 @@ def part_c(args: argparse.Namespace, settings: OptimizerSettings) -> None:
     print(
         f"exact: median {statistics.median(exact_times):.2f} s, max {max(exact_times):.2f} s; proven optimal"
         f" within 1 s: {optimal_in_time} of {args.limited}; the others: {others or 'none'}"
+    )
+
+
+def part_d(args: argparse.Namespace, settings: OptimizerSettings) -> None:
+    """Solve time with and without the risk term, paired: each household of the scaling run solved in every
+    mode one right after the other, so load on a shared machine hits the modes alike."""
+    modes = ("none", "bands", "objective")
+    market = real_market() if args.scale_market == "real" else None
+    shape = "17 real ETFs" if market else "30 SYNTHETIC assets"
+    print(
+        f"\n## (d) risk term, paired: {args.scale} households, 5 x {shape} x 2,000 lots,"
+        f" {args.scale_relief}\n"
+    )
+    walls: dict[str, list[float]] = {m: [] for m in modes}
+    trades: dict[str, list[int]] = {m: [] for m in modes}
+    for n in range(1, args.scale + 1):
+        hh = synthetic_household(1_000 + n, market=market, relief=args.scale_relief)
+        used = market or synthetic_market(random.Random(1_000 + n))
+        for mode in modes:
+            t0 = time.perf_counter()
+            plan = solve(hh, settings, used, mode)
+            walls[mode].append(time.perf_counter() - t0)
+            trades[mode].append(len(plan.trades))
+    print("| mode | median | p90 | max | total | median trades |")
+    print("|---|---|---|---|---|---|")
+    for mode in modes:
+        ordered = sorted(walls[mode])
+        p90 = ordered[int(0.9 * (len(ordered) - 1))]
+        print(
+            f"| {mode} | {statistics.median(ordered) * 1000:,.0f} ms | {p90 * 1000:,.0f} ms"
+            f" | {ordered[-1] * 1000:,.0f} ms | {sum(ordered):,.1f} s | {statistics.median(trades[mode]):g} |"
+        )
+    ratios = sorted(b / a for a, b in zip(walls["none"], walls["bands"], strict=True))
+    print(
+        f"\nbands+risk / bands alone, per household: median {statistics.median(ratios):.2f},"
+        f" max {ratios[-1]:.2f}"
     )
 
 

@@ -44,6 +44,7 @@ from bot.guards import check_limits
 from bot.household import inputs
 from bot.household.execution import HouseholdExecutor
 from bot.household.gather import AssetCache, HouseholdReading, read_household
+from bot.household.objective import ObjectivePlanner, objective_reason
 from bot.household.record import (
     AggregateCheck,
     PlanView,
@@ -88,6 +89,8 @@ class HouseholdBot(PlanningTurn):
         self.on_alert = on_alert
         self.executor = HouseholdExecutor(config, self.brokers, store, clock)
         self.assets = AssetCache()
+        self.objective = ObjectivePlanner.of(config)
+        """Set under a ``policy`` of kind objective: the risk term then decides, not the bands."""
         self.last_check: dict | None = None
         """The latest aggregate reading (time, equity, per-asset weight/target/drift), for the dashboard."""
         self._last_cycle: datetime | None = None
@@ -157,27 +160,41 @@ class HouseholdBot(PlanningTurn):
         return untradable(targets, self.assets.get(first, targets))
 
     def make_plan(
-        self, reading: HouseholdReading
+        self, reading: HouseholdReading, *, every_check: bool = False
     ) -> tuple[AggregateCheck, HouseholdPlan | None, tuple[str, ...]]:
         """The aggregate check, the optimizer's plan when the check fires (None inside the bands), and notes
-        on how far it trades back (see :func:`bot.household.inputs.planning_limits`)."""
+        on how far it trades back (see :func:`bot.household.inputs.planning_limits`). Under the objective
+        the plan is the objective's whenever it decides (None between its decisions; the last note says
+        why), whatever the bands say; ``every_check``: decide now even if the session's decision was made
+        (a preview, or a replacement for an approved plan that prices moved under)."""
         check = aggregate_check(reading.household)
         self.last_check = {
             "at": self.clock.now().isoformat(),
             "equity": str(check.equity),
             "assets": list(check.assets),
         }
-        if not check.fired:
-            return check, None, reading.notes
         settings = inputs.optimizer_settings(self.config)
+        fallback = ""
+        if self.objective is not None:
+            first = next(iter(self.brokers.values()))  # daily bars are the same through any member
+            plan, how, fall_back = self.objective.plan(
+                reading.household, settings, first, self.store, self.name, self.clock.now(),
+                every_check=every_check,
+            )  # fmt: skip
+            if not fall_back:
+                return check, plan, (*reading.notes, how)
+            fallback = how
+        base = (*reading.notes, *filter(None, [fallback]))
+        if not check.fired:
+            return check, None, base
         limits, how = inputs.planning_limits(self.config, reading.household, settings)
         if limits is not None:
             try:
                 plan = optimize_household(reading.household, settings, limits=limits)
-                return check, plan, (*reading.notes, how)
+                return check, plan, (*base, how)
             except HouseholdInfeasible as exc:
                 how = f"{how} is out of reach ({exc.problems[0]}); planned to the band edges instead"
-        return check, optimize_household(reading.household, settings), (*reading.notes, how)
+        return check, optimize_household(reading.household, settings), (*base, how)
 
     def preview(self) -> str:
         """A dry run (``rebalance-bot plan``): the plan that would be made now, explained; nothing stored."""
@@ -188,7 +205,7 @@ class HouseholdBot(PlanningTurn):
             )
         reading = self.read()
         try:
-            check, plan, notes = self.make_plan(reading)
+            check, plan, notes = self.make_plan(reading, every_check=True)
         except HouseholdInfeasible as exc:
             return f"Household {self.name}: no plan meets every constraint:\n" + "\n".join(
                 f"  - {p}" for p in exc.problems
@@ -215,14 +232,15 @@ class HouseholdBot(PlanningTurn):
             log.info("household waits: open orders in member accounts", open_orders=detail)
             return CycleOutcome("open orders; waiting", detail=detail)
         try:
-            check, plan, notes = self.make_plan(reading)
+            check, plan, notes = self.make_plan(reading, every_check=reask is not None)
         except HouseholdInfeasible as exc:
             return self._infeasible(exc)
         self._infeasible_alerted = None
         log.info("household cycle", fired=check.fired, reason=check.reason(), equity=str(check.equity))
         if plan is None or not plan.trades:
             clear_limits(self.store, self.name)
-            return CycleOutcome("within bands" if plan is None else "nothing to trade", detail=check.reason())
+            why = objective_reason(plan, notes) or check.reason()
+            return CycleOutcome("within bands" if plan is None else "nothing to trade", detail=why)
         return self._gate_and_start(plan, check, notes, run_id, reask)
 
     def _infeasible(self, exc: HouseholdInfeasible) -> CycleOutcome:

@@ -195,6 +195,7 @@ def plan_details(plan: HouseholdPlan, check: AggregateCheck, notes: tuple[str, .
                     "location_penalty": o.location_penalty,
                     "drift_penalty": o.drift_penalty,
                     "band_slack_penalty": o.band_slack_penalty,
+                    "risk": o.risk,
                     "total": o.total,
                 },
                 "binding": list(plan.binding),

@@ -373,6 +373,8 @@ class ObjectiveBreakdown:
     location_penalty: float
     drift_penalty: float
     band_slack_penalty: float = 0.0
+    risk: float = 0.0
+    """The drift's risk cost (and idle cash's) after the plan, as the MILP's linearised term values it."""
 
     @property
     def total(self) -> float:
@@ -383,6 +385,7 @@ class ObjectiveBreakdown:
             + self.location_penalty
             + self.drift_penalty
             + self.band_slack_penalty
+            + self.risk
         )
 
 
@@ -443,6 +446,7 @@ class HouseholdPlan:
             f"  objective: tax {o.tax:,.2f} + spread {o.cost_spread:,.2f} + impact {o.cost_impact:,.2f}"
             f" + location {o.location_penalty:,.2f} + drift {o.drift_penalty:,.2f}"
             + (f" + band slack {o.band_slack_penalty:,.2f}" if self.soft_bands else "")
+            + (f" + risk kept {o.risk:,.2f}" if o.risk else "")
         )
         lines.append("  weights (before -> after, band):")
         for symbol in sorted(self.weights_after, key=lambda s: (s == CASH, s)):

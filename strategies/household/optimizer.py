@@ -35,10 +35,12 @@ one row per loss lot, which relaxes far tighter than a single big-M row); menus,
 and hard location preferences remove buy variables.
 
 **Objective**: tax (payable, or signed when harvesting) + half-spread + impact + location penalties + an
-optional drift penalty. Without a drift penalty the plan stops at the band edges: the least trading that
-restores the bands. Bands are hard; if they cannot be met, :class:`HouseholdInfeasible` names the problem
-(a pre-check of each account's cash, each band's buyers, then a soft re-solve that reports which bands
-cannot be reached), unless ``soft_bands`` asks for the least-violation plan instead.
+optional drift penalty, or, under the rebalancing objective, that objective's risk term instead
+(:mod:`.risk_term`, with the bands opened by :mod:`.objective`). Without either the plan stops at the band
+edges: the least trading that restores the bands. Bands are hard; if they cannot be met,
+:class:`HouseholdInfeasible` names the problem (a pre-check of each account's cash, each band's buyers,
+then a soft re-solve that reports which bands cannot be reached), unless ``soft_bands`` asks for the
+least-violation plan instead.
 
 **Solver**: ``scipy.optimize.milp`` (HiGHS), on a scaled copy of the model (dollars in units of 1/10,000
 of the household's equity, every row divided by its largest coefficient), with HiGHS's RINS/RENS sub-MIP
@@ -79,6 +81,13 @@ from strategies.household.models import (
     ObjectiveBreakdown,
     Quote,
 )
+from strategies.household.risk_term import (
+    HouseholdRisk,
+    RiskColumns,
+    add_risk_term,
+    cash_goal,
+    linearised_cost,
+)
 from strategies.money import QTY_STEP, floor_cents, to_cents
 from strategies.portfolio import Side
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
@@ -104,6 +113,9 @@ class OptimizerSettings:
     the least gain (the most loss) wins. ``impact_segments``: 0 turns impact off. ``drift_penalty``: dollars
     per dollar of |value - target| (0: stop at the band edges). ``soft_bands``: violate a band at
     ``band_penalty`` per dollar rather than fail. ``min_trade``: drop smaller trades (dollars).
+    ``risk``: price the drift with the single-account objective's risk term (:mod:`.risk_term`); None:
+    bands alone. ``tax_weight``: share of the tax counted as the plan's cost (the objective's present value
+    of paying it now rather than later, ``policy.tax_weight``); 1 with bands alone.
     """
 
     harvest_losses: bool = False
@@ -117,6 +129,8 @@ class OptimizerSettings:
     min_trade: Decimal = Decimal("1")
     time_limit: float = 60.0
     mip_rel_gap: float = 1e-6
+    risk: HouseholdRisk | None = None
+    tax_weight: float = 1.0
 
 
 def band_limits(
@@ -222,6 +236,7 @@ class _Built:
     chains: dict[tuple[str, str], list[_LotVar]]
     tax_var: int | None
     limits: dict[str, tuple[Decimal, Decimal]]
+    risk: RiskColumns = field(default_factory=RiskColumns)
 
 
 def _impact_segments(
@@ -371,9 +386,9 @@ def _build(
     tax_var = None
     if settings.harvest_losses:
         for col, per_dollar in tax_terms:
-            m.c[col] += per_dollar
+            m.c[col] += settings.tax_weight * per_dollar
     else:
-        tax_var = m.var(1.0, math.inf)
+        tax_var = m.var(settings.tax_weight, math.inf)
         m.row([(tax_var, 1.0), *((c, -v) for c, v in tax_terms)], 0.0, math.inf, "tax payable")
         for col, per_dollar in tax_terms:
             m.c[col] += settings.tie_break * per_dollar
@@ -409,6 +424,22 @@ def _build(
             m.row([(d, 1.0), *((c, -v) for c, v in terms)], base - float(target_gap), math.inf, "drift+")
             m.row([(d, 1.0), *((c, v) for c, v in terms)], float(target_gap) - base, math.inf, "drift-")
 
+    risk = RiskColumns()
+    if settings.risk is not None:
+        reserves = sum(float(a.cash_reserve) for a in household.accounts)
+        risk = add_risk_term(
+            m,
+            settings.risk,
+            symbols=symbols,
+            targets={s: float(household.targets.weight(s)) for s in symbols},
+            value_terms=value_terms,
+            start_value=start_value,
+            cash_terms=cash_band_terms,
+            cash_start=cash_start,
+            cash_goal=cash_goal(float(household.targets.cash), reserves, equity),
+            equity=equity,
+        )
+
     # in-plan wash-sale guard: loss lots sold and identical buys exclude each other
     wash_binaries: dict[str, int] = {}
     groups: dict[str, tuple[list[_LotVar], list[int]]] = {}
@@ -437,7 +468,7 @@ def _build(
 
     return _Built(
         m, equity, buys, sells, lot_vars, impact, spread, cash_rows, band_rows, band_slack, drift_vars,
-        location_cost, wash_binaries, fifo_binaries, chains, tax_var, dict(limits),
+        location_cost, wash_binaries, fifo_binaries, chains, tax_var, dict(limits), risk,
     )  # fmt: skip
 
 
@@ -692,7 +723,8 @@ def objective_of(built: _Built, x: np.ndarray, settings: OptimizerSettings) -> O
     location = float(sum(x[c] * p for c, p in built.location_cost.items()))
     drift = float(sum(x[c] for c in built.drift_vars)) * settings.drift_penalty
     band_slack = float(sum(x[u] + x[d] for u, d in built.band_slack.values())) * settings.band_penalty
-    return ObjectiveBreakdown(tax, spread, impact, location, drift, band_slack)
+    risk = linearised_cost(built.risk, x)
+    return ObjectiveBreakdown(tax, spread, impact, location, drift, band_slack, risk)
 
 
 def _finalise(

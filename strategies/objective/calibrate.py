@@ -70,8 +70,17 @@ class TrackingTarget:
     def describe(self) -> str:
         label = f"{self.name}: " if self.name else ""
         if self.relative:
-            return f"{label}tracking error {self.value:.0%} of the portfolio's volatility"
+            return f"{label}tracking error {_percent(self.value)} of the portfolio's volatility"
         return f"{label}tracking error {self.value:.2%} a year"
+
+
+def _percent(value: float) -> str:
+    """A whole percent as such (the presets: "6%"), else with one decimal: an expert's 4.5% must not read
+    as 4% or 5%, which a whole-percent rounding showed."""
+    whole = round(value * 100)
+    if abs(value * 100 - whole) < 1e-9:
+        return f"{whole}%"
+    return f"{value:.1%}"
 
 
 @dataclass(frozen=True)

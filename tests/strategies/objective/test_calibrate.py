@@ -200,3 +200,12 @@ def test_presets_and_their_validation() -> None:
         TrackingTarget.preset("snug")
     with pytest.raises(ValueError, match="between 0 and 1"):
         TrackingTarget(1.5)
+
+
+def test_a_target_that_is_not_a_whole_percent_is_described_with_its_decimal() -> None:
+    """An expert's 4.5% read as "4%" or "5%" before: the description rounded to a whole percent."""
+    assert "tracking error 4.5% of the portfolio's volatility" in TrackingTarget(0.045).describe()
+    assert "tracking error 0.8% of the portfolio's volatility" in TrackingTarget(0.008).describe()
+    assert TrackingTarget.preset("balanced").describe() == (
+        "balanced: tracking error 6% of the portfolio's volatility"
+    )
