@@ -8,10 +8,12 @@ The broker is the embedded paper broker over HTTP (alpaca-py) on a manual clock;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,10 +31,10 @@ KEY, SECRET = "PKNEWUSER", "new-user-secret"
 CASH = Decimal("124000")
 
 
-def start_paper_account(database: Path) -> PaperBroker:
+def start_paper_account(database: Path, posts: list[tuple[str, int]] | None = None) -> PaperBroker:
     """A paper account holding only cash, $124k, 15 minutes after the open: the first plan invests nearly
-    all of it."""
-    return PaperBroker(
+    all of it. ``posts`` collects every order POST the broker receives (:class:`OrderPosts`)."""
+    broker = PaperBroker(
         ServerConfig(
             accounts=AccountsFile(
                 accounts=(AccountSpec(name="paper", key_id=KEY, secret_key=SECRET, cash=CASH),)
@@ -41,7 +43,40 @@ def start_paper_account(database: Path) -> PaperBroker:
             database=database,
             faults=FaultConfig(rate_limit_per_minute=None),
         )
-    ).start()
+    )
+    if posts is not None:
+        broker.app = OrderPosts(broker.app, posts)
+    return broker.start()
+
+
+class OrderPosts:
+    """ASGI middleware at the paper broker's front door: (client_order_id, HTTP status) of every order POST,
+    whether the broker took it or not - what was sent, not what the broker's book kept."""
+
+    def __init__(self, app: Any, seen: list[tuple[str, int]]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v2/orders":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        status = [0]
+
+        async def receiving() -> dict:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+            return message
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await self.app(scope, receiving, sending)
+        self.seen.append((json.loads(bytes(body) or b"{}").get("client_order_id", ""), status[0]))
 
 
 def readme_config(
