@@ -15,6 +15,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from tests.chat.conftest import CHAT, TOKEN
 from tests.chat.standin import BotApiStandIn
 from tests.first_run.readme import (
     CASH,
+    KEY,
+    SECRET,
     raise_limits,
     readme_config,
     start_paper_account,
@@ -58,8 +61,8 @@ def limits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     try:
         path = readme_config(tmp_path, broker.url, "json://127.0.0.1:9/none")
         with pytest.MonkeyPatch.context() as env:
-            env.setenv("APCA_API_KEY_ID", "PKNEWUSER")
-            env.setenv("APCA_API_SECRET_KEY", "new-user-secret")
+            env.setenv("APCA_API_KEY_ID", KEY)
+            env.setenv("APCA_API_SECRET_KEY", SECRET)
             result = runner.invoke(app, ["plan", "-c", str(path)])
     finally:
         broker.stop()
@@ -76,8 +79,6 @@ class Walk:
     bot: Bot
     receiver: Receiver
     chat: BotApiStandIn
-    telegram: TelegramService
-    dashboard: DashboardService
     web_token: str
     posts: list[tuple[str, int]]
 
@@ -89,14 +90,16 @@ class Walk:
     def base(self) -> str:
         return self.bot.base_url or ""
 
-    def tick_until(self, done: Callable[[], Any], minutes: int = MAX_MINUTES) -> Any:
-        """Tick once a simulated minute until ``done()`` is truthy."""
+    def tick_until(self, done: Callable[[], Any], minutes: int = MAX_MINUTES, allowed: bool = False) -> Any:
+        """Tick once a simulated minute until ``done()`` is truthy (``allowed``: or ``minutes`` have gone)."""
         for _ in range(minutes):
             self.bot.tick()
             value = done()
             if value:
                 return value
             self.broker.advance(minutes=1)
+        if allowed:
+            return None
         raise AssertionError(f"not reached in {minutes} simulated minutes: {self.plans()}")
 
     def plans(self) -> list[tuple[str, str, str]]:
@@ -107,13 +110,14 @@ class Walk:
 
 
 @pytest.fixture
-def walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits: dict[str, int]) -> Iterator[Walk]:
-    monkeypatch.setenv("APCA_API_KEY_ID", "PKNEWUSER")
-    monkeypatch.setenv("APCA_API_SECRET_KEY", "new-user-secret")
+def walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: None, limits: dict[str, int]
+) -> Iterator[Walk]:
+    """``rebalance-bot run`` on the README's config, as cli.run builds it (its scheduler aside: the test
+    ticks), with the dashboard and Telegram control started as its services."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    monkeypatch.delenv("REBALANCE_BOT_WEB_TOKEN", raising=False)
+    monkeypatch.delenv("REBALANCE_BOT_WEB_TOKEN", raising=False)  # the token and secret files in state/
     monkeypatch.delenv("REBALANCE_BOT_WEB_SECRET", raising=False)
-    monkeypatch.chdir(tmp_path)
     posts: list[tuple[str, int]] = []
     broker = start_paper_account(tmp_path / "broker.sqlite", posts=posts)
     receiver = Receiver()
@@ -147,7 +151,7 @@ def walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits: dict[str, int]
     dashboard.start()
     telegram.start()
     try:
-        yield Walk(path, broker, bot, receiver, chat, telegram, dashboard, web_token, posts)
+        yield Walk(path, broker, bot, receiver, chat, web_token, posts)
     finally:
         telegram.stop()
         dashboard.stop()
@@ -223,43 +227,48 @@ def by_cli(walk: Walk, plan: PlanRecord) -> Callable[[], str]:
     return approve
 
 
+NOT_WAITING = "plan {plan} is done, not waiting for approval"
 CHANNELS = {
-    "telegram": (by_chat, "Approved {plan}", "Not done: plan {plan} is done"),
-    "dashboard": (by_dashboard, "200", "409"),
-    "link": (by_link, "200", "409"),
-    "cli": (by_cli, "0 approved {plan}", "1 "),
+    # channel: (how a person reaches it, what the approval answers, what a second attempt answers)
+    "telegram": (by_chat, ("Approved {plan} (by @alice)",), ("Not done: " + NOT_WAITING,)),
+    "dashboard": (by_dashboard, ("200", "Approved {plan}"), ("409", "Not done", NOT_WAITING)),
+    "link": (by_link, ("200", "Approved {plan}"), ("409", "This link has been used already")),
+    "cli": (by_cli, ("0", "approved {plan}"), ("1", "error: " + NOT_WAITING)),
 }
+
+
+def says(answer: str, expected: tuple[str, ...], plan_id: str) -> bool:
+    first, *rest = (text.format(plan=plan_id) for text in expected)
+    return answer.startswith(first) and all(text in answer for text in rest)
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_the_first_plan_approved_through_each_channel_executes_once(walk: Walk, channel: str) -> None:
-    opener, first_says, again_says = CHANNELS[channel]
+    opener, approved, refused = CHANNELS[channel]
     plan = walk.tick_until(walk.held)  # the objective's 10:00 decision: the first plan waits
-    assert "first plan" in plan.status_reason
+    assert "first plan" in plan.status_reason and "approval.max_plan_notional" in plan.status_reason
     assert walk.posts == []
     approve = opener(walk, plan)
     answer = approve()
-    assert answer.startswith(first_says.format(plan=plan.plan_id)), answer
-    approval = walk.store.get_approval(plan.plan_id)
-    assert (approval.status, approval.channel) == ("approved", channel)
+    assert says(answer, approved, plan.plan_id), answer[:2000]
+    decided = walk.store.get_approval(plan.plan_id)
+    assert (decided.status, decided.channel, decided.content_hash) == ("approved", channel, plan.content_hash)
 
-    done = walk.tick_until(
-        lambda: walk.store.get_plan(plan.plan_id).status in ("done", "failed", "superseded")
-    )
-    assert done
+    walk.tick_until(lambda: walk.store.get_plan(plan.plan_id).status in ("done", "failed", "superseded"))
     executed = walk.store.get_plan(plan.plan_id)
     assert executed.status == "done", (executed.status, executed.status_reason, walk.plans())
+    # every order the broker received is one of the plan's, under its deterministic id, each sent once
     expected = sorted(f"{plan.plan_id}-{spec['seq']}" for spec in plan.details["orders"])
-    assert sorted(cid for cid, _ in walk.posts) == expected, walk.posts  # each id exactly once
-    assert all(status == 200 for _, status in walk.posts)
+    assert sorted(cid for cid, _ in walk.posts) == expected, walk.posts
+    assert {status for _, status in walk.posts} == {200}
     orders = walk.store.orders(plan_id=plan.plan_id)
-    invested = sum(o.filled_qty * o.filled_avg_price for o in orders if o.filled_qty)
-    assert invested > CASH / 2
+    assert {o.status for o in orders} == {"filled"}
+    assert sum(o.filled_qty * o.filled_avg_price for o in orders) > CASH * Decimal("0.9")  # invested
 
-    again = approve()
-    assert again.startswith(again_says.format(plan=plan.plan_id)), again
-    walk.tick_until(lambda: True)
-    walk.broker.advance(minutes=10)
-    walk.bot.tick()
-    assert sorted(cid for cid, _ in walk.posts) == expected
+    again = approve()  # the same button, form, link or command once more
+    assert says(again, refused, plan.plan_id), again[:2000]
+    walk.tick_until(lambda: False, minutes=10, allowed=True)
+    assert sorted(cid for cid, _ in walk.posts) == expected  # nothing more was sent
     assert walk.store.get_plan(plan.plan_id).status == "done"
+    assert walk.store.get_approval(plan.plan_id) == decided
+    assert len(walk.store.audit_trail(event="plan_approved")) == 1
