@@ -106,16 +106,17 @@ def _decide(
     )
 
 
-def halt(store: StateStore, who: str, reason: str = "", channel: str = "cli") -> None:
-    """Stop all sending; the running bot cancels its open orders on its next tick."""
+def halt(store: StateStore, who: str, reason: str = "", channel: str = "cli", **context: Any) -> None:
+    """Stop all sending; the running bot cancels its open orders on its next tick. ``context`` (e.g. the
+    client address) goes into the audit event."""
     store.set_flag("halted", reason or "halted")
-    store.audit("halted", who=who, reason=reason, channel=channel)
+    store.audit("halted", who=who, reason=reason, channel=channel, **context)
     log.warning("bot halted", who=who, reason=reason, channel=channel)
 
 
-def resume(store: StateStore, who: str, channel: str = "cli") -> None:
+def resume(store: StateStore, who: str, channel: str = "cli", **context: Any) -> None:
     store.set_flag("halted", None)
-    store.audit("resumed", who=who, channel=channel)
+    store.audit("resumed", who=who, channel=channel, **context)
     log.info("bot resumed", who=who, channel=channel)
 
 

@@ -9,7 +9,7 @@ cancels, lives in :class:`bot.cycle.AccountBot` and :class:`bot.household.Househ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -59,8 +59,10 @@ class PlanningTurn:
     def tick(self, broker_clock: BrokerClock, run_id: str) -> CycleOutcome:
         structlog.contextvars.bind_contextvars(**{self.log_key: self.owner, "run_id": run_id})
         try:
-            if self.store.get_flag("halted"):
-                return self._halted()
+            halted = self.store.get_flag("halted")
+            if halted:  # the outcome carries the reason a person gave, like status and the alert
+                outcome = self._halted()
+                return replace(outcome, detail=f"halted ({halted}): {outcome.detail}")
             in_flight = self._in_flight()
             if in_flight is not None:
                 if not broker_clock.is_open:

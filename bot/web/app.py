@@ -13,6 +13,7 @@
 - ``GET /approvals/{id}/{action}?t=...``: a prompt's signed link opens a confirmation page; nothing happens
   on GET, so link scanners in mail and chat cannot decide anything.
 - ``POST /approvals/{id}/{action}``: decide, with the link token ``t`` (single use) or a session + CSRF token.
+- ``POST /halt``, ``POST /resume``: session + CSRF token (:mod:`bot.web.control`).
 - ``/api/...``: JSON with ``Authorization: Bearer <token>``: status (each account read from the broker now,
   :mod:`bot.live_picture`), equity (the daily equity and weights history), approvals, plans, orders, log, and
   ``POST /api/approvals/{id}/approve|reject`` with the plan version (``content_hash``) decided on.
@@ -42,7 +43,7 @@ from bot.reports import attention_lines
 from bot.state.equity_history import EquityHistory
 from bot.state.store import PlanRecord
 from bot.state.web_sessions import WebSessions
-from bot.web import charts, events, pages
+from bot.web import charts, control, events, pages
 from bot.web.auth import SESSION_COOKIE, WebAuth
 from bot.web.events import EventStreams
 from bot.web.guard import AllowedHosts, BodyTooLarge, Guard
@@ -254,6 +255,8 @@ def create_app(
         if session is None or not auth.same_origin(request) or not auth.csrf_ok(session, fields.get("csrf")):
             return None
         return session
+
+    control.add_routes(app, store, read_form, signed_in, refused, client)  # halt, resume
 
     # -- health ----------------------------------------------------------------------------------------------
     @app.get("/health")

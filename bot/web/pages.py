@@ -57,6 +57,9 @@ td.wrap { white-space:normal; overflow-wrap:anywhere; min-width:12em; }
 .banner { padding:10px 14px; border-radius:8px; margin-bottom:16px; font-weight:600; }
 .banner.bad { background:#fdecea; color:var(--bad); border:1px solid #f5c2bd; }
 .banner.ok { background:#e7f6ec; color:var(--ok); border:1px solid #b7e4c4; }
+.banner.halted { font-size:17px; display:flex; gap:14px; align-items:center; flex-wrap:wrap;
+  border-width:2px; } .banner.halted form { margin:0 0 0 auto; }
+.control { margin:0 0 16px; } .control form { display:flex; gap:6px; align-items:center; margin:0; }
 .approval { border-left:4px solid var(--warn); }
 .decide { display:flex; gap:10px; align-items:center; flex-wrap:wrap; margin-top:8px; }
 .decide form { display:flex; gap:6px; align-items:center; margin:0; }
@@ -392,13 +395,30 @@ class DashboardView:
     """The state's fingerprint this view was read at (:func:`bot.web.events.fingerprint`)."""
 
 
+HALTED_NOTE = "Nothing is sent until it is resumed (here, rebalance-bot resume, or /resume in the chat)."
+HALT_NOTE = "Halt stops all sending; the bot cancels its open orders on its next tick."
+
+
+def control_part(halted: str | None, csrf: str) -> str:
+    """The halted banner with its Resume button, or the Halt form while the bot runs."""
+    token = f'<input type=hidden name=csrf value="{e(csrf)}">'
+    if halted:
+        return (
+            f'<div class="banner bad halted" id="halted"><span>HALTED: {e(halted)}. {e(HALTED_NOTE)}</span>'
+            f'<form method=post action="/resume">{token}'
+            '<button class="approve" type=submit>Resume</button></form></div>'
+        )
+    return (
+        f'<div class="decide control"><form method=post action="/halt">{token}'
+        '<input type=text name=reason placeholder="why halt (for the audit trail)" aria-label="halt reason">'
+        '<button class="reject" type=submit>Halt</button></form>'
+        f'<span class="muted">{e(HALT_NOTE)}</span></div>'
+    )
+
+
 def live_parts(v: DashboardView) -> dict[str, str]:
     """The parts of the dashboard that a refresh redraws, by element id."""
-    alerts = (
-        [f'<div class="banner bad">HALTED: {e(v.halted)}. Nothing is sent until rebalance-bot resume.</div>']
-        if v.halted
-        else []
-    )
+    alerts = [control_part(v.halted, v.csrf)]  # halted: the banner, with Resume; else the Halt form
     # what keeps the bot from trading: its broker not answering, targets it cannot trade (bot.reports)
     alerts += [f'<div class="banner bad">{e(line)}</div>' for line in v.attention]
     if v.approvals:
@@ -411,7 +431,8 @@ def live_parts(v: DashboardView) -> dict[str, str]:
         charts.account_charts(name) + picture_section(name, picture) for name, picture in v.pictures.items()
     ) + "".join(weights_section(name, check) for name, check in v.household.items())
     return {
-        "live-meta": f"market time {_when(v.now)} · bot {e(v.health.get('status', '?'))}"
+        "live-meta": ('<span class="badge failed">HALTED</span> ' if v.halted else "")
+        + f"market time {_when(v.now)} · bot {e(v.health.get('status', '?'))}"
         f" · signed in as {e(v.who or 'token holder')}",
         "live-alerts": "".join(alerts),
         "live-approvals": waiting,

@@ -9,101 +9,19 @@ alerts are real Apprise ``json://`` posts to a local receiver. Time is stepped, 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-import yaml
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from bot.cli import announce_start, app
 from bot.config import load_config
-from bot.logging_setup import reset_logging
-from bot.paper_broker.accounts import AccountsFile, AccountSpec
-from bot.paper_broker.faults import FaultConfig
-from bot.paper_broker.server import ClockConfig, PaperBroker, ServerConfig
 from bot.state.store import StateStore
-from bot.worker import Bot, build_notifier, connect
-from tests.approval.receiver import Receiver
-from tests.bot.harness import OPEN_TIME
+from bot.worker import Bot, connect
+from tests.first_run.readme import KEY, SECRET, raise_limits, readme_config, run_bot, suggested_limits
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "config" / "example.yaml"
-KEY, SECRET = "PKNEWUSER", "new-user-secret"
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _logging_undone():  # noqa: ANN202
-    """``run`` sets up the log handlers on the runner's streams; later tests must not write to them."""
-    yield
-    reset_logging()
-
-
-@pytest.fixture
-def receiver():  # noqa: ANN201
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def paper_account(tmp_path: Path):  # noqa: ANN201
-    """A paper account holding only cash, $124k: the first plan invests nearly all of it."""
-    broker = PaperBroker(
-        ServerConfig(
-            accounts=AccountsFile(
-                accounts=(AccountSpec(name="paper", key_id=KEY, secret_key=SECRET, cash=Decimal("124000")),)
-            ),
-            clock=ClockConfig(start=OPEN_TIME + timedelta(minutes=15)),
-            database=tmp_path / "broker.sqlite",
-            faults=FaultConfig(rate_limit_per_minute=None),
-        )
-    ).start()
-    yield broker
-    broker.stop()
-
-
-def readme_config(tmp_path: Path, broker_url: str, alerts: str, change=None) -> Path:  # noqa: ANN001
-    """The README's steps: copy the example, swap the account for one with key variables, add a channel."""
-    config = yaml.safe_load(EXAMPLE.read_text())
-    config["accounts"] = [
-        {
-            "name": "paper",
-            "broker": "embedded",
-            "base_url": broker_url,
-            "key_id_env": "APCA_API_KEY_ID",
-            "secret_key_env": "APCA_API_SECRET_KEY",
-        }
-    ]
-    config["state_dir"] = str(tmp_path / "state")
-    config["notifications"]["urls"] = [alerts]
-    config["web"]["enabled"] = False
-    if change is not None:
-        change(config)
-    path = tmp_path / "my-portfolio.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def run_bot(path: Path, broker: PaperBroker, minutes: int) -> Bot:
-    """What ``rebalance-bot run`` builds, ticked once a simulated minute for ``minutes``."""
-    config = load_config(path)
-    notifier, _ = build_notifier(config)
-    connections = connect(config)
-    bot = Bot(
-        config, connections.brokers, StateStore(Path(config.state_dir) / "bot.sqlite"), notifier=notifier
-    )
-    bot.start("run")
-    for _ in range(minutes):
-        bot.tick()
-        broker.advance(minutes=1)
-    bot.finish("stopped")
-    notifier.flush(timeout=20)
-    return bot
 
 
 def test_a_first_investment_above_the_example_limits_is_shown_and_alerted_once_naming_the_setting(
@@ -157,17 +75,9 @@ def test_a_first_investment_above_the_example_limits_is_shown_and_alerted_once_n
     assert "limits.max_plan_notional $25,000.00" in full and "set limits.max_order_notional: " in full
 
     # the user does what the alert says: the plan now passes the limits and waits for approval instead
-    suggested = {
-        line.split(": ")[0].strip(): int(line.split(": ")[1])
-        for line in body.split("set ", 1)[1].split(" in the config")[0].split(", ")
-    }
+    suggested = suggested_limits(body)
     assert set(suggested) >= {"limits.max_order_notional", "limits.max_plan_notional"}
-
-    def raise_limits(config: dict) -> None:
-        for name, value in suggested.items():
-            config["limits"][name.split(".")[1]] = value
-
-    readme_config(tmp_path, paper_account.url, receiver.url(), raise_limits)
+    readme_config(tmp_path, paper_account.url, receiver.url(), raise_limits(suggested))
     bot = run_bot(path, paper_account, minutes=6)
     [held] = bot.store.plans(account="paper", status="held", limit=5)
     assert "first plan" in held.status_reason
