@@ -49,7 +49,7 @@ class CostEstimate:
         return 2 * self.using_bp
 
     def describe(self) -> str:
-        """E.g. ``cost estimate for VTI: prior 0.31 bp, measured 0.70 bp over 12 fills, using 0.43 bp``."""
+        """E.g. ``cost estimate for VTI: prior 0.31 bp, measured 0.70 bp over 12 fills, using 0.52 bp``."""
         if self.measured_bp is None:
             return f"cost estimate for {self.symbol}: prior {self.prior_bp:.2f} bp, no fills yet, using it"
         return (
