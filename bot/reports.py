@@ -36,7 +36,7 @@ def cost_estimate_lines(store: StateStore) -> list[str]:
     between the calibrated prior and what the fills cost."""
     from bot.cost_estimates import cost_estimates
 
-    symbols = sorted({r.symbol for r in store.execution_reports()})
+    symbols = sorted({r.symbol for r in store.execution_reports() if r.policy == "single"})
     return [e.describe() for e in cost_estimates(store, symbols).values() if e.measured_bp is not None]
 
 

@@ -58,6 +58,7 @@ def test_fills_dearer_than_the_prior_raise_the_next_decisions_cost_estimate(tmp_
         plan = harness.store.plans(account="main")[-1]
         assert plan.status == "done"
         spy = [r for r in harness.store.execution_reports(symbol="SPY") if r.filled_qty > 0]
+        assert {r.policy for r in spy} == {"single"}  # small orders, sent whole: what the estimate reads
         assert spy and all(r.shortfall_bp > WIDE / 2 * 0.8 for r in spy)  # paid ~half the wide spread
 
         after = decision_spread(harness, "SPY")
