@@ -648,7 +648,10 @@ def backtest(
             "--costs/--no-costs", help="Charge the paper broker's spread and impact (and commission)."
         ),
     ] = True,
-    spread_bps: Annotated[float, typer.Option(help="Full bid-ask spread in basis points.")] = 2.0,
+    spread_bps: Annotated[
+        float | None,
+        typer.Option(help="Full bid-ask spread in bp for every asset (default: calibrated per asset)."),
+    ] = None,
     commission: Annotated[float, typer.Option(help="Commission per order in dollars (Alpaca: 0).")] = 0.0,
     dividends: Annotated[
         str,

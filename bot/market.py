@@ -3,8 +3,9 @@
 ``strategies`` never fetches anything; this module turns the broker's daily bars into the
 ``strategies.market_state.MarketState`` a dynamic trigger reads from ``TriggerContext.market``, the same
 shape the backtester builds (``bot.backtest.engine``): aligned close-to-close returns, oldest first, and
-per-asset cost inputs (spread, 20-session ADV and volatility for the square-root impact). Any failure to
-get bars leaves the market empty: the triggers then fall back to their configured bands and say so.
+per-asset cost inputs (spread, 20-session ADV and volatility for the square-root impact). The spread is the
+calibrated one refined by the bot's own fills (``bot/cost_estimates.py``). Any failure to get bars leaves
+the market empty: the triggers then fall back to their configured bands and say so.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.broker.models import BarState
+from bot.cost_estimates import cost_estimates
+from bot.cost_table import calibrated_spread
 from bot.state.store import StateStore
-from strategies.costs import DEFAULT_SPREAD_BPS
 from strategies.market_state import AssetCosts, MarketState, returns_from_prices
 from strategies.targets import CASH
 from strategies.triggers import TriggerContext
@@ -29,10 +31,15 @@ COST_WINDOW = 20
 
 
 def market_state_from_bars(
-    bars: Mapping[str, Sequence[BarState]], symbols: Sequence[str], lookback: int
+    bars: Mapping[str, Sequence[BarState]],
+    symbols: Sequence[str],
+    lookback: int,
+    spreads: Mapping[str, float] | None = None,
 ) -> MarketState:
     """Returns over the sessions every symbol has a bar on (at most ``lookback`` of them) and cost inputs;
-    a symbol without bars is left out (its triggers fall back)."""
+    a symbol without bars is left out (its triggers fall back). ``spreads``: full spreads (bp) to use,
+    by symbol; a symbol not in it gets the calibrated table's."""
+    spreads = spreads or {}
     wanted = [s for s in symbols if s != CASH and bars.get(s)]
     if not wanted:
         return MarketState()
@@ -48,9 +55,21 @@ def market_state_from_bars(
         sigma = math.sqrt(sum(r * r for r in recent) / len(recent))
         volumes = [float(by_day[s][d].volume) for d in common[-COST_WINDOW:]]
         costs[s] = AssetCosts(
-            spread_bps=DEFAULT_SPREAD_BPS, adv=sum(volumes) / len(volumes), sigma_daily=sigma
+            spread_bps=spreads.get(s, calibrated_spread(s)),
+            adv=sum(volumes) / len(volumes),
+            sigma_daily=sigma,
         )
     return MarketState.from_series(returns, costs)
+
+
+def decision_spreads(store: StateStore, symbols: Sequence[str]) -> dict[str, float]:
+    """Full spreads (bp) for the decision: each symbol's calibrated prior blended with its realised fills;
+    every estimate that fills have moved is logged with its prior and measurement."""
+    estimates = cost_estimates(store, [s for s in symbols if s != CASH])
+    for estimate in estimates.values():
+        if estimate.measured_bp is not None:
+            log.info("cost_estimate", message=estimate.describe(), symbol=estimate.symbol)
+    return {s: e.spread_bps for s, e in estimates.items()}
 
 
 def last_rebalance_at(store: StateStore, account: str) -> datetime | None:
@@ -80,7 +99,7 @@ def live_context(
         end = now.replace(hour=0, minute=0, second=0, microsecond=0)  # sessions before today: no partial bar
         try:
             bars = broker.daily_bars(symbols, start, end)  # type: ignore[attr-defined]
-            market = market_state_from_bars(bars, symbols, lookback)
+            market = market_state_from_bars(bars, symbols, lookback, decision_spreads(store, symbols))
         except Exception as exc:  # noqa: BLE001 - missing data must never stop the bot
             log.warning("daily_bars_unavailable", error=str(exc))
             market = MarketState()

@@ -31,6 +31,15 @@ HISTORY_DAYS = 5
 """Sessions of the equity history ``status`` shows (the dashboard's /api/equity serves them all)."""
 
 
+def cost_estimate_lines(store: StateStore) -> list[str]:
+    """One line per symbol the bot's fills have measured: the one-way cost the decision now uses for it,
+    between the calibrated prior and what the fills cost."""
+    from bot.cost_estimates import cost_estimates
+
+    symbols = sorted({r.symbol for r in store.execution_reports() if r.policy == "single"})
+    return [e.describe() for e in cost_estimates(store, symbols).values() if e.measured_bp is not None]
+
+
 def print_status(
     config: BotConfig,
     store: StateStore,
@@ -68,6 +77,8 @@ def print_status(
         console.print(f"open orders: {len(open_orders)}")
         for order in open_orders:
             console.print(f"  {order.client_order_id} {order.side} {order.symbol} {order.status}")
+    for line in cost_estimate_lines(store):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     pending = store.pending_approvals()
     console.print(f"pending approvals: {len(pending)}")
     for approval in pending:

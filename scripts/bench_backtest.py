@@ -5,7 +5,8 @@ Run from the project root: ``python scripts/bench_backtest.py [--repeats 5] [--m
 * Both portfolios (60/40 SPY/AGG, and the diversified mix VTI/EFA/EEM/AGG/TIP/VNQ/GLD + 5% cash) run from
   2004-12-01, the first session of the first month in which every asset of the mix has data (GLD's first
   bundled session is 2004-11-18), to 2022-12-30, with every policy, the example config's execution settings
-  and bands, the paper broker's cost model (2 bps spread, square-root impact, no commission), dividends
+  and bands, the paper broker's cost model (calibrated spreads per symbol, square-root impact, no
+  commission; the table in BENCHMARKS.md was measured on the earlier uniform 2 bps spread), dividends
   reinvested and $100,000 of starting capital.
 * Wall time: loading the data, then simulating and measuring all policies (each policy's time is in the
   table).

@@ -1,4 +1,5 @@
-"""What a backtest trade costs: the paper broker's model (``strategies/costs.py``) applied to one fill.
+"""What a backtest trade costs: the paper broker's model (``strategies/costs.py``, spreads from the calibrated
+table ``bot/cost_table.py``) applied to one fill.
 
 A market order fills at the close of its session (the backtest's decision price, the "mid"):
 
@@ -20,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from bot.cost_table import calibrated_spread
 from strategies.costs import (
     DEFAULT_IMPACT_COEFFICIENT,
-    DEFAULT_SPREAD_BPS,
     Commission,
     fill_price,
     half_spread_fraction,
@@ -32,29 +33,37 @@ from strategies.costs import (
 
 @dataclass(frozen=True)
 class CostModel:
-    """Spread (full width, bps of the mid, per symbol), impact coefficient and commission schedule."""
+    """Spread (full width, bps of the mid, per symbol), impact coefficient and commission schedule.
 
-    spread_bps: float = DEFAULT_SPREAD_BPS
+    A symbol's spread is its ``spread_overrides`` entry, else ``spread_bps`` if set, else the calibrated
+    table the paper broker quotes (``bot/cost_table.py``), so a default backtest charges what the paper
+    broker would.
+    """
+
+    spread_bps: float | None = None
     spread_overrides: Mapping[str, float] = field(default_factory=dict)
     impact_coefficient: float = DEFAULT_IMPACT_COEFFICIENT
     commission: Commission = Commission()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spread_overrides", MappingProxyType(dict(self.spread_overrides)))
-        if self.spread_bps < 0 or any(v < 0 for v in self.spread_overrides.values()):
+        if (self.spread_bps or 0) < 0 or any(v < 0 for v in self.spread_overrides.values()):
             raise ValueError("spreads must be >= 0 bps")
         if self.impact_coefficient < 0:
             raise ValueError("impact_coefficient must be >= 0")
 
     def spread_for(self, symbol: str) -> float:
         """Full bid-ask spread of ``symbol`` in basis points."""
-        return float(self.spread_overrides.get(symbol, self.spread_bps))
+        if symbol in self.spread_overrides:
+            return float(self.spread_overrides[symbol])
+        return float(self.spread_bps) if self.spread_bps is not None else calibrated_spread(symbol)
 
     def half_spread(self, symbol: str) -> float:
         return half_spread_fraction(self.spread_for(symbol))
 
     def describe(self) -> str:
-        parts = [f"spread {self.spread_bps:g} bps", f"impact {self.impact_coefficient:g}*sigma*sqrt(Q/ADV)"]
+        spread = f"spread {self.spread_bps:g} bps" if self.spread_bps is not None else "calibrated spreads"
+        parts = [spread, f"impact {self.impact_coefficient:g}*sigma*sqrt(Q/ADV)"]
         c = self.commission
         if not c.is_zero:
             parts.append(f"commission {c.per_order:g}/order + {c.per_share:g}/share + {c.bps:g} bps")

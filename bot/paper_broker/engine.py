@@ -32,7 +32,7 @@ from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
 from bot.paper_broker.order_validation import OrderRequest, parse_order_request
 from bot.paper_broker.store import BrokerStore
-from strategies.costs import impact_fraction
+from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, impact_fraction
 
 CENT = Decimal("0.01")
 QTY_STEP = Decimal("1e-9")
@@ -44,7 +44,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 class MatchingConfig:
     """How orders meet the simulated market. Defaults follow ``../shared/research/NOTES.md`` section 3."""
 
-    impact_coefficient: float = 0.7
+    impact_coefficient: float = DEFAULT_IMPACT_COEFFICIENT
     impact_half_life_minutes: float = 30.0
     max_minute_participation: float = 0.5
     non_fractionable: frozenset[str] = frozenset()

@@ -31,6 +31,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from bot.cost_table import calibrated_spread
 from bot.paper_broker.calendar import EXCHANGE_TZ, NS_PER_MINUTE, Session, TradingCalendar, from_ns, to_ns
 from bot.paper_broker.marketdata import DailyBar, MarketData, MarketDataError
 
@@ -105,9 +106,14 @@ class Bar:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """Knobs of the simulated microstructure. Spreads are full bid-ask widths in basis points of the mid."""
+    """Knobs of the simulated microstructure. Spreads are full bid-ask widths in basis points of the mid.
 
-    default_spread_bps: float = 2.0
+    A symbol's spread is its entry in ``spread_bps`` if any, else ``default_spread_bps`` if set, else the
+    calibrated table shared with the backtester and the bot's decision (``bot/cost_table.py``: estimated
+    from real bars, 0.3 bp for SPY).
+    """
+
+    default_spread_bps: float | None = None
     spread_bps: Mapping[str, float] = field(default_factory=dict)
     seed: int = 0
     use_real_minutes: bool = True
@@ -116,7 +122,7 @@ class MarketConfig:
     def __post_init__(self) -> None:
         spreads = MappingProxyType(dict(self.spread_bps))
         object.__setattr__(self, "spread_bps", spreads)
-        if self.default_spread_bps < 0 or any(v < 0 for v in spreads.values()):
+        if (self.default_spread_bps or 0) < 0 or any(v < 0 for v in spreads.values()):
             raise ValueError("spreads must be >= 0 bps")
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
@@ -124,7 +130,11 @@ class MarketConfig:
             raise ValueError("path_cache_size must be >= 1")
 
     def spread_for(self, symbol: str) -> float:
-        return float(self.spread_bps.get(symbol, self.default_spread_bps))
+        if symbol in self.spread_bps:
+            return float(self.spread_bps[symbol])
+        if self.default_spread_bps is not None:
+            return float(self.default_spread_bps)
+        return calibrated_spread(symbol)
 
 
 @dataclass(frozen=True, eq=False)

@@ -58,7 +58,7 @@ class ServerConfig(BaseModel):
     symbols: tuple[str, ...] | None = None
     clock: ClockConfig = ClockConfig()
     market: dict = Field(default_factory=dict)
-    """MarketConfig fields: default_spread_bps, spread_bps (per symbol), seed."""
+    """MarketConfig fields: default_spread_bps (unset: the calibrated table), spread_bps, seed."""
     matching: dict = Field(default_factory=dict)
     """MatchingConfig fields: impact_coefficient, impact_half_life_minutes, max_minute_participation, ..."""
     faults: FaultConfig = FaultConfig()

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from bot.backtest.costs import CostModel
+from bot.cost_table import calibrated_spread
 from bot.paper_broker.engine import MatchingConfig
 from bot.paper_broker.market import MarketConfig
 from strategies.costs import (
@@ -97,8 +99,14 @@ def test_calendar_trigger_marks_cash_only_when_above_its_target() -> None:
 
 
 def test_cost_defaults_are_the_paper_brokers() -> None:
-    assert MarketConfig().default_spread_bps == DEFAULT_SPREAD_BPS
-    assert MatchingConfig().impact_coefficient == DEFAULT_IMPACT_COEFFICIENT
+    """The backtester, the paper broker and the live decision read one spread per symbol: the calibrated
+    table's (SPY well under a basis point, an unknown symbol the cautious fallback)."""
+    broker, backtest = MarketConfig(), CostModel()
+    for symbol in ("SPY", "TLT", "EEM", "IAU", "NOT-A-FUND"):
+        assert broker.spread_for(symbol) == backtest.spread_for(symbol) == calibrated_spread(symbol)
+    assert broker.spread_for("SPY") < 1.0
+    assert broker.spread_for("NOT-A-FUND") == DEFAULT_SPREAD_BPS
+    assert MatchingConfig().impact_coefficient == CostModel().impact_coefficient == DEFAULT_IMPACT_COEFFICIENT
 
 
 def test_square_root_impact_and_fill_prices() -> None:

@@ -16,6 +16,7 @@ from bot.backtest.costs import CostModel
 from bot.backtest.data import PriceHistory, load_history
 from bot.backtest.library import LIBRARY
 from strategies.bands import Band, BandPolicy
+from strategies.costs import DEFAULT_SPREAD_BPS
 from strategies.market_state import AssetCosts, MarketState
 from strategies.objective.calibrate import (
     PRESETS,
@@ -36,15 +37,22 @@ from strategies.triggers import BandTrigger, TriggerContext
 END = date(2019, 12, 31)
 
 
+UNIFORM = CostModel(spread_bps=DEFAULT_SPREAD_BPS)
+
+
 @cache
 def data(name: str) -> tuple[PriceHistory, np.ndarray, np.ndarray, SimCosts]:
-    """History, returns (row t: into close t), targets and the paper broker's spreads for a library mix."""
+    """History, returns (row t: into close t), targets and a uniform 2 bp spread for a library mix.
+
+    The goals below were established on that spread; the calibrated ones (``bot/cost_table.py``, 0.6-2.2 bp
+    for these funds) make trading cheaper and the fits track tighter than asked in some years
+    (diversified fitted at the start of 2016: 0.16% against a 0.25% goal): the cost model's doing."""
     allocation = LIBRARY[name]
     history = load_history(allocation.symbols, None, END)
     returns = np.vstack([np.zeros(len(history.symbols)), history.total_returns()])
     returns.flags.writeable = False
     targets = np.array([float(allocation.weight(s)) for s in history.symbols])
-    half = np.array([CostModel().half_spread(s) for s in history.symbols])
+    half = np.array([UNIFORM.half_spread(s) for s in history.symbols])
     return history, returns, targets, SimCosts(half, np.zeros_like(half), 0.005)
 
 
