@@ -23,7 +23,7 @@ from bot.paper_broker import errors
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.models import Account, asset_id
-from bot.paper_broker.params import date_param, time_param
+from bot.paper_broker.params import configuration_changes, date_param, time_param
 from bot.paper_broker.serialize import (
     NEW_YORK,
     account_json,
@@ -126,11 +126,7 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         body = await _json_body(request)
         if not isinstance(body, dict):
             raise errors.malformed_body()
-        allowed = {"suspend_trade", "fractional_trading"}
-        changes = {k: v for k, v in body.items() if k in allowed}
-        if any(not isinstance(v, bool) for v in changes.values()):
-            raise errors.invalid_request("configuration flags must be booleans")
-        engine.update_settings(account, changes)
+        engine.update_settings(account, configuration_changes(body))
         return configurations_json(account)
 
     @app.get("/v2/positions")

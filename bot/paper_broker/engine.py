@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import errors
+from bot.paper_broker import errors, margin
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -127,6 +127,8 @@ class PaperBrokerEngine:
             for lot in sorted(position.lots, key=lambda lot: lot.date):
                 self._book_starting_lot(account, position.symbol, lot.qty, lot.price, lot.date)
         account.last_equity = self._equity(account)
+        account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
+        account.bought_today = Decimal(0)  # starting lots were bought before the simulation
         self.store.save_account(account)
         return account
 
@@ -218,8 +220,26 @@ class PaperBrokerEngine:
     def reserved_cash(self, account: Account) -> Decimal:
         return sum((o.reserved for o in self.open_orders(account)), Decimal(0))
 
+    def balances(self, account: Account, release: Decimal = Decimal(0)) -> margin.Balances:
+        """Alpaca's buying powers and margins for the account (``margin.py``); ``release`` is a reservation
+        to leave out (the order being filled spends what it reserved)."""
+        settings = account.settings
+        return margin.balances(
+            margin.MarginInputs(
+                kind=settings.get("margin_type", "margin"),
+                max_multiplier=int(settings.get("max_margin_multiplier", "4")),
+                pattern_day_trader=bool(settings.get("pattern_day_trader", False)),
+                cash=account.cash,
+                long_market_value=self._market_value(account),
+                last_equity=account.last_equity,
+                last_maintenance_margin=account.last_maintenance_margin,
+                reserved=self.reserved_cash(account) - release,
+                bought_today=account.bought_today,
+            )
+        )
+
     def buying_power(self, account: Account) -> Decimal:
-        return max(Decimal(0), account.cash - self.reserved_cash(account)).quantize(CENT, ROUND_DOWN)
+        return self.balances(account).buying_power
 
     def held_for_orders(self, account: Account, symbol: str) -> Decimal:
         """Shares committed to open sell orders (unavailable to new sells)."""
@@ -235,8 +255,8 @@ class PaperBrokerEngine:
             "cash": account.cash.quantize(CENT),
             "long_market_value": market_value,
             "equity": (account.cash + market_value).quantize(CENT),
-            "buying_power": self.buying_power(account),
             "last_equity": account.last_equity.quantize(CENT),
+            "last_maintenance_margin": account.last_maintenance_margin.quantize(CENT),
         }
 
     # -- orders -------------------------------------------------------------------------------------------
@@ -450,6 +470,8 @@ class PaperBrokerEngine:
                 self._finish(order, "expired")
         for account in self.accounts.values():
             account.last_equity = self._equity(account)
+            account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
+            account.bought_today = Decimal(0)
             account.last_equity_date = day
             self.store.save_account(account)
 
@@ -582,7 +604,7 @@ class PaperBrokerEngine:
         if whole_shares:
             qty = qty.to_integral_value(ROUND_DOWN)
         if order.side == "buy":
-            spendable = account.cash - (self.reserved_cash(account) - order.reserved)
+            spendable = self.balances(account, release=order.reserved).buying_power
             affordable = (spendable / price).quantize(QTY_STEP, ROUND_DOWN) if price > 0 else Decimal(0)
             if whole_shares:
                 affordable = affordable.to_integral_value(ROUND_DOWN)
@@ -600,10 +622,12 @@ class PaperBrokerEngine:
         position = account.positions.setdefault(order.symbol, Position(order.symbol))
         if order.side == "buy":
             account.cash -= value
+            account.bought_today += value
             position.qty += qty
             position.cost_basis += value
         else:
             account.cash += value
+            account.bought_today = max(Decimal(0), account.bought_today - value)
             basis_sold = (position.cost_basis * qty / position.qty) if position.qty else Decimal(0)
             position.qty -= qty
             position.cost_basis = (position.cost_basis - basis_sold) if position.qty else Decimal(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from bot.paper_broker import errors
+from bot.paper_broker.margin import MULTIPLIERS
 from bot.paper_broker.serialize import NEW_YORK
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,3 +60,23 @@ def date_param(value: str | None, name: str) -> date | None:
     if not EARLIEST.date() <= day < LATEST.date():
         raise _out_of_range(name, value)
     return day
+
+
+CONFIGURATION_FLAGS = ("suspend_trade", "fractional_trading")
+
+
+def configuration_changes(body: dict) -> dict:
+    """The settings a ``PATCH /v2/account/configurations`` body changes, validated: the boolean flags, and
+    ``max_margin_multiplier`` as one of the strings Alpaca's spec lists ("1", "2", "4"). Keys the paper
+    broker does not model (e.g. ``trade_confirm_email``) are accepted and ignored, as before."""
+    changes = {k: body[k] for k in CONFIGURATION_FLAGS if k in body}
+    if any(not isinstance(v, bool) for v in changes.values()):
+        raise errors.invalid_request("configuration flags must be booleans")
+    if "max_margin_multiplier" in body:
+        value = body["max_margin_multiplier"]
+        if not isinstance(value, str) or value not in MULTIPLIERS:
+            raise errors.invalid_request(
+                f"invalid max_margin_multiplier: {value!r}, must be one of {', '.join(MULTIPLIERS)}"
+            )
+        changes["max_margin_multiplier"] = value
+    return changes
