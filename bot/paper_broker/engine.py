@@ -30,7 +30,7 @@ from bot.paper_broker import errors, margin
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
-from bot.paper_broker.order_validation import OrderRequest, parse_order_request
+from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
 from bot.paper_broker.store import BrokerStore
 from strategies.costs import impact_fraction
 
@@ -290,7 +290,10 @@ class PaperBrokerEngine:
             raise errors.invalid_request("fractional trading is not enabled for this account")
         if request.is_fractional and not self.is_fractionable(request.symbol):
             raise errors.invalid_request(f"asset {request.symbol} is not fractionable")
-        if any(o.symbol == request.symbol and o.side != request.side for o in self.open_orders(account)):
+        if any(
+            o.symbol == request.symbol and could_cross(request, o.side, o.type, o.limit_price)
+            for o in self.open_orders(account)
+        ):
             raise errors.wash_trade()
         if request.side == "buy":
             self._check_buying_power(account, request)

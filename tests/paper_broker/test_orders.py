@@ -222,6 +222,34 @@ def test_order_opposite_to_an_open_one_is_refused_as_a_potential_wash_trade(brok
     assert error.message == "potential wash trade detected. use complex orders"
 
 
+def limit(side: OrderSide, price: float, qty: float = 1, symbol: str = "SPY") -> LimitOrderRequest:
+    return LimitOrderRequest(
+        symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.DAY, limit_price=price
+    )
+
+
+def test_opposite_limit_orders_that_cannot_cross_are_accepted_as_on_alpaca(broker, trading):
+    resting_sell = trading.submit_order(limit(OrderSide.SELL, 400))
+    low_buy = trading.submit_order(limit(OrderSide.BUY, 50))  # $50 < $400: the two can never trade
+    assert {o.id for o in trading.get_orders()} == {resting_sell.id, low_buy.id}
+    for crossing in (
+        limit(OrderSide.BUY, 400),
+        limit(OrderSide.BUY, 450),
+        market("SPY", OrderSide.BUY, qty=1),
+    ):
+        error = rejected(lambda crossing=crossing: trading.submit_order(crossing))
+        assert (error.status_code, error.code) == (403, 40310000)
+        assert error.message == "potential wash trade detected. use complex orders"
+    assert trading.submit_order(limit(OrderSide.SELL, 60)).status  # above the $50 buy: accepted
+    error = rejected(
+        lambda: trading.submit_order(limit(OrderSide.SELL, 50))
+    )  # at the buy's limit: could cross
+    assert error.message == "potential wash trade detected. use complex orders"
+    broker.advance(minutes=30)  # SPY trades near $320: neither the $50 buy nor the $400 sell fills
+    assert trading.get_order_by_id(low_buy.id).status == OrderStatus.NEW
+    assert trading.get_order_by_id(resting_sell.id).status == OrderStatus.NEW
+
+
 def test_insufficient_buying_power_and_quantity(broker, trading):
     error = rejected(lambda: trading.submit_order(market("SPY", OrderSide.BUY, qty=1000)))
     assert (error.status_code, error.code, error.message) == (403, 40310000, "insufficient buying power")
