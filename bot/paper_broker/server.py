@@ -202,6 +202,9 @@ class PaperBroker:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        pool = getattr(self.app.state, "market_data_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(Exception):
             self.store.close()
 
