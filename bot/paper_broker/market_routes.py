@@ -236,8 +236,9 @@ def _bars(engine: PaperBrokerEngine, symbols: list[str], request: _BarsRequest) 
         for bar, factor in zip(series, factors, strict=True):
             if count == request.limit:
                 return {"bars": out, "next_page_token": _encode_page_token(*last)}
-            out.setdefault(symbol, []).append(_bar_json(bar, factor))
-            count, last = count + 1, (symbol, _bar_stamp(bar))
+            row = _bar_json(bar, factor)
+            out.setdefault(symbol, []).append(row)
+            count, last = count + 1, (symbol, row["t"])
     return {"bars": out, "next_page_token": None}
 
 
@@ -297,7 +298,8 @@ def _after_token(stamp: str, sort: str, lo: datetime, hi: datetime) -> tuple[dat
 
 
 def _bar_stamp(bar: Bar) -> str:
-    return bar.t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ`` (isoformat: several times faster than strftime, which showed in profiles)."""
+    return bar.t.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _bar_json(bar: Bar, factor: float = 1.0) -> dict:
