@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import errors, margin
+from bot.paper_broker import errors, extended_hours, margin
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -90,6 +90,7 @@ class PaperBrokerEngine:
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, Order] = {}
         self.activities: list[Activity] = []
+        self.extended = extended_hours.ExtendedHours(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -267,7 +268,10 @@ class PaperBrokerEngine:
             context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
             self._check_acceptable(account, request)
             order = self._new_order(account, request, self.now)
-            order.status = "new" if self.calendar.is_open(self.now) else "accepted"
+            working = self.calendar.is_open(self.now) or (
+                request.extended_hours and extended_hours.window_at(self.calendar, self.now) is not None
+            )
+            order.status = "new" if working else "accepted"
             order.reserved = self._reservation(order)
             self._index(order)
             self.store.save_order(order)
@@ -426,6 +430,9 @@ class PaperBrokerEngine:
         session = self.calendar.session_at(self.now)
         if session is None:
             self._close_pending_session()
+            if self.extended.orders():
+                self.extended.step(target)
+                return
             next_open = self.calendar.next_open(self.now)
             self.now = min(target, next_open)
             if self.now == next_open:
@@ -469,7 +476,8 @@ class PaperBrokerEngine:
         self._closed = day
         self.store.set_meta("closed_session", day.isoformat())
         for order in list(self._open.values()):
-            if order.status in ("new", "partially_filled") and order.time_in_force == "day":
+            working = order.status in ("new", "partially_filled")
+            if working and order.time_in_force == "day" and not order.extended_hours:  # those: to 20:00
                 self._finish(order, "expired")
         for account in self.accounts.values():
             account.last_equity = self._equity(account)
