@@ -29,7 +29,14 @@ from typing import Any
 import structlog
 
 from bot.broker.alpaca import AlpacaBroker
-from bot.broker.models import BrokerError, BrokerUnavailable, OrderIntent, OrderState, SubmitOutcomeUnknown
+from bot.broker.models import (
+    BrokerError,
+    BrokerUnavailable,
+    OrderIntent,
+    OrderState,
+    SubmitOutcomeUnknown,
+    cash_for_buys,
+)
 from bot.broker.rounding import MIN_NOTIONAL
 from bot.clock import Clock
 from bot.plan_outcome import final_reason
@@ -318,7 +325,8 @@ class PlanExecutor:
             (r.est_notional for r in records.values() if r.status == NOT_SENT and r.side == "buy"), Decimal(0)
         )
         account = self.broker.account()
-        spendable = account.buying_power - account.equity * self.settings.cash_buffer - committed
+        cash = cash_for_buys(account, self._open_now or ())  # never borrow on a margin account
+        spendable = cash - account.equity * self.settings.cash_buffer - committed
         return max(Decimal(0), min(Decimal(1), spendable / planned))
 
     def _record_skip(self, plan: PlanRecord, cid: str, spec: dict, record: OrderRecord | None) -> None:
@@ -523,11 +531,11 @@ class PlanExecutor:
         longest = max(b.policy.interval for _, b in due)
         minute = floor_minute(now)
         bars = self.broker.bars(symbols, "1Min", minute - longest, now)
-        spendable = None
-        if any(p.side == "buy" for p, _ in due):
-            account = self.broker.account()
-            spendable = account.buying_power - account.equity * self.settings.cash_buffer
+        account = self.broker.account() if any(p.side == "buy" for p, _ in due) else None
         open_orders = self._open_now if self._open_now is not None else self.broker.open_orders()
+        spendable = None
+        if account is not None:  # never borrow on a margin account
+            spendable = cash_for_buys(account, open_orders) - account.equity * self.settings.cash_buffer
         for parent, behaviour in due:
             quote = quotes.get(parent.symbol)
             market = MarketNow(

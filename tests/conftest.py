@@ -56,7 +56,7 @@ def two_accounts() -> AccountsFile:
                         lots=(StartingLot(qty=Decimal(100), price=Decimal("105"), date=date(2019, 1, 2)),),
                     ),
                 ),
-                settings={"account_type": "traditional_ira"},
+                settings={"account_type": "traditional_ira", "margin_type": "cash"},  # an IRA cannot borrow
             ),
         )
     )

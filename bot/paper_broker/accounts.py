@@ -11,6 +11,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -48,6 +49,13 @@ class AccountSettings(BaseModel):
     suspend_trade: bool = False
     account_type: str = "taxable"
     """Free text for the humans and for later tax logic (taxable, traditional_ira, roth_ira, 401k, hsa)."""
+    margin_type: Literal["cash", "margin"] = "margin"
+    """``margin`` (Alpaca paper's kind: 2x buying power from $2,000 of equity) or ``cash`` (1x, buying power
+    is cash). See ``margin.py`` for the rules."""
+    max_margin_multiplier: Literal["1", "2", "4"] = "4"
+    """Caps the multiplier, as Alpaca's account configuration of the same name (also set by PATCH)."""
+    pattern_day_trader: bool = False
+    """Flagged pattern day trader: 4x intraday buying power from $25,000 of equity (margin accounts)."""
 
 
 class AccountSpec(BaseModel):

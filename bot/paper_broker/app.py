@@ -9,9 +9,8 @@ slow responses and dropped connections. Paths under ``/_paper`` are the simulato
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -22,8 +21,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.paper_broker import errors
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
+from bot.paper_broker.market_routes import market_data_routes
 from bot.paper_broker.models import Account, asset_id
-from bot.paper_broker.params import date_param, time_param
+from bot.paper_broker.params import (
+    ACTIVITY_CATEGORIES,
+    ACTIVITY_TYPES,
+    ORDER_SIDES,
+    AssetFilter,
+    choice,
+    choices,
+    configuration_changes,
+    date_param,
+    time_param,
+    uuid_param,
+)
 from bot.paper_broker.serialize import (
     NEW_YORK,
     account_json,
@@ -32,7 +43,6 @@ from bot.paper_broker.serialize import (
     configurations_json,
     order_json,
     position_json,
-    ts,
     ts_new_york,
 )
 
@@ -50,7 +60,7 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     app.state.faults = injector
     _install_error_handlers(app)
     _trading_routes(app, engine)
-    _market_data_routes(app, engine)
+    app.state.market_data_pool = market_data_routes(app, engine, Depends(_account_dependency(engine)))
     _control_routes(app, engine, injector)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
 
@@ -126,11 +136,7 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         body = await _json_body(request)
         if not isinstance(body, dict):
             raise errors.malformed_body()
-        allowed = {"suspend_trade", "fractional_trading"}
-        changes = {k: v for k, v in body.items() if k in allowed}
-        if any(not isinstance(v, bool) for v in changes.values()):
-            raise errors.invalid_request("configuration flags must be booleans")
-        engine.update_settings(account, changes)
+        engine.update_settings(account, configuration_changes(body))
         return configurations_json(account)
 
     @app.get("/v2/positions")
@@ -171,6 +177,7 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
             raise errors.invalid_request("direction must be asc or desc")
         if not 1 <= limit <= 500:
             raise errors.invalid_request("limit must be between 1 and 500")
+        choice(side, "side", ORDER_SIDES)
         after_t, until_t = time_param(after, "after"), time_param(until, "until")
         wanted = {s.strip().upper() for s in symbols.split(",")} if symbols else None
         with engine.lock:
@@ -230,13 +237,16 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
 
     @app.get("/v2/assets")
     def list_assets(
-        account: Account = current, status: str | None = None, asset_class: str | None = None
+        account: Account = current,
+        status: str | None = None,
+        asset_class: str | None = None,
+        exchange: str | None = None,
+        attributes: str | None = None,
     ) -> list:
+        wanted = AssetFilter.parse(status, asset_class, exchange, attributes)
         with engine.lock:
             assets = [asset_json(engine, s) for s in sorted(engine.market.data.symbols)]
-        if asset_class not in (None, "us_equity"):
-            return []
-        return [a for a in assets if status is None or a["status"] == status]
+        return [a for a in assets if wanted.matches(a)]
 
     @app.get("/v2/assets/{symbol_or_asset_id}")
     def get_asset(symbol_or_asset_id: str, account: Account = current) -> dict:
@@ -253,9 +263,11 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         direction: str = "desc",
         page_size: int = 100,
         page_token: str | None = None,
+        order_id: str | None = None,
     ) -> list[dict]:
+        kinds = choices(activity_type, "activity_type", ACTIVITY_TYPES, upper=True)
         return _activities(
-            engine, account, {activity_type.upper()}, date, after, until, direction, page_size, page_token
+            engine, account, kinds, date, after, until, direction, page_size, page_token, order_id
         )
 
     @app.get("/v2/account/activities")
@@ -268,9 +280,17 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         direction: str = "desc",
         page_size: int = 100,
         page_token: str | None = None,
+        order_id: str | None = None,
+        category: str | None = None,
     ) -> list[dict]:
-        kinds = {k.strip().upper() for k in activity_types.split(",")} if activity_types else None
-        return _activities(engine, account, kinds, date, after, until, direction, page_size, page_token)
+        kinds = choices(activity_types, "activity_types", ACTIVITY_TYPES, upper=True)
+        if choice(category, "category", tuple(ACTIVITY_CATEGORIES)) == "trade_activity":
+            kinds = (kinds or frozenset(ACTIVITY_TYPES)) & {"FILL"}
+        elif category == "non_trade_activity":
+            kinds = (kinds or frozenset(ACTIVITY_TYPES)) - {"FILL"}
+        return _activities(
+            engine, account, kinds, date, after, until, direction, page_size, page_token, order_id
+        )
 
 
 def _status_matches(order_status: str, wanted: str) -> bool:
@@ -283,15 +303,17 @@ def _status_matches(order_status: str, wanted: str) -> bool:
 def _activities(
     engine: PaperBrokerEngine,
     account: Account,
-    kinds: set[str] | None,
+    kinds: frozenset[str] | None,
     day: str | None,
     after: str | None,
     until: str | None,
     direction: str,
     page_size: int,
     page_token: str | None,
+    order_id: str | None = None,
 ) -> list[dict]:
     """Alpaca's activity paging: sorted by time; ``page_token`` is the id of the last activity seen."""
+    of_order = uuid_param(order_id, "order_id")
     if direction not in ("asc", "desc"):
         raise errors.invalid_request("direction must be asc or desc")
     if not 1 <= page_size <= 100:
@@ -306,6 +328,7 @@ def _activities(
             and (after_t is None or a.time > after_t)
             and (until_t is None or a.time < until_t)
             and (on_day is None or a.time.astimezone(NEW_YORK).date() == on_day)
+            and (of_order is None or a.fields.get("order_id") == of_order)
         ]
     items.sort(key=lambda a: (a.time, a.id), reverse=direction == "desc")
     if page_token:
@@ -338,174 +361,6 @@ def _symbol_for(engine: PaperBrokerEngine, symbol_or_id: str) -> str:
         if symbol == wanted or asset_id(symbol) == symbol_or_id:
             return symbol
     raise errors.asset_not_found(symbol_or_id)
-
-
-# -- market data API -----------------------------------------------------------------------------------------
-TIMEFRAMES = {"1Min": "1Min", "1T": "1Min", "1Day": "1Day", "1D": "1Day"}
-
-
-def _market_data_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:
-    current = Depends(_account_dependency(engine))
-
-    @app.get("/v2/stocks/quotes/latest")
-    def latest_quotes(symbols: str, account: Account = current, feed: str | None = None) -> dict:
-        quotes = {}
-        for symbol in _symbols(symbols):
-            quote = engine.market.quote(symbol, engine.now) if symbol in engine.market.data.symbols else None
-            if quote is not None:
-                quotes[symbol] = {
-                    "ap": quote.ask,
-                    "as": int(quote.ask_size),
-                    "ax": "V",
-                    "bp": quote.bid,
-                    "bs": int(quote.bid_size),
-                    "bx": "V",
-                    "c": ["R"],
-                    "t": ts(quote.t),
-                    "z": "B",
-                }
-        return {"quotes": quotes}
-
-    @app.get("/v2/stocks/trades/latest")
-    def latest_trades(symbols: str, account: Account = current, feed: str | None = None) -> dict:
-        trades = {}
-        for symbol in _symbols(symbols):
-            trade = engine.market.trade(symbol, engine.now) if symbol in engine.market.data.symbols else None
-            if trade is not None:
-                trades[symbol] = {
-                    "p": trade.price,
-                    "s": int(trade.size),
-                    "t": ts(trade.t),
-                    "x": "V",
-                    "i": int(trade.t.timestamp()),
-                    "c": ["@"],
-                    "z": "B",
-                }
-        return {"trades": trades}
-
-    @app.get("/v2/stocks/bars")
-    def bars(
-        symbols: str,
-        timeframe: str,
-        account: Account = current,
-        start: str | None = None,
-        end: str | None = None,
-        limit: int = 1000,
-        page_token: str | None = None,
-        sort: str = "asc",
-        feed: str | None = None,
-        adjustment: str | None = None,
-    ) -> dict:
-        return _bars(engine, _symbols(symbols), timeframe, start, end, limit, page_token, sort)
-
-    @app.get("/v2/stocks/{symbol}/bars")
-    def bars_single(
-        symbol: str,
-        timeframe: str,
-        account: Account = current,
-        start: str | None = None,
-        end: str | None = None,
-        limit: int = 1000,
-        page_token: str | None = None,
-        sort: str = "asc",
-    ) -> dict:
-        result = _bars(engine, [symbol.upper()], timeframe, start, end, limit, page_token, sort)
-        return {
-            "symbol": symbol.upper(),
-            "bars": result["bars"].get(symbol.upper(), []),
-            "next_page_token": result["next_page_token"],
-        }
-
-
-def _symbols(text: str) -> list[str]:
-    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
-    if not symbols:
-        raise errors.BrokerError(400, 40010000, "symbols is required")
-    return symbols
-
-
-def _bars(
-    engine: PaperBrokerEngine,
-    symbols: list[str],
-    timeframe: str,
-    start: str | None,
-    end: str | None,
-    limit: int,
-    page_token: str | None,
-    sort: str,
-) -> dict:
-    """Bars of several symbols, symbol by symbol then by time, ``limit`` bars per page in all."""
-    frame = TIMEFRAMES.get(timeframe)
-    if frame is None:
-        raise errors.BrokerError(
-            400, 40010000, f"invalid timeframe {timeframe!r}: the paper broker serves 1Min and 1Day"
-        )
-    if not 1 <= limit <= 10000:
-        raise errors.BrokerError(400, 40010000, "limit must be between 1 and 10000")
-    now = engine.now
-    start_t = time_param(start, "start") or datetime.combine(
-        now.astimezone(NEW_YORK).date(), time(), NEW_YORK
-    )
-    end_t = min(time_param(end, "end") or now, now)
-    resume = _decode_page_token(page_token)
-    out: dict[str, list[dict]] = {}
-    count = 0
-    next_token = None
-    with engine.lock:
-        for symbol in sorted(set(symbols)):
-            if symbol not in engine.market.data.symbols or (resume and symbol < resume[0]):
-                continue
-            series = engine.market.bars(symbol, frame, start_t, end_t, as_of=now)
-            if sort == "desc":
-                series = list(reversed(series))
-            for bar in series:
-                stamp = _bar_stamp(bar)
-                if resume and symbol == resume[0] and not _after_token(stamp, resume[1], sort):
-                    continue
-                if count == limit:
-                    last_symbol = list(out)[-1]
-                    next_token = _encode_page_token(last_symbol, out[last_symbol][-1]["t"])
-                    break
-                out.setdefault(symbol, []).append(_bar_json(bar))
-                count += 1
-            if next_token:
-                break
-    return {"bars": out, "next_page_token": next_token}
-
-
-def _bar_stamp(bar) -> str:  # noqa: ANN001 - market.Bar
-    return bar.t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _after_token(stamp: str, token_stamp: str, sort: str) -> bool:
-    return stamp > token_stamp if sort != "desc" else stamp < token_stamp
-
-
-def _bar_json(bar) -> dict:  # noqa: ANN001 - market.Bar
-    return {
-        "t": _bar_stamp(bar),
-        "o": bar.open,
-        "h": bar.high,
-        "l": bar.low,
-        "c": bar.close,
-        "v": int(bar.volume),
-        "n": int(bar.trade_count),
-        "vw": bar.vwap,
-    }
-
-
-def _encode_page_token(symbol: str, stamp: str) -> str:
-    return base64.urlsafe_b64encode(f"{symbol}|{stamp}".encode()).decode()
-
-
-def _decode_page_token(token: str | None) -> tuple[str, str] | None:
-    if not token:
-        return None
-    try:
-        symbol, stamp = base64.urlsafe_b64decode(token.encode()).decode().split("|", 1)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BrokerError(400, 40010000, "invalid page_token") from None
-    return symbol, stamp
 
 
 # -- simulator controls --------------------------------------------------------------------------------------

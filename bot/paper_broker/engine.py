@@ -26,11 +26,11 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import errors
+from bot.paper_broker import errors, extended_hours, margin
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
-from bot.paper_broker.order_validation import OrderRequest, parse_order_request
+from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
 from bot.paper_broker.store import BrokerStore
 from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, impact_fraction
 
@@ -90,6 +90,7 @@ class PaperBrokerEngine:
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, Order] = {}
         self.activities: list[Activity] = []
+        self.extended = extended_hours.ExtendedHours(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -127,6 +128,8 @@ class PaperBrokerEngine:
             for lot in sorted(position.lots, key=lambda lot: lot.date):
                 self._book_starting_lot(account, position.symbol, lot.qty, lot.price, lot.date)
         account.last_equity = self._equity(account)
+        account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
+        account.bought_today = Decimal(0)  # starting lots were bought before the simulation
         self.store.save_account(account)
         return account
 
@@ -218,8 +221,26 @@ class PaperBrokerEngine:
     def reserved_cash(self, account: Account) -> Decimal:
         return sum((o.reserved for o in self.open_orders(account)), Decimal(0))
 
+    def balances(self, account: Account, release: Decimal = Decimal(0)) -> margin.Balances:
+        """Alpaca's buying powers and margins for the account (``margin.py``); ``release`` is a reservation
+        to leave out (the order being filled spends what it reserved)."""
+        settings = account.settings
+        return margin.balances(
+            margin.MarginInputs(
+                kind=settings.get("margin_type", "margin"),
+                max_multiplier=int(settings.get("max_margin_multiplier", "4")),
+                pattern_day_trader=bool(settings.get("pattern_day_trader", False)),
+                cash=account.cash,
+                long_market_value=self._market_value(account),
+                last_equity=account.last_equity,
+                last_maintenance_margin=account.last_maintenance_margin,
+                reserved=self.reserved_cash(account) - release,
+                bought_today=account.bought_today,
+            )
+        )
+
     def buying_power(self, account: Account) -> Decimal:
-        return max(Decimal(0), account.cash - self.reserved_cash(account)).quantize(CENT, ROUND_DOWN)
+        return self.balances(account).buying_power
 
     def held_for_orders(self, account: Account, symbol: str) -> Decimal:
         """Shares committed to open sell orders (unavailable to new sells)."""
@@ -235,8 +256,8 @@ class PaperBrokerEngine:
             "cash": account.cash.quantize(CENT),
             "long_market_value": market_value,
             "equity": (account.cash + market_value).quantize(CENT),
-            "buying_power": self.buying_power(account),
             "last_equity": account.last_equity.quantize(CENT),
+            "last_maintenance_margin": account.last_maintenance_margin.quantize(CENT),
         }
 
     # -- orders -------------------------------------------------------------------------------------------
@@ -247,7 +268,10 @@ class PaperBrokerEngine:
             context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
             self._check_acceptable(account, request)
             order = self._new_order(account, request, self.now)
-            order.status = "new" if self.calendar.is_open(self.now) else "accepted"
+            working = self.calendar.is_open(self.now) or (
+                request.extended_hours and extended_hours.window_at(self.calendar, self.now) is not None
+            )
+            order.status = "new" if working else "accepted"
             order.reserved = self._reservation(order)
             self._index(order)
             self.store.save_order(order)
@@ -270,7 +294,10 @@ class PaperBrokerEngine:
             raise errors.invalid_request("fractional trading is not enabled for this account")
         if request.is_fractional and not self.is_fractionable(request.symbol):
             raise errors.invalid_request(f"asset {request.symbol} is not fractionable")
-        if any(o.symbol == request.symbol and o.side != request.side for o in self.open_orders(account)):
+        if any(
+            o.symbol == request.symbol and could_cross(request, o.side, o.type, o.limit_price)
+            for o in self.open_orders(account)
+        ):
             raise errors.wash_trade()
         if request.side == "buy":
             self._check_buying_power(account, request)
@@ -403,6 +430,9 @@ class PaperBrokerEngine:
         session = self.calendar.session_at(self.now)
         if session is None:
             self._close_pending_session()
+            if self.extended.orders():
+                self.extended.step(target)
+                return
             next_open = self.calendar.next_open(self.now)
             self.now = min(target, next_open)
             if self.now == next_open:
@@ -446,10 +476,13 @@ class PaperBrokerEngine:
         self._closed = day
         self.store.set_meta("closed_session", day.isoformat())
         for order in list(self._open.values()):
-            if order.status in ("new", "partially_filled") and order.time_in_force == "day":
+            working = order.status in ("new", "partially_filled")
+            if working and order.time_in_force == "day" and not order.extended_hours:  # those: to 20:00
                 self._finish(order, "expired")
         for account in self.accounts.values():
             account.last_equity = self._equity(account)
+            account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
+            account.bought_today = Decimal(0)
             account.last_equity_date = day
             self.store.save_account(account)
 
@@ -582,7 +615,7 @@ class PaperBrokerEngine:
         if whole_shares:
             qty = qty.to_integral_value(ROUND_DOWN)
         if order.side == "buy":
-            spendable = account.cash - (self.reserved_cash(account) - order.reserved)
+            spendable = self.balances(account, release=order.reserved).buying_power
             affordable = (spendable / price).quantize(QTY_STEP, ROUND_DOWN) if price > 0 else Decimal(0)
             if whole_shares:
                 affordable = affordable.to_integral_value(ROUND_DOWN)
@@ -600,10 +633,12 @@ class PaperBrokerEngine:
         position = account.positions.setdefault(order.symbol, Position(order.symbol))
         if order.side == "buy":
             account.cash -= value
+            account.bought_today += value
             position.qty += qty
             position.cost_basis += value
         else:
             account.cash += value
+            account.bought_today = max(Decimal(0), account.bought_today - value)
             basis_sold = (position.cost_basis * qty / position.qty) if position.qty else Decimal(0)
             position.qty -= qty
             position.cost_basis = (position.cost_basis - basis_sold) if position.qty else Decimal(0)

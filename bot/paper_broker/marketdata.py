@@ -414,6 +414,22 @@ class MarketData:
                 out[symbol] = float(series.dividend[i])
         return out
 
+    def dividend_factors(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+        """Day ordinals of the symbol's rows and, for each, the factor that adjusts its prices for every cash
+        dividend paid after it: the product over later ex-dates of ``1 - dividend / previous close`` (the
+        CRSP/Alpaca convention), from the ``dividend`` column and the (split-adjusted) closes."""
+        series = self._series(symbol)
+        close = np.where(np.isfinite(series.close), series.close, series.adj_close)
+        previous = np.concatenate([[np.nan], close[:-1]])
+        step = np.where(
+            (series.dividend > 0) & np.isfinite(previous) & (previous > 0),
+            1 - series.dividend / previous,
+            1.0,
+        )
+        # a row's factor multiplies the steps of the ex-dates strictly after it
+        after = np.concatenate([np.cumprod(step[::-1])[::-1][1:], [1.0]])
+        return series.days, after
+
     # -- internals
 
     def _series(self, symbol: str) -> _DailySeries:

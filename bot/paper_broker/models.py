@@ -109,6 +109,10 @@ class Account:
     last_equity: Decimal = Decimal(0)
     last_equity_date: date | None = None
     order_sequence: int = 0
+    last_maintenance_margin: Decimal = Decimal(0)
+    """Maintenance margin at the previous close (a pattern day trader's day-trading power is based on it)."""
+    bought_today: Decimal = Decimal(0)
+    """Net cost of today's purchases, which uses up a pattern day trader's day-trading buying power."""
 
 
 def to_record(obj: Any) -> dict[str, Any]:

@@ -170,3 +170,19 @@ def _bool(body: dict, key: str) -> bool:
     if not isinstance(value, bool):
         raise errors.invalid_request(f"{key} must be a boolean")
     return value
+
+
+def could_cross(request: OrderRequest, side: str, order_type: str, limit_price: Decimal | None) -> bool:
+    """Whether a new order could trade against an open one of the same account on the opposite side: what
+    Alpaca refuses as a potential wash trade. A market order on either side could; two limit orders could
+    only when the buy's limit reaches the sell's (a buy at $50 against a sell at $400 cannot, and Alpaca
+    accepts it)."""
+    if request.side == side:
+        return False
+    if request.type != "limit" or order_type != "limit" or limit_price is None:
+        return True
+    assert request.limit_price is not None
+    buy, sell = (
+        (request.limit_price, limit_price) if request.side == "buy" else (limit_price, request.limit_price)
+    )
+    return buy >= sell

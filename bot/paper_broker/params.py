@@ -6,9 +6,11 @@ date arithmetic it would overflow: out-of-range values get Alpaca's 422 with a m
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time
 
 from bot.paper_broker import errors
+from bot.paper_broker.margin import MULTIPLIERS
 from bot.paper_broker.serialize import NEW_YORK
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,3 +61,188 @@ def date_param(value: str | None, name: str) -> date | None:
     if not EARLIEST.date() <= day < LATEST.date():
         raise _out_of_range(name, value)
     return day
+
+
+CONFIGURATION_FLAGS = ("suspend_trade", "fractional_trading")
+
+
+def configuration_changes(body: dict) -> dict:
+    """The settings a ``PATCH /v2/account/configurations`` body changes, validated: the boolean flags, and
+    ``max_margin_multiplier`` as one of the strings Alpaca's spec lists ("1", "2", "4"). Keys the paper
+    broker does not model (e.g. ``trade_confirm_email``) are accepted and ignored, as before."""
+    changes = {k: body[k] for k in CONFIGURATION_FLAGS if k in body}
+    if any(not isinstance(v, bool) for v in changes.values()):
+        raise errors.invalid_request("configuration flags must be booleans")
+    if "max_margin_multiplier" in body:
+        value = body["max_margin_multiplier"]
+        if not isinstance(value, str) or value not in MULTIPLIERS:
+            raise errors.invalid_request(
+                f"invalid max_margin_multiplier: {value!r}, must be one of {', '.join(MULTIPLIERS)}"
+            )
+        changes["max_margin_multiplier"] = value
+    return changes
+
+
+# -- enumerated parameters: Alpaca refuses values outside its lists, so a typo never passes as a default
+ACTIVITY_TYPES = tuple(
+    [
+        "FILL",
+        "TRANS",
+        "MISC",
+        "ACATC",
+        "ACATS",
+        "CFEE",
+        "CGD",
+        "CSD",
+        "CSW",
+        "DIV",
+        "DIVCGL",
+        "DIVCGS",
+        "DIVFEE",
+        "DIVFT",
+        "DIVNRA",
+        "DIVROC",
+        "DIVTW",
+        "DIVTXEX",
+        "FEE",
+        "INT",
+        "INTNRA",
+        "INTTW",
+        "JNL",
+        "JNLC",
+        "JNLS",
+        "MA",
+        "NC",
+        "OPASN",
+        "OPCA",
+        "OPCSH",
+        "OPEXC",
+        "OPEXP",
+        "OPTRD",
+        "PTC",
+        "PTR",
+        "REO",
+        "REORG",
+        "SPIN",
+        "SPLIT",
+        "FOPT",
+        "OCT",
+    ]
+)
+"""The Trading API spec's ``ActivityType`` enum."""
+ACTIVITY_CATEGORIES = {"trade_activity": frozenset({"FILL"}), "non_trade_activity": None}
+ASSET_CLASSES = (
+    "us_equity",
+    "us_option",
+    "crypto",
+    "crypto_perp",
+    "treasury",
+    "corporate",
+    "global_equity",
+    "us_index",
+    "us_equity_chain",
+    "ipo",
+)
+ASSET_STATUSES = ("active", "inactive")
+EXCHANGES = ("AMEX", "ARCA", "BATS", "NYSE", "NASDAQ", "NYSEARCA", "OTC", "CRYPTO")
+ASSET_ATTRIBUTES = tuple(
+    [
+        "ptp_no_exception",
+        "ptp_with_exception",
+        "ipo",
+        "has_options",
+        "options_late_close",
+        "fractional_eh_enabled",
+        "overnight_tradable",
+        "overnight_halted",
+    ]
+)
+ORDER_SIDES = ("buy", "sell")
+DIRECTIONS = ("asc", "desc")
+HISTORICAL_FEEDS = ("iex", "otc", "sip", "boats")
+LATEST_FEEDS = ("delayed_sip", "iex", "otc", "sip", "boats", "overnight")
+ADJUSTMENTS = ("raw", "split", "dividend", "spin-off", "all")
+
+
+def _invalid(name: str, value: str, allowed: tuple[str, ...], market_data: bool) -> errors.BrokerError:
+    message = f"invalid {name}: {value!r}, must be one of {', '.join(allowed)}"
+    # The Market Data API answers a bad parameter with 400, the Trading API with 422 (as its other fields).
+    return errors.BrokerError(400, 40010000, message) if market_data else errors.invalid_request(message)
+
+
+def choice(
+    value: str | None, name: str, allowed: tuple[str, ...], *, market_data: bool = False
+) -> str | None:
+    """``value`` if it is one of ``allowed`` (None if absent), else Alpaca's error naming the parameter."""
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise _invalid(name, value, allowed, market_data)
+    return value
+
+
+def choices(
+    text: str | None, name: str, allowed: tuple[str, ...], *, upper: bool = False, market_data: bool = False
+) -> frozenset[str] | None:
+    """A comma-separated list parameter, each item checked against ``allowed``; None if absent."""
+    if text is None or text.strip() == "":
+        return None
+    items = [item.strip().upper() if upper else item.strip() for item in text.split(",") if item.strip()]
+    for item in items:
+        choice(item, name, allowed, market_data=market_data)
+    return frozenset(items)
+
+
+def adjustment(text: str | None) -> frozenset[str]:
+    """Alpaca's ``adjustment``: one of raw/split/dividend/spin-off/all or a comma-separated combination;
+    ``all`` means split and dividend (the bundled data has no spin-offs); default raw."""
+    chosen = choices(text, "adjustment", ADJUSTMENTS, market_data=True) or frozenset({"raw"})
+    if "all" in chosen:
+        return frozenset({"split", "dividend"})
+    return frozenset(chosen - {"raw", "spin-off"})
+
+
+def uuid_param(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise errors.invalid_request(f"invalid {name}: {value!r} is not a UUID") from None
+
+
+class AssetFilter:
+    """``GET /v2/assets`` filters, validated: each narrows the list (an unknown value is refused)."""
+
+    def __init__(
+        self,
+        status: str | None,
+        asset_class: str | None,
+        exchange: str | None,
+        attributes: frozenset[str] | None,
+    ) -> None:
+        self.status, self.asset_class, self.exchange, self.attributes = (
+            status,
+            asset_class,
+            exchange,
+            attributes,
+        )
+
+    @classmethod
+    def parse(
+        cls, status: str | None, asset_class: str | None, exchange: str | None, attributes: str | None
+    ) -> AssetFilter:
+        return cls(
+            choice(status, "status", ASSET_STATUSES),
+            choice(asset_class, "asset_class", ASSET_CLASSES),
+            choice(exchange.upper() if exchange else None, "exchange", EXCHANGES),
+            choices(attributes, "attributes", ASSET_ATTRIBUTES),
+        )
+
+    def matches(self, asset: dict) -> bool:
+        return (
+            (self.status is None or asset["status"] == self.status)
+            and (self.asset_class is None or asset["class"] == self.asset_class)
+            and (self.exchange is None or asset["exchange"] == self.exchange)
+            and (self.attributes is None or bool(self.attributes & set(asset["attributes"])))
+        )

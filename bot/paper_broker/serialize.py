@@ -78,7 +78,7 @@ def order_json(order: Order) -> dict[str, Any]:
 
 def account_json(engine: PaperBrokerEngine, account: Account) -> dict[str, Any]:
     summary = engine.account_summary(account)
-    buying_power = dec(summary["buying_power"])
+    margins = engine.balances(account)
     return {
         "id": account.id,
         "account_number": account.account_number,
@@ -91,15 +91,17 @@ def account_json(engine: PaperBrokerEngine, account: Account) -> dict[str, Any]:
         "last_equity": dec(summary["last_equity"]),
         "long_market_value": dec(summary["long_market_value"]),
         "short_market_value": "0",
-        "buying_power": buying_power,
-        "regt_buying_power": buying_power,
-        "non_marginable_buying_power": buying_power,
-        "options_buying_power": buying_power,
-        "initial_margin": "0",
-        "maintenance_margin": "0",
-        "last_maintenance_margin": "0",
+        "buying_power": dec(margins.buying_power),
+        "regt_buying_power": dec(margins.regt_buying_power),
+        "daytrading_buying_power": dec(margins.daytrading_buying_power),
+        "non_marginable_buying_power": dec(margins.non_marginable_buying_power),
+        "options_buying_power": dec(margins.non_marginable_buying_power),
+        "initial_margin": dec(margins.initial_margin),
+        "maintenance_margin": dec(margins.maintenance_margin),
+        "last_maintenance_margin": dec(summary["last_maintenance_margin"]),
         "sma": "0",
-        "multiplier": "1",
+        "multiplier": str(margins.multiplier),
+        "pattern_day_trader": bool(account.settings.get("pattern_day_trader", False)),
         "accrued_fees": "0",
         "pending_transfer_in": "0",
         "pending_transfer_out": "0",
@@ -201,7 +203,7 @@ def configurations_json(account: Account) -> dict[str, Any]:
         "suspend_trade": bool(account.settings.get("suspend_trade")),
         "no_shorting": True,
         "fractional_trading": bool(account.settings.get("fractional_trading", True)),
-        "max_margin_multiplier": "1",
+        "max_margin_multiplier": str(account.settings.get("max_margin_multiplier", "4")),
         "pdt_check": "entry",
         "ptp_no_exception_entry": False,
     }

@@ -147,6 +147,8 @@ class PaperBroker:
         )
         self.faults = FaultInjector(self.config.faults, clock=wall_clock)
         self.app = create_app(self.engine, self.faults)
+        self._market_data_pool = self.app.state.market_data_pool
+        """Kept here: callers may wrap ``self.app`` in middleware of their own before ``start``."""
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -202,6 +204,7 @@ class PaperBroker:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        self._market_data_pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(Exception):
             self.store.close()
 

@@ -12,7 +12,9 @@ example runs on a fresh broker with fault injection off. After every step:
   it (fills from the paginated FILL activities, dividends from the DIV activities);
 * positions == starting positions + net fills per symbol, never negative; the starting lots' FILL history
   matches the accounts file;
-* buying power and cash are never negative; an order's filled_qty is the sum of its fills, never more than its
+* buying power is never negative; on the cash account (the IRA) cash is never negative and buying power
+  never above it, on the margin account buying power is never above twice the equity; an order's
+  filled_qty is the sum of its fills, never more than its
   qty; fills respect limit prices, come after submission and only while the market is open;
 * nothing but the clock moves money: an order, cancel or cancel-all step leaves fills, dividends and cash
   alone.
@@ -261,9 +263,13 @@ def check_books(account: Account, calendar: TradingCalendar, start: datetime, mo
     sold = sum((fill_value(f) for f in fills if f["side"] == "sell"), Decimal(0))
     dividends = sum((Decimal(d["net_amount"]) for d in books.dividends), Decimal(0))
     assert cash == spec.cash - bought + sold + dividends, (cash, spec.cash, bought, sold, dividends)
-    assert cash >= 0
     buying_power = Decimal(books.account["buying_power"])
-    assert 0 <= buying_power <= cash
+    equity = Decimal(books.account["equity"])
+    if spec.settings.margin_type == "cash":
+        assert cash >= 0
+        assert 0 <= buying_power <= cash
+    else:  # a margin account may borrow, up to twice its equity in all (Reg T's 50% initial margin)
+        assert 0 <= buying_power <= 2 * equity
 
     expected: dict[str, Decimal] = defaultdict(Decimal)
     for position in spec.positions:

@@ -148,7 +148,9 @@ def test_day_orders_expire_at_the_close_and_release_buying_power(broker, trading
     broker.advance_to(NEW_YORK_CLOSE_UTC + timedelta(minutes=1))
     expired = trading.get_order_by_id(order.id)
     assert expired.status == OrderStatus.EXPIRED and expired.expired_at is not None
-    assert Decimal(trading.get_account().buying_power) == start_bp
+    account = trading.get_account()  # a margin account: its buying power also moved with SPY's price
+    unreserved = (Decimal(account.equity) - Decimal(account.initial_margin)) * 2
+    assert Decimal(account.buying_power) == unreserved
 
 
 def test_gtc_orders_survive_the_close(broker, trading):
@@ -218,6 +220,34 @@ def test_order_opposite_to_an_open_one_is_refused_as_a_potential_wash_trade(brok
     error = rejected(lambda: trading.submit_order(market("SPY", OrderSide.SELL, qty=1)))
     assert (error.status_code, error.code) == (403, 40310000)
     assert error.message == "potential wash trade detected. use complex orders"
+
+
+def limit(side: OrderSide, price: float, qty: float = 1, symbol: str = "SPY") -> LimitOrderRequest:
+    return LimitOrderRequest(
+        symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.DAY, limit_price=price
+    )
+
+
+def test_opposite_limit_orders_that_cannot_cross_are_accepted_as_on_alpaca(broker, trading):
+    resting_sell = trading.submit_order(limit(OrderSide.SELL, 400))
+    low_buy = trading.submit_order(limit(OrderSide.BUY, 50))  # $50 < $400: the two can never trade
+    assert {o.id for o in trading.get_orders()} == {resting_sell.id, low_buy.id}
+    for crossing in (
+        limit(OrderSide.BUY, 400),
+        limit(OrderSide.BUY, 450),
+        market("SPY", OrderSide.BUY, qty=1),
+    ):
+        error = rejected(lambda crossing=crossing: trading.submit_order(crossing))
+        assert (error.status_code, error.code) == (403, 40310000)
+        assert error.message == "potential wash trade detected. use complex orders"
+    assert trading.submit_order(limit(OrderSide.SELL, 60)).status  # above the $50 buy: accepted
+    error = rejected(
+        lambda: trading.submit_order(limit(OrderSide.SELL, 50))
+    )  # at the buy's limit: could cross
+    assert error.message == "potential wash trade detected. use complex orders"
+    broker.advance(minutes=30)  # SPY trades near $320: neither the $50 buy nor the $400 sell fills
+    assert trading.get_order_by_id(low_buy.id).status == OrderStatus.NEW
+    assert trading.get_order_by_id(resting_sell.id).status == OrderStatus.NEW
 
 
 def test_insufficient_buying_power_and_quantity(broker, trading):
