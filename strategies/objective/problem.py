@@ -224,7 +224,6 @@ def decide(inputs: DecisionInputs, gamma: float, *, waiting_ruled_out: bool = Fa
 
 def _solve(inputs: DecisionInputs, gamma: float) -> tuple[np.ndarray | None, str]:
     """The optimum's post-trade weights (None when the solver reports no solution) and its status."""
-    e = inputs.weights - inputs.targets
     layout = _layout(
         inputs.n,
         tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
@@ -232,14 +231,53 @@ def _solve(inputs: DecisionInputs, gamma: float) -> tuple[np.ndarray | None, str
         tuple(np.flatnonzero(inputs.vector("frozen"))),
     )
     solution = layout.solve(
-        p=OBJECTIVE_SCALE * gamma * (inputs.covariance + inputs.covariance.T),  # 2 gamma S, symmetrised
+        p=OBJECTIVE_SCALE * gamma * layout.p_entries(inputs.covariance),  # 2 gamma S, symmetrised
         q=OBJECTIVE_SCALE * layout.linear(inputs),
-        b=layout.rhs(inputs, e),
+        b=layout.rhs(
+            (inputs.weights - inputs.targets)[None, :],
+            inputs.targets,
+            np.array([inputs.cash_min]),
+            inputs.cash_goal,
+        )[0],
     )
     status = str(solution.status)
     if status not in ("Solved", "AlmostSolved"):
         return None, f"the solver stopped with {status}"
     return np.asarray(solution.x[: inputs.n]) + inputs.targets, status
+
+
+def trade_many(
+    weights: np.ndarray,
+    rows: np.ndarray,
+    gammas: np.ndarray,
+    inputs: DecisionInputs,
+    cash_min: np.ndarray,
+) -> np.ndarray:
+    """``weights`` with each of ``rows`` replaced by its optimum, as :func:`decide` gives it when
+    :func:`waits_many` has ruled waiting out: a sweep of risk aversions (row ``r`` at ``gammas[r]``, cash
+    floor ``cash_min[r]``) on one session. ``inputs`` holds what the rows share (its ``weights`` and
+    ``cash_min`` are not read). The solver gets exactly the numbers :func:`decide` would give it, assembled
+    once for the batch; a row the solver gives no answer for keeps its weights (the decision waits).
+    """
+    n = weights.shape[1]
+    layout = _layout(
+        n,
+        tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
+        tuple(np.flatnonzero(inputs.vector("impact") > 0)),
+        tuple(np.flatnonzero(inputs.vector("frozen"))),
+    )
+    entries = layout.p_entries(inputs.covariance)
+    q = OBJECTIVE_SCALE * layout.linear(inputs)
+    b = layout.rhs(weights[rows] - inputs.targets, inputs.targets, cash_min[rows], inputs.cash_goal)
+    out = weights.copy()
+    for k, row in enumerate(rows):
+        solution = layout.solve(OBJECTIVE_SCALE * float(gammas[row]) * entries, q, b[k])
+        if str(solution.status) not in ("Solved", "AlmostSolved"):
+            continue
+        w = weights[row]
+        x = np.asarray(solution.x[:n]) + inputs.targets
+        out[row] = w + np.where(np.abs(x - w) > TRADE_EPSILON, x - w, 0.0)
+    return out
 
 
 class _Layout:
@@ -288,43 +326,49 @@ class _Layout:
         self.solver: clarabel.DefaultSolver | None = None
         self.lock = threading.Lock()  # one solver object per shape: accounts deciding in threads take turns
 
+    def p_entries(self, covariance: np.ndarray) -> np.ndarray:
+        """``S + S'`` at the entries of ``P`` (times ``OBJECTIVE_SCALE * gamma`` it is the risk term's)."""
+        return (covariance + covariance.T)[self.p_rows, self.p_cols]
+
     def linear(self, inputs: DecisionInputs) -> np.ndarray:
         return np.concatenate(
             [
                 np.zeros(self.n),
                 inputs.half_spread,
-                inputs.sell_tax[self.taxed] if self.taxed.size else [],
-                inputs.impact[self.impacted] if self.impacted.size else [],
+                inputs.vector("sell_tax")[self.taxed] if self.taxed.size else [],
+                inputs.vector("impact")[self.impacted] if self.impacted.size else [],
                 [inputs.cash_drag],
             ]
         )
 
-    def rhs(self, inputs: DecisionInputs, e: np.ndarray) -> np.ndarray:
-        targets = inputs.targets
+    def rhs(self, e: np.ndarray, targets: np.ndarray, cash_min: np.ndarray, cash_goal: float) -> np.ndarray:
+        """Right-hand sides, one row per deviation ``e`` (rows x assets) and cash floor ``cash_min``."""
+        rows = e.shape[0]
         total = float(targets.sum())
-        return np.concatenate(
+        column = np.ones((rows, 1))
+        return np.hstack(
             [
-                e[list(self.frozen)],
+                e[:, list(self.frozen)],
                 e,
                 -e,
-                targets,
-                -e[self.taxed],
-                np.zeros(self.taxed.size),
-                [1.0 - inputs.cash_min - total],
-                [-(1.0 - inputs.cash_goal - total)],
-                [0.0],
-                np.tile([0.0, 1.0, 0.0], self.impacted.size),
+                np.tile(targets, (rows, 1)),
+                -e[:, self.taxed],
+                np.zeros((rows, self.taxed.size)),
+                (1.0 - cash_min - total)[:, None],
+                column * -(1.0 - cash_goal - total),
+                column * 0.0,
+                np.tile([0.0, 1.0, 0.0], (rows, self.impacted.size)),
             ]
         )
 
     def solve(self, p: np.ndarray, q: np.ndarray, b: np.ndarray):  # noqa: ANN201 - clarabel.DefaultSolution
-        data = p[self.p_rows, self.p_cols]
+        """Solve with ``P``'s entries ``p`` (:meth:`p_entries` scaled), ``q`` and ``b``."""
         with self.lock:
             if self.solver is None:
-                self.p.data = data
+                self.p.data = p
                 self.solver = clarabel.DefaultSolver(self.p, q, self.a, b, self.cones, _SETTINGS)
             else:
-                self.solver.update(P=data, q=q, b=b)
+                self.solver.update(P=p, q=q, b=b)
             return self.solver.solve()
 
 

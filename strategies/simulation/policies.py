@@ -17,7 +17,7 @@ from datetime import date
 
 import numpy as np
 
-from strategies.objective.problem import DEFAULT_CASH_DRAG, DecisionInputs, decide, waits_many
+from strategies.objective.problem import DEFAULT_CASH_DRAG, DecisionInputs, trade_many, waits_many
 from strategies.planner import BAND_EDGE_INSET, TradeTo
 from strategies.schedules import EverySession, Schedule
 from strategies.simulation.path import SimContext
@@ -66,20 +66,18 @@ class ObjectivePolicy:
             cash_goal,
             self.cash_drag,
         )
-        wanted = weights.copy()
-        for row in np.flatnonzero(~wait):
-            inputs = DecisionInputs(
-                weights[row],
-                context.targets,
-                covariance,
-                costs.half_spread,
-                costs.impact,
-                cash_min=float(cash_min[row]),
-                cash_goal=cash_goal,
-                cash_drag=self.cash_drag,
-            )
-            wanted[row] = decide(inputs, float(gammas[row]), waiting_ruled_out=True).weights
-        return wanted
+        if wait.all():
+            return weights.copy()
+        shared = DecisionInputs(
+            weights[0],
+            context.targets,
+            covariance,
+            costs.half_spread,
+            costs.impact,
+            cash_goal=cash_goal,
+            cash_drag=self.cash_drag,
+        )
+        return trade_many(weights, np.flatnonzero(~wait), gammas, shared, cash_min)
 
 
 @dataclass(frozen=True)
