@@ -269,14 +269,17 @@ def trade_many(
     entries = layout.p_entries(inputs.covariance)
     q = OBJECTIVE_SCALE * layout.linear(inputs)
     b = layout.rhs(weights[rows] - inputs.targets, inputs.targets, cash_min[rows], inputs.cash_goal)
-    out = weights.copy()
+    solved = np.zeros(rows.size, dtype=bool)
+    x = np.empty((rows.size, n))
     for k, row in enumerate(rows):
         solution = layout.solve(OBJECTIVE_SCALE * float(gammas[row]) * entries, q, b[k])
-        if str(solution.status) not in ("Solved", "AlmostSolved"):
-            continue
-        w = weights[row]
-        x = np.asarray(solution.x[:n]) + inputs.targets
-        out[row] = w + np.where(np.abs(x - w) > TRADE_EPSILON, x - w, 0.0)
+        if str(solution.status) in ("Solved", "AlmostSolved"):
+            solved[k] = True
+            x[k] = solution.x[:n]
+    done, w = rows[solved], weights[rows[solved]]
+    trades = x[solved] + inputs.targets - w
+    out = weights.copy()
+    out[done] = w + np.where(np.abs(trades) > TRADE_EPSILON, trades, 0.0)
     return out
 
 
