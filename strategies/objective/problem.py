@@ -271,8 +271,9 @@ def trade_many(
     b = layout.rhs(weights[rows] - inputs.targets, inputs.targets, cash_min[rows], inputs.cash_goal)
     solved = np.zeros(rows.size, dtype=bool)
     x = np.empty((rows.size, n))
-    for k, row in enumerate(rows):
-        solution = layout.solve(OBJECTIVE_SCALE * float(gammas[row]) * entries, q, b[k])
+    scaled = (OBJECTIVE_SCALE * gammas[rows])[:, None] * entries  # 2 gamma S per row, as decide() has it
+    for k in range(rows.size):
+        solution = layout.solve(scaled[k], q, b[k])
         if str(solution.status) in ("Solved", "AlmostSolved"):
             solved[k] = True
             x[k] = solution.x[:n]
@@ -346,23 +347,21 @@ class _Layout:
 
     def rhs(self, e: np.ndarray, targets: np.ndarray, cash_min: np.ndarray, cash_goal: float) -> np.ndarray:
         """Right-hand sides, one row per deviation ``e`` (rows x assets) and cash floor ``cash_min``."""
-        rows = e.shape[0]
+        n, n_f, n_s = self.n, len(self.frozen), self.taxed.size
         total = float(targets.sum())
-        column = np.ones((rows, 1))
-        return np.hstack(
-            [
-                e[:, list(self.frozen)],
-                e,
-                -e,
-                np.tile(targets, (rows, 1)),
-                -e[:, self.taxed],
-                np.zeros((rows, self.taxed.size)),
-                (1.0 - cash_min - total)[:, None],
-                column * -(1.0 - cash_goal - total),
-                column * 0.0,
-                np.tile([0.0, 1.0, 0.0], (rows, self.impacted.size)),
-            ]
-        )
+        b = np.zeros((e.shape[0], self.a.shape[0]))
+        b[:, :n_f] = e[:, list(self.frozen)]  # frozen: d_i = e_i
+        at = n_f
+        b[:, at : at + n] = e  # u >= z
+        b[:, at + n : at + 2 * n] = -e  # u >= -z
+        b[:, at + 2 * n : at + 3 * n] = targets  # x >= 0
+        at += 3 * n
+        b[:, at : at + n_s] = -e[:, self.taxed]  # s >= amount sold (then s >= 0: zeros)
+        at += 2 * n_s
+        b[:, at] = 1.0 - cash_min - total  # cash floor
+        b[:, at + 1] = -(1.0 - cash_goal - total)  # y >= idle cash (then y >= 0: zero)
+        b[:, at + 3 + 1 :: 3] = 1.0  # power cones (t, 1, u)
+        return b
 
     def solve(self, p: np.ndarray, q: np.ndarray, b: np.ndarray):  # noqa: ANN201 - clarabel.DefaultSolution
         """Solve with ``P``'s entries ``p`` (:meth:`p_entries` scaled), ``q`` and ``b``."""
