@@ -29,6 +29,7 @@ backtester's planner in ``tests/strategies/simulation``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -70,13 +71,17 @@ TARGET = TrackingTarget.preset("balanced")
 # -- data ---------------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def load(name: str) -> tuple[PriceHistory, np.ndarray, np.ndarray, SimCosts]:
-    """History of the portfolio's assets, its returns (row 0 zero, row t into close t), targets, costs."""
+    """History of the portfolio's assets, its returns (row 0 zero, row t into close t), targets, costs;
+    read once per process (a worker runs many chunks of the same portfolio's paths)."""
     allocation: TargetAllocation = LIBRARY[name]
     history = load_history(allocation.symbols, None, END)
     returns = daily_returns(history)
     targets = np.array([float(allocation.weight(s)) for s in history.symbols])
-    return history, returns, targets, sim_costs(history, returns, ACCOUNT)
+    costs = sim_costs(history, returns, ACCOUNT)
+    returns.flags.writeable = targets.flags.writeable = False  # shared by every run of the process
+    return history, returns, targets, costs
 
 
 def real_cells(name: str, risk: RiskModel | None = None) -> list[Cell]:
@@ -99,13 +104,19 @@ def bootstrap_cells(
     history, returns, targets, costs = load(name)
     pool = returns[1:]
     length = WARMUP + years * 252
-    days = tuple(load_history(["SPY"], date(2003, 1, 2), END).days[: length + 1])
+    days = _calendar()[: length + 1]
     sampler = StationaryBootstrap(BLOCK, pool, seed=np.random.default_rng(seed))
     cells = []
     for i, (positional, _) in enumerate(sampler.bootstrap(paths)):
         path = np.vstack([np.zeros(targets.size), positional[0][:length]])
         cells.append(run_cell(name, f"path {i}", path, days, targets, costs, WARMUP, length, risk=risk))
     return cells
+
+
+@functools.cache
+def _calendar() -> tuple[date, ...]:
+    """Session dates the resampled paths are laid on (they only set the calendar baselines' checks)."""
+    return tuple(load_history(["SPY"], date(2003, 1, 2), END).days)
 
 
 # -- the run ------------------------------------------------------------------------------------------------
