@@ -33,7 +33,7 @@ import functools
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -51,6 +51,7 @@ from bot.backtest.frontier import (  # noqa: E402
     sim_costs,
 )
 from bot.backtest.library import LIBRARY  # noqa: E402
+from strategies.objective import problem  # noqa: E402
 from strategies.objective.calibrate import TrackingTarget  # noqa: E402
 from strategies.objective.risk import RiskModel  # noqa: E402
 from strategies.simulation.path import SimCosts  # noqa: E402
@@ -125,7 +126,23 @@ def _calendar() -> tuple[date, ...]:
 def _job(args: tuple) -> list[Cell]:
     kind, name, paths, years, seed, shape = args
     risk = RiskModel(shape=shape)
+    # Clarabel scales every later update of a solver by the first problem it was built with; without this a
+    # job's numbers would depend (within the solver's tolerance) on which jobs its worker ran before it
+    problem._layout.cache_clear()
     return real_cells(name, risk) if kind == "real" else bootstrap_cells(name, paths, years, seed, risk)
+
+
+def _run(jobs: list[tuple], workers: int, started: float) -> list[list[Cell]]:
+    """Every job's cells, in the order of ``jobs``; progress and the time left on stderr."""
+    results: list[list[Cell] | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            elapsed = time.perf_counter() - started
+            left = elapsed / done * (len(jobs) - done)
+            print(f"{done}/{len(jobs)} jobs, {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr)
+    return [r for r in results if r is not None]
 
 
 def main() -> None:
@@ -153,8 +170,7 @@ def main() -> None:
         for i in range(chunks)
         if args.paths > 0
     ]
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(_job, jobs))
+    results = _run(jobs, args.workers, started)
     real = [c for batch, job in zip(results, jobs, strict=True) if job[0] == "real" for c in batch]
     boot = [c for batch, job in zip(results, jobs, strict=True) if job[0] == "boot" for c in batch]
     from objective_report import report  # the scoreboard, beside this script
