@@ -164,9 +164,10 @@ def main() -> None:
     started = time.perf_counter()
     jobs = [] if args.skip_real else [("real", n, 0, 0, 0, args.shape) for n in args.portfolios]
     chunks = max(1, args.paths // 10)  # bootstrap paths in chunks, so both workers stay busy
+    # seeds by the portfolio's place in the library: a run of some portfolios gives their rows of a full run
     jobs += [
-        ("boot", n, args.paths // chunks, args.years, 1000 * k + i, args.shape)
-        for k, n in enumerate(args.portfolios)
+        ("boot", n, args.paths // chunks, args.years, 1000 * list(LIBRARY).index(n) + i, args.shape)
+        for n in args.portfolios
         for i in range(chunks)
         if args.paths > 0
     ]

@@ -328,6 +328,8 @@ class _Layout:
         self.p_rows = self.p.indices[:nnz].copy()
         self.p_cols = np.repeat(np.arange(self.size), np.diff(self.p.indptr))
         self.solver: clarabel.DefaultSolver | None = None
+        self.q = np.zeros(0)
+        """The solver's current ``q``."""
         self.lock = threading.Lock()  # one solver object per shape: accounts deciding in threads take turns
 
     def p_entries(self, covariance: np.ndarray) -> np.ndarray:
@@ -369,8 +371,11 @@ class _Layout:
             if self.solver is None:
                 self.p.data = p
                 self.solver = clarabel.DefaultSolver(self.p, q, self.a, b, self.cones, _SETTINGS)
+            elif np.array_equal(q, self.q):  # a sweep's q does not change: only P and b are new
+                self.solver.update(P=p, b=b)
             else:
                 self.solver.update(P=p, q=q, b=b)
+            self.q = q
             return self.solver.solve()
 
 
