@@ -15,7 +15,9 @@ Run from the project root::
 * **Real history**: 2004-12 .. 2022 and its sub-periods 2004-12 .. 2009, 2010 .. 2015, 2016 .. 2022.
 * **Resampled histories**: ``--paths`` per portfolio, a stationary bootstrap (``arch``) of the portfolio's
   daily return rows (all assets of a session together) with a mean block of 21 sessions (a month), each
-  ``--years`` long after two years of warm-up for the risk forecasts. Fixed seeds.
+  ``--years`` long after two years of warm-up for the risk forecasts. Fixed seeds, by the portfolio's
+  place in the library, and every job starts with no solvers: a run of some portfolios (``--portfolios``)
+  gives exactly their rows of a full run, whatever ``--workers``.
 * **Frontier**: the objective at fixed risk aversions (``bot.backtest.frontier.GAMMAS``); "dominates" means
   some risk aversion has both lower tracking error and lower turnover-plus-cost than the baseline. The
   baselines, the runs and the verdicts are ``bot/backtest/frontier.py``, shared with ``rebalance-bot tune``.
@@ -23,7 +25,7 @@ Run from the project root::
   quarter on the trailing two years (``strategies.objective.calibrate``), on real history.
 
 The simulation is ``strategies/simulation`` (weight space, the same decisions; checked against the
-backtester's planner in ``tests/strategies/simulation``).
+backtester's planner in ``tests/strategies/simulation``). Progress and the time left go to stderr.
 """
 
 from __future__ import annotations

@@ -28,7 +28,14 @@ walk-forward evaluation makes hundreds of thousands of decisions. ``tests/strate
 assembly against the same model written in cvxpy.
 
 Before solving, :func:`waits` tests the optimality conditions of "no trade" exactly (the subgradient of
-the cost at zero trade against the risk gradient): most sessions end there, without a solve.
+the cost at zero trade against the risk gradient): most sessions end there, without a solve. A simulated
+sweep of risk aversions tests every row at once (:func:`waits_many`) and solves the rest with
+:func:`trade_many`, which hands Clarabel the very numbers :func:`decide` would, assembled once per session.
+
+One solver is kept per problem shape and later solves only update its data. Clarabel scales updated data
+with the equilibration of the *first* problem the solver was built with, so an answer can differ, within
+the solver's tolerance, with what the process solved first; an evaluation that must reproduce exactly
+starts from no solvers (``_layout.cache_clear()``).
 """
 
 from __future__ import annotations
@@ -224,12 +231,7 @@ def decide(inputs: DecisionInputs, gamma: float, *, waiting_ruled_out: bool = Fa
 
 def _solve(inputs: DecisionInputs, gamma: float) -> tuple[np.ndarray | None, str]:
     """The optimum's post-trade weights (None when the solver reports no solution) and its status."""
-    layout = _layout(
-        inputs.n,
-        tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
-        tuple(np.flatnonzero(inputs.vector("impact") > 0)),
-        tuple(np.flatnonzero(inputs.vector("frozen"))),
-    )
+    layout = _layout_of(inputs)
     solution = layout.solve(
         p=OBJECTIVE_SCALE * gamma * layout.p_entries(inputs.covariance),  # 2 gamma S, symmetrised
         q=OBJECTIVE_SCALE * layout.linear(inputs),
@@ -260,12 +262,7 @@ def trade_many(
     once for the batch; a row the solver gives no answer for keeps its weights (the decision waits).
     """
     n = weights.shape[1]
-    layout = _layout(
-        n,
-        tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
-        tuple(np.flatnonzero(inputs.vector("impact") > 0)),
-        tuple(np.flatnonzero(inputs.vector("frozen"))),
-    )
+    layout = _layout_of(inputs)
     entries = layout.p_entries(inputs.covariance)
     q = OBJECTIVE_SCALE * layout.linear(inputs)
     b = layout.rhs(weights[rows] - inputs.targets, inputs.targets, cash_min[rows], inputs.cash_goal)
@@ -377,6 +374,16 @@ class _Layout:
                 self.solver.update(P=p, q=q, b=b)
             self.q = q
             return self.solver.solve()
+
+
+def _layout_of(inputs: DecisionInputs) -> _Layout:
+    """The layout (and solver) for the shape of ``inputs``."""
+    return _layout(
+        inputs.n,
+        tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
+        tuple(np.flatnonzero(inputs.vector("impact") > 0)),
+        tuple(np.flatnonzero(inputs.vector("frozen"))),
+    )
 
 
 @functools.lru_cache(maxsize=64)
