@@ -4,7 +4,7 @@ real history and on resampled histories.
 Run from the project root::
 
     python scripts/bench_objective.py [--paths 200] [--years 6] [--workers 2] [--markdown] [--plot PNG]
-                                      [--json OUT] [--portfolios NAME ...]
+                                      [--json OUT] [--portfolios NAME ...] [--save DIR]
 
 * **Portfolios**: the 17 of ``bot/backtest/library.py`` (2 to 12 assets, four with cash).
 * **Costs**: the paper broker's model (``bot/backtest/costs.CostModel``: half-spread, square-root impact
@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -134,16 +135,27 @@ def _job(args: tuple) -> list[Cell]:
     return real_cells(name, risk) if kind == "real" else bootstrap_cells(name, paths, years, seed, risk)
 
 
-def _run(jobs: list[tuple], workers: int, started: float) -> list[list[Cell]]:
-    """Every job's cells, in the order of ``jobs``; progress and the time left on stderr."""
+def _run(jobs: list[tuple], workers: int, started: float, save: Path | None) -> list[list[Cell]]:
+    """Every job's cells, in the order of ``jobs``; progress and the time left on stderr. With ``save``,
+    each job's cells are kept there as it finishes and a job already kept is not run again, so a long run
+    can be resumed, or reported on with a smaller ``--paths`` (the first chunks of every portfolio)."""
     results: list[list[Cell] | None] = [None] * len(jobs)
+    kept = [None if save is None else save / ("_".join(map(str, job)) + ".pickle") for job in jobs]
+    for i, file in enumerate(kept):
+        if file is not None and file.exists():
+            results[i] = pickle.loads(file.read_bytes())
+    todo = [i for i, r in enumerate(results) if r is None]
     with ProcessPoolExecutor(workers) as pool:
-        futures = {pool.submit(_job, job): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(_job, jobs[i]): i for i in todo}
         for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
+            i = futures[future]
+            results[i] = future.result()
+            if (file := kept[i]) is not None:
+                file.with_suffix(".tmp").write_bytes(pickle.dumps(results[i]))
+                file.with_suffix(".tmp").rename(file)
             elapsed = time.perf_counter() - started
-            left = elapsed / done * (len(jobs) - done)
-            print(f"{done}/{len(jobs)} jobs, {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr)
+            left = elapsed / done * (len(todo) - done)
+            print(f"{done}/{len(todo)} jobs, {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr)
     return [r for r in results if r is not None]
 
 
@@ -157,6 +169,9 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument(
+        "--save", type=Path, help="keep each job's cells in this folder; a job kept there is not rerun"
+    )
+    parser.add_argument(
         "--shape", type=float, default=RiskModel().shape, help="RiskModel.shape (1: one-period)"
     )
     parser.add_argument(
@@ -166,14 +181,17 @@ def main() -> None:
     started = time.perf_counter()
     jobs = [] if args.skip_real else [("real", n, 0, 0, 0, args.shape) for n in args.portfolios]
     chunks = max(1, args.paths // 10)  # bootstrap paths in chunks, so both workers stay busy
-    # seeds by the portfolio's place in the library: a run of some portfolios gives their rows of a full run
+    # seeds by the portfolio's place in the library: a run of some portfolios gives their rows of a full run;
+    # every portfolio's first chunk before any second one, so a run cut short has all portfolios alike
     jobs += [
         ("boot", n, args.paths // chunks, args.years, 1000 * list(LIBRARY).index(n) + i, args.shape)
-        for n in args.portfolios
         for i in range(chunks)
+        for n in args.portfolios
         if args.paths > 0
     ]
-    results = _run(jobs, args.workers, started)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+    results = _run(jobs, args.workers, started, args.save)
     real = [c for batch, job in zip(results, jobs, strict=True) if job[0] == "real" for c in batch]
     boot = [c for batch, job in zip(results, jobs, strict=True) if job[0] == "boot" for c in batch]
     from objective_report import report  # the scoreboard, beside this script
