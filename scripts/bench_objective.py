@@ -4,7 +4,7 @@ real history and on resampled histories.
 Run from the project root::
 
     python scripts/bench_objective.py [--paths 200] [--years 6] [--workers 2] [--markdown] [--plot PNG]
-                                      [--json OUT] [--portfolios NAME ...]
+                                      [--json OUT] [--portfolios NAME ...] [--save DIR]
 
 * **Portfolios**: the 17 of ``bot/backtest/library.py`` (2 to 12 assets, four with cash).
 * **Costs**: the paper broker's model (``bot/backtest/costs.CostModel``: half-spread, square-root impact
@@ -15,7 +15,9 @@ Run from the project root::
 * **Real history**: 2004-12 .. 2022 and its sub-periods 2004-12 .. 2009, 2010 .. 2015, 2016 .. 2022.
 * **Resampled histories**: ``--paths`` per portfolio, a stationary bootstrap (``arch``) of the portfolio's
   daily return rows (all assets of a session together) with a mean block of 21 sessions (a month), each
-  ``--years`` long after two years of warm-up for the risk forecasts. Fixed seeds.
+  ``--years`` long after two years of warm-up for the risk forecasts. Fixed seeds, by the portfolio's
+  place in the library, and every job starts with no solvers: a run of some portfolios (``--portfolios``)
+  gives exactly their rows of a full run, whatever ``--workers``.
 * **Frontier**: the objective at fixed risk aversions (``bot.backtest.frontier.GAMMAS``); "dominates" means
   some risk aversion has both lower tracking error and lower turnover-plus-cost than the baseline. The
   baselines, the runs and the verdicts are ``bot/backtest/frontier.py``, shared with ``rebalance-bot tune``.
@@ -23,16 +25,18 @@ Run from the project root::
   quarter on the trailing two years (``strategies.objective.calibrate``), on real history.
 
 The simulation is ``strategies/simulation`` (weight space, the same decisions; checked against the
-backtester's planner in ``tests/strategies/simulation``).
+backtester's planner in ``tests/strategies/simulation``). Progress and the time left go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import pickle
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -50,6 +54,7 @@ from bot.backtest.frontier import (  # noqa: E402
     sim_costs,
 )
 from bot.backtest.library import LIBRARY  # noqa: E402
+from strategies.objective import problem  # noqa: E402
 from strategies.objective.calibrate import TrackingTarget  # noqa: E402
 from strategies.objective.risk import RiskModel  # noqa: E402
 from strategies.simulation.path import SimCosts  # noqa: E402
@@ -70,13 +75,17 @@ TARGET = TrackingTarget.preset("balanced")
 # -- data ---------------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def load(name: str) -> tuple[PriceHistory, np.ndarray, np.ndarray, SimCosts]:
-    """History of the portfolio's assets, its returns (row 0 zero, row t into close t), targets, costs."""
+    """History of the portfolio's assets, its returns (row 0 zero, row t into close t), targets, costs;
+    read once per process (a worker runs many chunks of the same portfolio's paths)."""
     allocation: TargetAllocation = LIBRARY[name]
     history = load_history(allocation.symbols, None, END)
     returns = daily_returns(history)
     targets = np.array([float(allocation.weight(s)) for s in history.symbols])
-    return history, returns, targets, sim_costs(history, returns, ACCOUNT)
+    costs = sim_costs(history, returns, ACCOUNT)
+    returns.flags.writeable = targets.flags.writeable = False  # shared by every run of the process
+    return history, returns, targets, costs
 
 
 def real_cells(name: str, risk: RiskModel | None = None) -> list[Cell]:
@@ -99,7 +108,7 @@ def bootstrap_cells(
     history, returns, targets, costs = load(name)
     pool = returns[1:]
     length = WARMUP + years * 252
-    days = tuple(load_history(["SPY"], date(2003, 1, 2), END).days[: length + 1])
+    days = _calendar()[: length + 1]
     sampler = StationaryBootstrap(BLOCK, pool, seed=np.random.default_rng(seed))
     cells = []
     for i, (positional, _) in enumerate(sampler.bootstrap(paths)):
@@ -108,13 +117,46 @@ def bootstrap_cells(
     return cells
 
 
+@functools.cache
+def _calendar() -> tuple[date, ...]:
+    """Session dates the resampled paths are laid on (they only set the calendar baselines' checks)."""
+    return tuple(load_history(["SPY"], date(2003, 1, 2), END).days)
+
+
 # -- the run ------------------------------------------------------------------------------------------------
 
 
 def _job(args: tuple) -> list[Cell]:
     kind, name, paths, years, seed, shape = args
     risk = RiskModel(shape=shape)
+    # Clarabel scales every later update of a solver by the first problem it was built with; without this a
+    # job's numbers would depend (within the solver's tolerance) on which jobs its worker ran before it
+    problem._layout.cache_clear()
     return real_cells(name, risk) if kind == "real" else bootstrap_cells(name, paths, years, seed, risk)
+
+
+def _run(jobs: list[tuple], workers: int, started: float, save: Path | None) -> list[list[Cell]]:
+    """Every job's cells, in the order of ``jobs``; progress and the time left on stderr. With ``save``,
+    each job's cells are kept there as it finishes and a job already kept is not run again, so a long run
+    can be resumed, or reported on with a smaller ``--paths`` (the first chunks of every portfolio)."""
+    results: list[list[Cell] | None] = [None] * len(jobs)
+    kept = [None if save is None else save / ("_".join(map(str, job)) + ".pickle") for job in jobs]
+    for i, file in enumerate(kept):
+        if file is not None and file.exists():
+            results[i] = pickle.loads(file.read_bytes())
+    todo = [i for i, r in enumerate(results) if r is None]
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {pool.submit(_job, jobs[i]): i for i in todo}
+        for done, future in enumerate(as_completed(futures), start=1):
+            i = futures[future]
+            results[i] = future.result()
+            if (file := kept[i]) is not None:
+                file.with_suffix(".tmp").write_bytes(pickle.dumps(results[i]))
+                file.with_suffix(".tmp").rename(file)
+            elapsed = time.perf_counter() - started
+            left = elapsed / done * (len(todo) - done)
+            print(f"{done}/{len(todo)} jobs, {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr)
+    return [r for r in results if r is not None]
 
 
 def main() -> None:
@@ -127,6 +169,9 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument(
+        "--save", type=Path, help="keep each job's cells in this folder; a job kept there is not rerun"
+    )
+    parser.add_argument(
         "--shape", type=float, default=RiskModel().shape, help="RiskModel.shape (1: one-period)"
     )
     parser.add_argument(
@@ -136,14 +181,17 @@ def main() -> None:
     started = time.perf_counter()
     jobs = [] if args.skip_real else [("real", n, 0, 0, 0, args.shape) for n in args.portfolios]
     chunks = max(1, args.paths // 10)  # bootstrap paths in chunks, so both workers stay busy
+    # seeds by the portfolio's place in the library: a run of some portfolios gives their rows of a full run;
+    # every portfolio's first chunk before any second one, so a run cut short has all portfolios alike
     jobs += [
-        ("boot", n, args.paths // chunks, args.years, 1000 * k + i, args.shape)
-        for k, n in enumerate(args.portfolios)
+        ("boot", n, args.paths // chunks, args.years, 1000 * list(LIBRARY).index(n) + i, args.shape)
         for i in range(chunks)
+        for n in args.portfolios
         if args.paths > 0
     ]
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(_job, jobs))
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+    results = _run(jobs, args.workers, started, args.save)
     real = [c for batch, job in zip(results, jobs, strict=True) if job[0] == "real" for c in batch]
     boot = [c for batch, job in zip(results, jobs, strict=True) if job[0] == "boot" for c in batch]
     from objective_report import report  # the scoreboard, beside this script

@@ -28,7 +28,14 @@ walk-forward evaluation makes hundreds of thousands of decisions. ``tests/strate
 assembly against the same model written in cvxpy.
 
 Before solving, :func:`waits` tests the optimality conditions of "no trade" exactly (the subgradient of
-the cost at zero trade against the risk gradient): most sessions end there, without a solve.
+the cost at zero trade against the risk gradient): most sessions end there, without a solve. A simulated
+sweep of risk aversions tests every row at once (:func:`waits_many`) and solves the rest with
+:func:`trade_many`, which hands Clarabel the very numbers :func:`decide` would, assembled once per session.
+
+One solver is kept per problem shape and later solves only update its data. Clarabel scales updated data
+with the equilibration of the *first* problem the solver was built with, so an answer can differ, within
+the solver's tolerance, with what the process solved first; an evaluation that must reproduce exactly
+starts from no solvers (``_layout.cache_clear()``).
 """
 
 from __future__ import annotations
@@ -224,22 +231,54 @@ def decide(inputs: DecisionInputs, gamma: float, *, waiting_ruled_out: bool = Fa
 
 def _solve(inputs: DecisionInputs, gamma: float) -> tuple[np.ndarray | None, str]:
     """The optimum's post-trade weights (None when the solver reports no solution) and its status."""
-    e = inputs.weights - inputs.targets
-    layout = _layout(
-        inputs.n,
-        tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
-        tuple(np.flatnonzero(inputs.vector("impact") > 0)),
-        tuple(np.flatnonzero(inputs.vector("frozen"))),
-    )
+    layout = _layout_of(inputs)
     solution = layout.solve(
-        p=OBJECTIVE_SCALE * gamma * (inputs.covariance + inputs.covariance.T),  # 2 gamma S, symmetrised
+        p=OBJECTIVE_SCALE * gamma * layout.p_entries(inputs.covariance),  # 2 gamma S, symmetrised
         q=OBJECTIVE_SCALE * layout.linear(inputs),
-        b=layout.rhs(inputs, e),
+        b=layout.rhs(
+            (inputs.weights - inputs.targets)[None, :],
+            inputs.targets,
+            np.array([inputs.cash_min]),
+            inputs.cash_goal,
+        )[0],
     )
     status = str(solution.status)
     if status not in ("Solved", "AlmostSolved"):
         return None, f"the solver stopped with {status}"
     return np.asarray(solution.x[: inputs.n]) + inputs.targets, status
+
+
+def trade_many(
+    weights: np.ndarray,
+    rows: np.ndarray,
+    gammas: np.ndarray,
+    inputs: DecisionInputs,
+    cash_min: np.ndarray,
+) -> np.ndarray:
+    """``weights`` with each of ``rows`` replaced by its optimum, as :func:`decide` gives it when
+    :func:`waits_many` has ruled waiting out: a sweep of risk aversions (row ``r`` at ``gammas[r]``, cash
+    floor ``cash_min[r]``) on one session. ``inputs`` holds what the rows share (its ``weights`` and
+    ``cash_min`` are not read). The solver gets exactly the numbers :func:`decide` would give it, assembled
+    once for the batch; a row the solver gives no answer for keeps its weights (the decision waits).
+    """
+    n = weights.shape[1]
+    layout = _layout_of(inputs)
+    entries = layout.p_entries(inputs.covariance)
+    q = OBJECTIVE_SCALE * layout.linear(inputs)
+    b = layout.rhs(weights[rows] - inputs.targets, inputs.targets, cash_min[rows], inputs.cash_goal)
+    solved = np.zeros(rows.size, dtype=bool)
+    x = np.empty((rows.size, n))
+    scaled = (OBJECTIVE_SCALE * gammas[rows])[:, None] * entries  # 2 gamma S per row, as decide() has it
+    for k in range(rows.size):
+        solution = layout.solve(scaled[k], q, b[k])
+        if str(solution.status) in ("Solved", "AlmostSolved"):
+            solved[k] = True
+            x[k] = solution.x[:n]
+    done, w = rows[solved], weights[rows[solved]]
+    trades = x[solved] + inputs.targets - w
+    out = weights.copy()
+    out[done] = w + np.where(np.abs(trades) > TRADE_EPSILON, trades, 0.0)
+    return out
 
 
 class _Layout:
@@ -286,46 +325,65 @@ class _Layout:
         self.p_rows = self.p.indices[:nnz].copy()
         self.p_cols = np.repeat(np.arange(self.size), np.diff(self.p.indptr))
         self.solver: clarabel.DefaultSolver | None = None
+        self.q = np.zeros(0)
+        """The solver's current ``q``."""
         self.lock = threading.Lock()  # one solver object per shape: accounts deciding in threads take turns
+
+    def p_entries(self, covariance: np.ndarray) -> np.ndarray:
+        """``S + S'`` at the entries of ``P`` (times ``OBJECTIVE_SCALE * gamma`` it is the risk term's)."""
+        return (covariance + covariance.T)[self.p_rows, self.p_cols]
 
     def linear(self, inputs: DecisionInputs) -> np.ndarray:
         return np.concatenate(
             [
                 np.zeros(self.n),
                 inputs.half_spread,
-                inputs.sell_tax[self.taxed] if self.taxed.size else [],
-                inputs.impact[self.impacted] if self.impacted.size else [],
+                inputs.vector("sell_tax")[self.taxed] if self.taxed.size else [],
+                inputs.vector("impact")[self.impacted] if self.impacted.size else [],
                 [inputs.cash_drag],
             ]
         )
 
-    def rhs(self, inputs: DecisionInputs, e: np.ndarray) -> np.ndarray:
-        targets = inputs.targets
+    def rhs(self, e: np.ndarray, targets: np.ndarray, cash_min: np.ndarray, cash_goal: float) -> np.ndarray:
+        """Right-hand sides, one row per deviation ``e`` (rows x assets) and cash floor ``cash_min``."""
+        n, n_f, n_s = self.n, len(self.frozen), self.taxed.size
         total = float(targets.sum())
-        return np.concatenate(
-            [
-                e[list(self.frozen)],
-                e,
-                -e,
-                targets,
-                -e[self.taxed],
-                np.zeros(self.taxed.size),
-                [1.0 - inputs.cash_min - total],
-                [-(1.0 - inputs.cash_goal - total)],
-                [0.0],
-                np.tile([0.0, 1.0, 0.0], self.impacted.size),
-            ]
-        )
+        b = np.zeros((e.shape[0], self.a.shape[0]))
+        b[:, :n_f] = e[:, list(self.frozen)]  # frozen: d_i = e_i
+        at = n_f
+        b[:, at : at + n] = e  # u >= z
+        b[:, at + n : at + 2 * n] = -e  # u >= -z
+        b[:, at + 2 * n : at + 3 * n] = targets  # x >= 0
+        at += 3 * n
+        b[:, at : at + n_s] = -e[:, self.taxed]  # s >= amount sold (then s >= 0: zeros)
+        at += 2 * n_s
+        b[:, at] = 1.0 - cash_min - total  # cash floor
+        b[:, at + 1] = -(1.0 - cash_goal - total)  # y >= idle cash (then y >= 0: zero)
+        b[:, at + 3 + 1 :: 3] = 1.0  # power cones (t, 1, u)
+        return b
 
     def solve(self, p: np.ndarray, q: np.ndarray, b: np.ndarray):  # noqa: ANN201 - clarabel.DefaultSolution
-        data = p[self.p_rows, self.p_cols]
+        """Solve with ``P``'s entries ``p`` (:meth:`p_entries` scaled), ``q`` and ``b``."""
         with self.lock:
             if self.solver is None:
-                self.p.data = data
+                self.p.data = p
                 self.solver = clarabel.DefaultSolver(self.p, q, self.a, b, self.cones, _SETTINGS)
+            elif np.array_equal(q, self.q):  # a sweep's q does not change: only P and b are new
+                self.solver.update(P=p, b=b)
             else:
-                self.solver.update(P=data, q=q, b=b)
+                self.solver.update(P=p, q=q, b=b)
+            self.q = q
             return self.solver.solve()
+
+
+def _layout_of(inputs: DecisionInputs) -> _Layout:
+    """The layout (and solver) for the shape of ``inputs``."""
+    return _layout(
+        inputs.n,
+        tuple(np.flatnonzero(inputs.vector("sell_tax") > 0)),
+        tuple(np.flatnonzero(inputs.vector("impact") > 0)),
+        tuple(np.flatnonzero(inputs.vector("frozen"))),
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -169,7 +169,8 @@ def simulate(
     weights = np.tile(costs.initial(targets), (n_rows, 1))
     cash = 1.0 - weights.sum(axis=1)
     wealth = np.ones(n_rows)  # equity against the start's, for ``min_trade``
-    checks = policy.checks(returns.shape[0])
+    checks = policy.checks(returns.shape[0]).tolist()
+    growth = 1.0 + returns  # once for the path, not per session
     score_from = start if score_from is None else score_from
     active = np.empty((n_rows, end - start))
     traded = np.zeros(n_rows)
@@ -177,8 +178,7 @@ def simulate(
     trade_sessions = np.zeros(n_rows, dtype=int)
     outside = np.zeros((2, n_rows, end - start), dtype=bool)  # before and after each session's trades
     for step, t in enumerate(range(start + 1, end + 1)):
-        r = returns[t]
-        values = weights * (1.0 + r)
+        values = weights * growth[t]
         equity = values.sum(axis=1) + cash
         weights, cash = values / equity[:, None], cash / equity
         wealth = wealth * equity
@@ -190,7 +190,8 @@ def simulate(
             if costs.min_trade > 0:  # the planner skips orders below min_trade_notional
                 trades = np.where(np.abs(trades) < costs.min_trade / wealth[:, None], 0.0, trades)
                 wanted = weights + trades
-            moved = np.abs(trades).sum(axis=1) > 0
+            size = np.abs(trades).sum(axis=1)
+            moved = size > 0
             if moved.any():
                 cost = costs.of(trades)
                 remaining = 1.0 - cost
@@ -199,10 +200,10 @@ def simulate(
                 equity = equity * remaining
                 wealth = wealth * remaining
                 if t > score_from:
-                    traded += np.abs(trades).sum(axis=1) / 2.0
+                    traded += size / 2.0
                     paid += cost
                     trade_sessions += moved
-        active[:, step] = equity - 1.0 - r @ targets
+        active[:, step] = equity - 1.0 - returns[t] @ targets
         if reference_widths is not None:
             outside[1, :, step] = (np.abs(weights - targets) > reference_widths).any(axis=1)
     active = active[:, score_from - start :]

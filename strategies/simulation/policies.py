@@ -11,13 +11,14 @@ backtester, which runs the real planner.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
-from strategies.objective.problem import DEFAULT_CASH_DRAG, DecisionInputs, decide, waits_many
+from strategies.objective.problem import DEFAULT_CASH_DRAG, DecisionInputs, trade_many, waits_many
 from strategies.planner import BAND_EDGE_INSET, TradeTo
 from strategies.schedules import EverySession, Schedule
 from strategies.simulation.path import SimContext
@@ -66,20 +67,18 @@ class ObjectivePolicy:
             cash_goal,
             self.cash_drag,
         )
-        wanted = weights.copy()
-        for row in np.flatnonzero(~wait):
-            inputs = DecisionInputs(
-                weights[row],
-                context.targets,
-                covariance,
-                costs.half_spread,
-                costs.impact,
-                cash_min=float(cash_min[row]),
-                cash_goal=cash_goal,
-                cash_drag=self.cash_drag,
-            )
-            wanted[row] = decide(inputs, float(gammas[row]), waiting_ruled_out=True).weights
-        return wanted
+        if wait.all():
+            return weights.copy()
+        shared = DecisionInputs(
+            weights[0],
+            context.targets,
+            covariance,
+            costs.half_spread,
+            costs.impact,
+            cash_goal=cash_goal,
+            cash_drag=self.cash_drag,
+        )
+        return trade_many(weights, np.flatnonzero(~wait), gammas, shared, cash_min)
 
 
 @dataclass(frozen=True)
@@ -136,25 +135,20 @@ class BandPolicy:
         return check_mask(self.schedule, self.days, sessions)
 
     def widths(self, targets: np.ndarray) -> np.ndarray:
-        """Half-widths (rows x assets, then cash as the last column)."""
-        with_cash = np.append(targets, 1.0 - targets.sum())
-        rows = []
-        for absolute, relative in zip(self.absolute, self.relative, strict=True):
-            parts = [np.full(with_cash.size, np.inf)]
-            if absolute is not None:
-                parts.append(np.full(with_cash.size, absolute))
-            if relative is not None:
-                parts.append(relative * with_cash)
-            row = np.min(parts, axis=0)
-            if relative is not None and with_cash[-1] <= 0:  # cash: relative only for a positive target
-                row[-1] = absolute if absolute is not None else np.inf
-            rows.append(row)
-        return np.array(rows)
+        """Half-widths (rows x assets, then cash as the last column); read-only, kept per targets (a path
+        asks for the same ones every session)."""
+        return _band_widths(self.absolute, self.relative, tuple(targets.tolist()))
 
     def decide(self, t: int, weights: np.ndarray, cash: np.ndarray, context: SimContext) -> np.ndarray:
-        widths = self.widths(context.targets)
+        targets = context.targets
+        widths = self.widths(targets)
+        cash_goal = max(context.cash_target, context.costs.cash_buffer)
+        # on most sessions nothing breaches: find the rows that do, and plan only those (``_plan``'s test)
+        breached = (np.abs(weights - targets) > widths[:, :-1]).any(axis=1) | (
+            cash - cash_goal > widths[:, -1]
+        )
         out = weights.copy()
-        for row in range(weights.shape[0]):
+        for row in np.flatnonzero(breached):
             out[row] = self._plan(weights[row], float(cash[row]), widths[row], context)
         return out
 
@@ -181,6 +175,29 @@ class BandPolicy:
             inside = np.maximum(width - float(BAND_EDGE_INSET), 0.0)
             return np.maximum(np.where(weight > target, target + inside, target - inside), 0.0)
         return target + 0.0 * weight
+
+
+@functools.lru_cache(maxsize=256)
+def _band_widths(
+    absolute: tuple[float | None, ...], relative: tuple[float | None, ...], targets: tuple[float, ...]
+) -> np.ndarray:
+    """:meth:`BandPolicy.widths` for one band set and one set of targets."""
+    weights = np.array(targets)
+    with_cash = np.append(weights, 1.0 - weights.sum())
+    rows = []
+    for width, share in zip(absolute, relative, strict=True):
+        parts = [np.full(with_cash.size, np.inf)]
+        if width is not None:
+            parts.append(np.full(with_cash.size, width))
+        if share is not None:
+            parts.append(share * with_cash)
+        row = np.min(parts, axis=0)
+        if share is not None and with_cash[-1] <= 0:  # cash: relative only for a positive target
+            row[-1] = width if width is not None else np.inf
+        rows.append(row)
+    widths = np.array(rows)
+    widths.flags.writeable = False
+    return widths
 
 
 def water_fill(gaps: np.ndarray, budget: float) -> np.ndarray:
