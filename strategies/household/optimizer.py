@@ -58,14 +58,11 @@ account short, and tax and cost are re-estimated on the rounded trades with the 
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from strategies.bands import BandPolicy
@@ -88,6 +85,8 @@ from strategies.household.risk_term import (
     cash_goal,
     linearised_cost,
 )
+from strategies.household.solver import Outcome, Problem, SolvePolicy
+from strategies.household.solver import solve as solve_problem
 from strategies.money import QTY_STEP, floor_cents, to_cents
 from strategies.portfolio import Side
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
@@ -95,10 +94,6 @@ from strategies.tax.lots import Lot, ReliefMethod, Term, holding_term, relief_or
 
 BAND_EDGE_INSET = Decimal("0.0001")
 """Limits are pulled this far (1 bp of weight) inside each band edge, as the single-account planner does."""
-HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
-"""Passed to HiGHS verbatim. Its RINS/RENS sub-MIP heuristics took most of the time on FIFO-heavy households
-(the LP relaxation of a FIFO chain is its convex envelope, so the first incumbents come from branching
-anyway); without them the 5 x 30 x 2,000 benchmark solves about twice as fast to the same optimum."""
 FEASIBILITY_TOL = 1e-6
 """Relative tolerance (of the household's equity) for calling a constraint binding in the float solution."""
 
@@ -116,6 +111,9 @@ class OptimizerSettings:
     ``risk``: price the drift with the single-account objective's risk term (:mod:`.risk_term`); None:
     bands alone. ``tax_weight``: share of the tax counted as the plan's cost (the objective's present value
     of paying it now rather than later, ``policy.tax_weight``); 1 with bands alone.
+    ``time_limit``, ``accept_gap``, ``time_cap``, ``mip_rel_gap``: the solve's time policy
+    (:class:`.solver.SolvePolicy`): exact while ``time_limit`` (seconds) allows, then stop once proven within
+    ``accept_gap`` of optimal, never past ``time_cap``.
     """
 
     harvest_losses: bool = False
@@ -127,7 +125,9 @@ class OptimizerSettings:
     band_penalty: float = 1.0
     band_inset: Decimal = BAND_EDGE_INSET
     min_trade: Decimal = Decimal("1")
-    time_limit: float = 60.0
+    time_limit: float = 2.0
+    accept_gap: float = 0.01
+    time_cap: float = 30.0
     mip_rel_gap: float = 1e-6
     risk: HouseholdRisk | None = None
     tax_weight: float = 1.0
@@ -500,49 +500,27 @@ def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> i
     return count
 
 
-def _solve(built: _Built, settings: OptimizerSettings) -> tuple[np.ndarray | None, int, str, float]:
-    """Scale, solve with HiGHS, unscale.
-
-    Dollar columns are measured in units of 1/10,000 of the household's equity and every row is divided by
-    its largest coefficient: lot-chain rows (coefficients 1/lot value) and big-M rows (household value)
-    would otherwise span 12 orders of magnitude, and HiGHS then spends seconds in its heuristics.
-    """
+def problem_of(built: _Built) -> Problem:
+    """The model as arrays, in dollars (:mod:`.solver` scales it)."""
     m = built.model
-    started = time.perf_counter()
-    integer = np.array(m.integer)
-    unit = max(built.equity / 1e4, 1e-6)
-    col_scale = np.where(integer == 1, 1.0, unit)
-    c = np.array(m.c) * col_scale
-    lb = np.array(m.lb) / col_scale
-    ub = np.array(m.ub) / col_scale
-    constraints = []
-    if m.row_lo:
-        a = m.matrix() @ _diag(col_scale)
-        peak = np.asarray(abs(a).max(axis=1).todense()).ravel()
-        row_scale = 1.0 / np.where(peak > 0, peak, 1.0)
-        constraints = [
-            LinearConstraint(
-                _diag(row_scale) @ a, np.array(m.row_lo) * row_scale, np.array(m.row_hi) * row_scale
-            )
-        ]
-    options = {"time_limit": settings.time_limit, "mip_rel_gap": settings.mip_rel_gap, "presolve": True}
-    with warnings.catch_warnings():  # SciPy warns that it passes HIGHS_OPTIONS on verbatim: intended
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = milp(
-            c,
-            integrality=integer,
-            bounds=Bounds(lb, ub),
-            constraints=constraints,
-            options={**options, **HIGHS_OPTIONS},
-        )
-    elapsed = time.perf_counter() - started
-    x = None if result.x is None else np.asarray(result.x) * col_scale
-    return x, result.status, str(result.message), elapsed
+    return Problem(
+        np.array(m.c, dtype=float),
+        np.array(m.lb, dtype=float),
+        np.array(m.ub, dtype=float),
+        np.array(m.integer, dtype=int),
+        m.matrix(),
+        np.array(m.row_lo, dtype=float),
+        np.array(m.row_hi, dtype=float),
+    )
 
 
-def _diag(values: np.ndarray) -> csr_array:
-    n = len(values)
-    return csr_array((values, (np.arange(n), np.arange(n))), shape=(n, n))
+def policy_of(settings: OptimizerSettings) -> SolvePolicy:
+    return SolvePolicy(settings.time_limit, settings.accept_gap, settings.time_cap, settings.mip_rel_gap)
+
+
+def _solve(built: _Built, settings: OptimizerSettings, starts: Sequence[np.ndarray] = ()) -> Outcome:
+    """HiGHS on the model (:mod:`.solver`), dollars in units of 1/10,000 of the household's equity."""
+    return solve_problem(problem_of(built), built.equity / 1e4, policy_of(settings), starts)
 
 
 # -- public entry points -------------------------------------------------------------------------------------
@@ -553,11 +531,13 @@ def optimize_household(
     settings: OptimizerSettings | None = None,
     *,
     limits: Mapping[str, tuple[Decimal, Decimal]] | None = None,
+    previous: HouseholdPlan | None = None,
 ) -> HouseholdPlan:
     """The least tax-plus-cost trades of every account that bring the aggregate weights within ``limits``.
 
-    ``limits`` default to :func:`band_limits` of the household's targets and bands. Raises
-    :class:`HouseholdInfeasible` naming the problem when no plan exists (unless ``settings.soft_bands``).
+    ``limits`` default to :func:`band_limits` of the household's targets and bands. ``previous``: the last
+    cycle's plan, to start the solve from (:mod:`.warm_start`). Raises :class:`HouseholdInfeasible` naming
+    the problem when no plan exists (unless ``settings.soft_bands``).
     """
     settings = settings or OptimizerSettings()
     limits = (
@@ -565,24 +545,34 @@ def optimize_household(
         if limits is not None
         else band_limits(household.targets, household.bands, household.symbols, settings.band_inset)
     )
-    built, x, status, message, elapsed = solve_raw(household, settings, limits)
-    return _finalise(household, built, x, settings, elapsed, status, message)
+    built, x, outcome, start = solve_raw(household, settings, limits, previous=previous)
+    return _finalise(household, built, x, settings, outcome, start)
 
 
 def solve_raw(
-    household: Household, settings: OptimizerSettings, limits: Mapping[str, tuple[Decimal, Decimal]]
-) -> tuple[_Built, np.ndarray, int, str, float]:
-    """Build and solve the model: (model, float solution, HiGHS status, message, seconds in the solver)."""
+    household: Household,
+    settings: OptimizerSettings,
+    limits: Mapping[str, tuple[Decimal, Decimal]],
+    *,
+    previous: HouseholdPlan | None = None,
+    baseline: bool = True,
+) -> tuple[_Built, np.ndarray, Outcome, str]:
+    """Build and solve the model from a feasible start: (model, float solution, HiGHS's outcome, a note on
+    the start). ``baseline``: may the start be each account solved on its own (off inside those solves)."""
+    from strategies.household.warm_start import starts  # warm_start builds on this module
+
     problems = _precheck(household, limits)
     if problems and not settings.soft_bands:
         raise HouseholdInfeasible(problems)
     built = _build(household, settings, limits, soft=settings.soft_bands)
-    x, status, message, elapsed = _solve(built, settings)
-    if x is None:
-        if status == 2 and not settings.soft_bands:
+    problem = problem_of(built)
+    initial, start = starts(household, built, problem, settings, previous, baseline=baseline)
+    outcome = solve_problem(problem, built.equity / 1e4, policy_of(settings), initial)
+    if outcome.x is None:
+        if outcome.infeasible and not settings.soft_bands:
             raise HouseholdInfeasible(_diagnose(household, settings, limits))
-        raise HouseholdInfeasible((f"solver stopped without a plan: {message}",))
-    return built, x, status, message, elapsed
+        raise HouseholdInfeasible((f"solver stopped without a plan: {outcome.message}",))
+    return built, outcome.x, outcome, start
 
 
 def _in_order(entries: Sequence[_LotVar], x: np.ndarray, tol: float = 1e-6) -> bool:
@@ -647,9 +637,10 @@ def _diagnose(
     """Re-solve with soft bands to find which band cannot be reached, and say how far it stays out."""
     soft = replace(settings, soft_bands=True)
     built = _build(household, soft, limits, soft=True, exact_chains=set())  # FIFO relaxed: feasibility only
-    x, _, message, _ = _solve(built, soft)
+    outcome = _solve(built, soft)
+    x = outcome.x
     if x is None:
-        return (f"the constraints are infeasible even with soft bands ({message})",)
+        return (f"the constraints are infeasible even with soft bands ({outcome.message})",)
     m = built.model
     activity = _row_values(m, x)
     problems = []
@@ -732,9 +723,8 @@ def _finalise(
     built: _Built,
     x: np.ndarray,
     settings: OptimizerSettings,
-    elapsed: float,
-    status: int,
-    message: str,
+    outcome: Outcome,
+    start: str,
 ) -> HouseholdPlan:
     m = built.model
     trades = raw_trades(built, x, household)
@@ -778,8 +768,7 @@ def _finalise(
             )
     for symbol, why in sorted(household.blocked_buys.items()):
         notes.append(f"no buys of {symbol}: {why}")
-    if status != 0:
-        notes.append(f"solver: {message} (best plan found is used)")
+    notes.append(f"{outcome.describe()}; {start}")
     return assemble_plan(
         household,
         trades,
@@ -788,7 +777,8 @@ def _finalise(
         objective=objective,
         binding=tuple(binding),
         notes=tuple(notes),
-        solve_seconds=elapsed,
+        solve_seconds=outcome.seconds,
+        optimality_gap=outcome.gap,
         variables=len(m.c),
         integer_variables=int(sum(m.integer)),
         soft_bands=settings.soft_bands,
