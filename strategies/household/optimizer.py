@@ -232,7 +232,8 @@ class _Built:
     drift_vars: list[int]
     location_cost: dict[int, float]
     wash_binaries: dict[str, int]
-    fifo_binaries: int
+    fifo_steps: list[tuple[int, int]]
+    """(binary, the later lot's column) of every concave step of a relief chain."""
     chains: dict[tuple[str, str], list[_LotVar]]
     tax_var: int | None
     limits: dict[str, tuple[Decimal, Decimal]]
@@ -287,7 +288,7 @@ def _build(
     value_terms: dict[str, list[tuple[int, float]]] = {s: [] for s in symbols}
     cash_band_terms: list[tuple[int, float]] = []
     tax_terms: list[tuple[int, float]] = []
-    fifo_binaries = 0
+    fifo_steps: list[tuple[int, int]] = []
     chains: dict[tuple[str, str], list[_LotVar]] = {}
     washed_groups = {wash_group(household, s) for s in household.recent_buy_symbols}
 
@@ -373,7 +374,7 @@ def _build(
                 if account.relief is not ReliefMethod.SPECIFIC:
                     chains[(account.id, symbol)] = entries
                     exact = exact_chains is None or (account.id, symbol) in exact_chains
-                    fifo_binaries += _chain(m, entries, binaries=exact)
+                    fifo_steps += _chain(m, entries, binaries=exact)
             else:
                 col = m.var(0.0, held)
                 if pen:
@@ -468,7 +469,7 @@ def _build(
 
     return _Built(
         m, equity, buys, sells, lot_vars, impact, spread, cash_rows, band_rows, band_slack, drift_vars,
-        location_cost, wash_binaries, fifo_binaries, chains, tax_var, dict(limits), risk,
+        location_cost, wash_binaries, fifo_steps, chains, tax_var, dict(limits), risk,
     )  # fmt: skip
 
 
@@ -478,13 +479,14 @@ def _ordered_lots(account: Account, lots: Sequence[Lot], price: Decimal, househo
     return relief_order(lots, account.relief, price=price, sold=household.day)
 
 
-def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> int:
-    """Force relief order on a symbol's lots; returns the number of binaries it needed (concave steps).
+def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> list[tuple[int, int]]:
+    """Force relief order on a symbol's lots; returns the binaries it needed (concave steps), each with
+    the column of the lot it gates.
 
     Without ``binaries`` only the LP part is added (a later lot's fraction sold <= an earlier one's): a
     relaxation, used where only feasibility matters (the infeasibility diagnosis).
     """
-    count = 0
+    steps = []
     for prev, nxt in zip(entries, entries[1:], strict=False):
         u_prev, u_next = m.ub[prev.col], m.ub[nxt.col]
         if u_prev <= 0 or u_next <= 0:
@@ -492,12 +494,12 @@ def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> i
         if binaries and nxt.tax_per_dollar < prev.tax_per_dollar - 1e-12:
             # frac[next] <= y <= frac[prev], y binary (implies the order row below)
             y = m.var(0.0, 1.0, integer=True)
-            count += 1
+            steps.append((y, nxt.col))
             m.row([(nxt.col, 1.0 / u_next), (y, -1.0)], -math.inf, 0.0, "relief step")
             m.row([(y, 1.0), (prev.col, -1.0 / u_prev)], -math.inf, 0.0, "relief step")
         else:
             m.row([(nxt.col, 1.0 / u_next), (prev.col, -1.0 / u_prev)], -math.inf, 0.0, "relief order")
-    return count
+    return steps
 
 
 def problem_of(built: _Built) -> Problem:
@@ -751,8 +753,8 @@ def _finalise(
         elif group in bought_groups:
             binding.append(f"wash-sale guard: {group} is bought, so its loss lots stay unsold")
     notes = []
-    if built.fifo_binaries:
-        notes.append(f"lot relief order (FIFO at Alpaca) enforced with {built.fifo_binaries} binary steps")
+    if built.fifo_steps:
+        notes.append(f"lot relief order (FIFO at Alpaca) enforced with {len(built.fifo_steps)} binary steps")
     out_of_order = [f"{a}/{s}" for (a, s), entries in built.chains.items() if not _in_order(entries, x)]
     if out_of_order:  # cannot happen with exact chains; the estimates below use the real relief anyway
         notes.append(f"solver sold lots out of relief order in {', '.join(out_of_order)}; tax re-estimated")

@@ -82,7 +82,7 @@ class Outcome:
         if math.isfinite(self.gap):
             return (
                 f"solver: within {self.gap:.2%} of optimal after {self.seconds:.2f} s"
-                f" (objective {self.objective:,.2f}, bound {self.dual_bound:,.2f}; {self.message}){start}"
+                f" ({self.message}; objective {self.objective:,.2f}, bound {self.dual_bound:,.2f}){start}"
             )
         return f"solver: {self.message} after {self.seconds:.2f} s (optimality not proven){start}"
 
@@ -131,6 +131,10 @@ def solve(problem: Problem, unit: float, policy: SolvePolicy, starts: Sequence[n
     info = h.getInfo()
     elapsed = time.perf_counter() - started
     message = h.modelStatusToString(status)
+    if status == highspy.HighsModelStatus.kInterrupt:  # our callback: past time_limit and within accept_gap
+        message = f"past the {policy.time_limit:g} s limit, within the accepted {policy.accept_gap:.1%}"
+    elif status == highspy.HighsModelStatus.kTimeLimit:
+        message = f"stopped at the {policy.time_cap:g} s cap"
     infeasible = status == highspy.HighsModelStatus.kInfeasible
     has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value) * col_scale if has_x else None

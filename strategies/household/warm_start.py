@@ -7,8 +7,15 @@ time limit can only return something at least as good. The candidates, as trades
   holdings; markets rarely move enough in a cycle to make it useless;
 * otherwise **no trade**, which is feasible whenever the household is within its limits (always under the
   objective's open limits, unless a withdrawal needs cash);
-* and, when no trade is not feasible, **each account rebalanced on its own** (:mod:`.baseline`), the plan a
-  bot per account would make; its sub-solves are small and start from their own no-trade plan.
+* when no trade is not feasible, **the LP relaxation put back in relief order**: the relaxation's amounts per
+  (account, symbol, side), with each chain's lots sold in FIFO (or the account's) order. The amounts keep
+  every band and cash row as the relaxation met them (they depend on the amounts, not on which lots); only
+  the tax changes, and tax is bounded from below only, so this start is feasible unless the relaxation sold
+  a loss lot while buying the same security somewhere (the wash-sale guard's binary);
+* and, when neither is, **each account rebalanced on its own** (:mod:`.baseline`), the plan a bot per
+  account would make (its sub-solves are small and start from their own no-trade plan). It is the last
+  resort because it costs several sub-solves and, with each account free to spend all its cash, often
+  misses the household's cash band.
 
 A candidate's trades fix the model's trade columns (sells exactly, spread over a chain's lots in its relief
 order; buys may shrink by up to :data:`BUY_GIVE` so that cost-model differences between a sub-solve and the
@@ -67,6 +74,21 @@ def each_account(household: Household, settings: object) -> dict[tuple[str, str,
     return out
 
 
+def relaxed(built: object, problem: Problem) -> dict[tuple[str, str, Side], float] | None:
+    """The LP relaxation's trade amounts per (account, symbol, side) (None: the relaxation is infeasible)."""
+    lp = replace(problem, integer=np.zeros_like(problem.integer))
+    outcome = solve(lp, built.equity / 1e4, COMPLETION)  # type: ignore[attr-defined]
+    if outcome.x is None:
+        return None
+    x = outcome.x
+    out: dict[tuple[str, str, Side], float] = {}
+    for (account, symbol), col in built.buys.items():  # type: ignore[attr-defined]
+        out[(account, symbol, Side.BUY)] = float(x[col])
+    for (account, symbol), cols in built.sells.items():  # type: ignore[attr-defined]
+        out[(account, symbol, Side.SELL)] = float(sum(x[c] for c in cols))
+    return out
+
+
 def complete(built: object, problem: Problem, trades: Trades) -> np.ndarray | None:
     """The full solution of ``problem`` with the trade columns at ``trades`` (None: infeasible)."""
     lb, ub = problem.lb.copy(), problem.ub.copy()
@@ -84,6 +106,51 @@ def complete(built: object, problem: Problem, trades: Trades) -> np.ndarray | No
             return None  # the household may not make this trade (a menu, a block, a location rule)
     fixed = replace(problem, lb=lb, ub=ub)
     outcome = solve(fixed, b.equity / 1e4, COMPLETION)  # type: ignore[attr-defined]
+    return outcome.x if outcome.optimal else None
+
+
+def dive(household: Household, built: object, problem: Problem, trades: Trades) -> np.ndarray | None:
+    """Fix the binaries where ``trades`` put them and re-solve the rest as an LP (None: infeasible).
+
+    Used when ``trades`` sell a loss lot and buy the same security (the relaxation's favourite trick). Each
+    such wash-sale group keeps its buys and its chains stop before their first loss lot; failing that, it
+    keeps its loss sales and buys nothing. Each chain step is then fixed open exactly as far as the trades
+    reach, and the LP re-balances the amounts within that."""
+    for keep_buys in (True, False):
+        x = _dive(household, built, problem, trades, keep_buys)
+        if x is not None:
+            return x
+    return None
+
+
+def _dive(
+    household: Household, built: object, problem: Problem, trades: Trades, keep_buys: bool
+) -> np.ndarray | None:
+    from strategies.household.optimizer import wash_group
+
+    b = built
+    bought: dict[str, float] = {}
+    for (account, symbol), _ in b.buys.items():  # type: ignore[attr-defined]
+        group = wash_group(household, symbol)
+        bought[group] = bought.get(group, 0.0) + trades.get((account, symbol, Side.BUY), 0.0)
+    lb, ub = problem.lb.copy(), problem.ub.copy()
+    guarded = {g for g in b.wash_binaries if bought.get(g, 0.0) > 0}  # type: ignore[attr-defined]
+    lots_sold: dict[int, float] = {}
+    for key, entries in b.lot_vars.items():  # type: ignore[attr-defined]
+        caps = [problem.ub[e.col] for e in entries]
+        if keep_buys and wash_group(household, key[1]) in guarded:
+            first_loss = next((i for i, e in enumerate(entries) if e.loss), len(entries))
+            caps = caps[:first_loss] + [0.0] * (len(entries) - first_loss)
+        for e, value in zip(entries, _spread(trades.get((*key, Side.SELL), 0.0), caps), strict=True):
+            lots_sold[e.col] = value
+            if value == 0.0:
+                ub[e.col] = 0.0
+    for y, lot_col in b.fifo_steps:  # type: ignore[attr-defined]
+        lb[y] = ub[y] = 1.0 if lots_sold.get(lot_col, 0.0) > 0 else 0.0
+    for group, z in b.wash_binaries.items():  # type: ignore[attr-defined]
+        sells_loss = group in guarded and not keep_buys
+        lb[z] = ub[z] = 1.0 if sells_loss or group not in guarded else 0.0
+    outcome = solve(replace(problem, lb=lb, ub=ub), b.equity / 1e4, COMPLETION)  # type: ignore[attr-defined]
     return outcome.x if outcome.optimal else None
 
 
@@ -117,6 +184,13 @@ def starts(
     x = complete(built, problem, no_trade())
     if x is not None:
         return [x], "started from the no-trade plan"
+    trades = relaxed(built, problem)
+    if trades is not None:
+        x = complete(built, problem, trades)
+        if x is None:
+            x = dive(household, built, problem, trades)
+        if x is not None:
+            return [x], "started from the LP relaxation's trades sold in relief order"
     if baseline and not _specific_only(household):
         trades = each_account(household, settings)
         if trades is not None:
@@ -131,4 +205,4 @@ def _specific_only(household: Household) -> bool:
     return all(a.tax_advantaged or a.relief is ReliefMethod.SPECIFIC for a in household.accounts)
 
 
-__all__ = ["complete", "each_account", "from_plan", "no_trade", "starts"]
+__all__ = ["complete", "each_account", "from_plan", "no_trade", "relaxed", "starts"]
