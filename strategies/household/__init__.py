@@ -23,8 +23,9 @@ from strategies.household.models import (
     LotSale,
     ObjectiveBreakdown,
     Quote,
+    wash_group,
 )
-from strategies.household.optimizer import OptimizerSettings, band_limits, optimize_household, wash_group
+from strategies.household.optimizer import OptimizerSettings, band_limits, optimize_household
 
 __all__ = [
     "TAX_DEFERRED", "TAX_FREE", "Account", "AccountSummary", "AccountType", "CashFlows", "Household",

@@ -26,13 +26,12 @@ from decimal import Decimal
 from strategies.household.models import Household, HouseholdInfeasible, HouseholdPlan, ObjectiveBreakdown
 from strategies.household.optimizer import (
     OptimizerSettings,
-    RawTrade,
-    assemble_plan,
     band_limits,
     objective_of,
     raw_trades,
     solve_raw,
 )
+from strategies.household.orders import RawTrade, assemble_plan
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
 
 MATCH_FLOOR = Decimal("0.0001")

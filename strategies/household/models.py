@@ -462,3 +462,11 @@ class HouseholdPlan:
             lines.append("  binding: " + "; ".join(self.binding))
         lines += ["  note: " + n for n in self.notes]
         return "\n".join(lines)
+
+
+def wash_group(household: Household, symbol: str) -> str:
+    """A stable key for the substantially-identical group of ``symbol`` (itself when it is in none)."""
+    for group in household.wash_rules.groups:
+        if symbol in group:
+            return min(group)
+    return symbol

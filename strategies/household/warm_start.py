@@ -31,7 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from strategies.household.models import Household, HouseholdPlan
+from strategies.household.models import Household, HouseholdPlan, wash_group
 from strategies.household.solver import Problem, SolvePolicy, solve
 from strategies.portfolio import Side
 from strategies.tax.lots import ReliefMethod
@@ -126,8 +126,6 @@ def dive(household: Household, built: object, problem: Problem, trades: Trades) 
 def _dive(
     household: Household, built: object, problem: Problem, trades: Trades, keep_buys: bool
 ) -> np.ndarray | None:
-    from strategies.household.optimizer import wash_group
-
     b = built
     bought: dict[str, float] = {}
     for (account, symbol), _ in b.buys.items():  # type: ignore[attr-defined]
