@@ -5,8 +5,8 @@ time limit can only return something at least as good. The candidates, as trades
 
 * the **previous cycle's plan** (``previous``), when the caller has one: its trades, clipped to today's
   holdings; markets rarely move enough in a cycle to make it useless;
-* otherwise **no trade**, which is feasible whenever the household is within its limits (always under the
-  objective's open limits, unless a withdrawal needs cash);
+* **no trade**, which is feasible whenever the household is within its limits (always under the objective's
+  open limits, unless a withdrawal needs cash); the cheaper of these two when both are feasible;
 * when no trade is not feasible, **the LP relaxation put back in relief order**: the relaxation's amounts per
   (account, symbol, side), with each chain's lots sold in FIFO (or the account's) order. The amounts keep
   every band and cash row as the relaxation met them (they depend on the amounts, not on which lots); only
@@ -174,14 +174,19 @@ def starts(
     *,
     baseline: bool = True,
 ) -> tuple[list[np.ndarray], str]:
-    """Complete feasible starting solutions, and a note naming the one the solve will start from."""
+    """Complete feasible starting solutions, and a note naming the one the solve will start from (the
+    cheaper of the previous plan and no trade, when either is feasible)."""
+    found: list[tuple[float, np.ndarray, str]] = []
     if previous is not None:
         x = complete(built, problem, from_plan(previous))
         if x is not None:
-            return [x], "started from the previous cycle's plan"
+            found.append((float(problem.c @ x), x, "started from the previous cycle's plan"))
     x = complete(built, problem, no_trade())
     if x is not None:
-        return [x], "started from the no-trade plan"
+        found.append((float(problem.c @ x), x, "started from the no-trade plan"))
+    if found:
+        _, x, note = min(found, key=lambda f: f[0])
+        return [x], note
     trades = relaxed(built, problem)
     if trades is not None:
         x = complete(built, problem, trades)
