@@ -836,7 +836,13 @@ class HouseholdOptimizerConfig(_Model):
     """USD per USD of distance from target (0: trade only to the band edges)."""
     min_trade: Decimal | None = Field(None, ge=0)
     """USD; smaller trades are dropped. Default: ``execution.min_trade_notional``."""
-    time_limit_seconds: float = Field(30.0, gt=0, le=3600)
+    time_limit_seconds: float = Field(2.0, gt=0, le=3600)
+    """Solve to the exact optimum for this long; past it, stop once the plan is proven within
+    ``accept_gap`` of optimal (``strategies.household.solver.SolvePolicy``)."""
+    accept_gap: float = Field(0.01, ge=0, le=1)
+    """Relative gap to the optimum accepted after ``time_limit_seconds`` (0.01: within 1%)."""
+    time_cap_seconds: float = Field(30.0, gt=0, le=3600)
+    """Never solve longer; the plan then says how far from optimal it may be."""
 
 
 class HouseholdConfig(_Model):

@@ -95,6 +95,8 @@ class HouseholdBot(PlanningTurn):
         """The latest aggregate reading (time, equity, per-asset weight/target/drift), for the dashboard."""
         self._last_cycle: datetime | None = None
         self._infeasible_alerted: str | None = None
+        self._previous: HouseholdPlan | None = None
+        """This process's last bands-mode plan: the next solve may start from it (issue 19, item 4)."""
 
     # -- the turn (bot.turn.PlanningTurn) --------------------------------------------------------------------
     log_key = "household"
@@ -190,11 +192,14 @@ class HouseholdBot(PlanningTurn):
         limits, how = inputs.planning_limits(self.config, reading.household, settings)
         if limits is not None:
             try:
-                plan = optimize_household(reading.household, settings, limits=limits)
+                plan = optimize_household(reading.household, settings, limits=limits, previous=self._previous)
+                self._previous = plan
                 return check, plan, (*base, how)
             except HouseholdInfeasible as exc:
                 how = f"{how} is out of reach ({exc.problems[0]}); planned to the band edges instead"
-        return check, optimize_household(reading.household, settings), (*base, how)
+        plan = optimize_household(reading.household, settings, previous=self._previous)
+        self._previous = plan
+        return check, plan, (*base, how)
 
     def preview(self) -> str:
         """A dry run (``rebalance-bot plan``): the plan that would be made now, explained; nothing stored."""

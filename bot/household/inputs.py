@@ -94,6 +94,8 @@ def optimizer_settings(config: BotConfig) -> OptimizerSettings:
         drift_penalty=float(knobs.drift_penalty),
         min_trade=Decimal(min_trade),
         time_limit=knobs.time_limit_seconds,
+        accept_gap=knobs.accept_gap,
+        time_cap=max(knobs.time_cap_seconds, knobs.time_limit_seconds),
     )
 
 

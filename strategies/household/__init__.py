@@ -1,7 +1,9 @@
 """Household optimization (issue 9): several accounts of different tax types rebalanced as one portfolio.
 
 Pure decision code, no I/O: :mod:`.models` (accounts, household, plan), :mod:`.optimizer` (one MILP over every
-account, solved by SciPy's HiGHS), :mod:`.baseline` (each account rebalanced on its own, for comparison),
+account), :mod:`.solver` (HiGHS through highspy, with a time policy and the gap it proves), :mod:`.warm_start`
+(the feasible plan each solve starts from), :mod:`.orders` (float solution to orders and their estimates),
+:mod:`.baseline` (each account rebalanced on its own, for comparison),
 :mod:`.risk_term` (the rebalancing objective's risk, linearised for the MILP) and :mod:`.objective` (the
 household decided by that objective rather than by its bands).
 """
@@ -23,8 +25,9 @@ from strategies.household.models import (
     LotSale,
     ObjectiveBreakdown,
     Quote,
+    wash_group,
 )
-from strategies.household.optimizer import OptimizerSettings, band_limits, optimize_household, wash_group
+from strategies.household.optimizer import OptimizerSettings, band_limits, optimize_household
 
 __all__ = [
     "TAX_DEFERRED", "TAX_FREE", "Account", "AccountSummary", "AccountType", "CashFlows", "Household",

@@ -19,21 +19,19 @@ target on every asset, cash included.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from strategies.household.models import Household, HouseholdInfeasible, HouseholdPlan, ObjectiveBreakdown
 from strategies.household.optimizer import (
     OptimizerSettings,
-    RawTrade,
-    assemble_plan,
     band_limits,
     objective_of,
     raw_trades,
     solve_raw,
 )
+from strategies.household.orders import RawTrade, assemble_plan
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
 
 MATCH_FLOOR = Decimal("0.0001")
@@ -63,35 +61,23 @@ def plan_each_account(household: Household, settings: OptimizerSettings | None =
     solved with soft bands, as the least violation it can reach alone; the note says which.
     """
     settings = settings or OptimizerSettings()
+    solves = _solve_each(household, settings)
     raw: list[RawTrade] = []
     notes = ["each account rebalanced on its own to the household target (restricted to its menu)"]
     totals = [0.0] * 6
     elapsed = 0.0
     variables = integers = 0
-    started = time.perf_counter()
-    for index, account in enumerate(household.accounts):
-        targets = account_targets(household, index)
-        sub = replace(household, accounts=(account,), targets=targets, locations=(), name=account.id)
-        limits = band_limits(targets, household.bands, sub.symbols, settings.band_inset)
-        limits[CASH] = (ZERO, limits[CASH][1])  # idle cash is invested; below target only the reserve binds
-        try:
-            built, x, _, _, seconds = solve_raw(sub, settings, limits)
-            used = settings
-        except HouseholdInfeasible as exc:
-            used = replace(settings, soft_bands=True)
-            built, x, _, _, seconds = solve_raw(sub, used, limits)
-            notes.append(
-                f"{account.id} cannot meet its own bands alone ({exc.problems[0]}); least violation used"
-            )
-        raw += raw_trades(built, x, sub)
-        o = objective_of(built, x, used)
+    for one in solves:
+        raw += one.raw
+        if one.note:
+            notes.append(one.note)
+        o = one.objective
         for i, v in enumerate((o.tax, o.cost_spread, o.cost_impact, o.location_penalty, o.drift_penalty,
                                o.band_slack_penalty)):  # fmt: skip
             totals[i] += v
-        elapsed += seconds
-        variables += len(built.model.c)
-        integers += int(sum(built.model.integer))
-    del started
+        elapsed += one.seconds
+        variables += one.variables
+        integers += one.integers
     limits = band_limits(household.targets, household.bands, household.symbols, settings.band_inset)
     return assemble_plan(
         household,
@@ -104,6 +90,49 @@ def plan_each_account(household: Household, settings: OptimizerSettings | None =
         variables=variables,
         integer_variables=integers,
     )
+
+
+def each_account_raw(household: Household, settings: OptimizerSettings) -> list[RawTrade]:
+    """The float trades of every account rebalanced on its own (the household solve's warm start)."""
+    return [t for one in _solve_each(household, settings) for t in one.raw]
+
+
+@dataclass(frozen=True)
+class _AccountSolve:
+    raw: list[RawTrade]
+    objective: ObjectiveBreakdown
+    seconds: float
+    variables: int
+    integers: int
+    note: str = ""
+
+
+def _solve_each(household: Household, settings: OptimizerSettings) -> list[_AccountSolve]:
+    out = []
+    for index, account in enumerate(household.accounts):
+        targets = account_targets(household, index)
+        sub = replace(household, accounts=(account,), targets=targets, locations=(), name=account.id)
+        limits = band_limits(targets, household.bands, sub.symbols, settings.band_inset)
+        limits[CASH] = (ZERO, limits[CASH][1])  # idle cash is invested; below target only the reserve binds
+        note = ""
+        try:
+            built, x, outcome, _ = solve_raw(sub, settings, limits, baseline=False)
+            used = settings
+        except HouseholdInfeasible as exc:
+            used = replace(settings, soft_bands=True)
+            built, x, outcome, _ = solve_raw(sub, used, limits, baseline=False)
+            note = f"{account.id} cannot meet its own bands alone ({exc.problems[0]}); least violation used"
+        out.append(
+            _AccountSolve(
+                raw_trades(built, x, sub),
+                objective_of(built, x, used),
+                outcome.seconds,
+                len(built.model.c),
+                int(sum(built.model.integer)),
+                note,
+            )
+        )
+    return out
 
 
 def matched_limits(

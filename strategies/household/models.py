@@ -413,6 +413,8 @@ class HouseholdPlan:
     binding: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     solve_seconds: float = 0.0
+    optimality_gap: float = 0.0
+    """Proven relative distance from the optimum (HiGHS's MIP gap): 0 when optimal, NaN when unproven."""
     variables: int = 0
     integer_variables: int = 0
     soft_bands: bool = False
@@ -460,3 +462,11 @@ class HouseholdPlan:
             lines.append("  binding: " + "; ".join(self.binding))
         lines += ["  note: " + n for n in self.notes]
         return "\n".join(lines)
+
+
+def wash_group(household: Household, symbol: str) -> str:
+    """A stable key for the substantially-identical group of ``symbol`` (itself when it is in none)."""
+    for group in household.wash_rules.groups:
+        if symbol in group:
+            return min(group)
+    return symbol

@@ -42,45 +42,41 @@ edges: the least trading that restores the bands. Bands are hard; if they cannot
 then a soft re-solve that reports which bands cannot be reached), unless ``soft_bands`` asks for the
 least-violation plan instead.
 
-**Solver**: ``scipy.optimize.milp`` (HiGHS), on a scaled copy of the model (dollars in units of 1/10,000
-of the household's equity, every row divided by its largest coefficient), with HiGHS's RINS/RENS sub-MIP
-heuristics off (:data:`HIGHS_OPTIONS`). Real households of the benchmark (up to 5 accounts, 1,800 lots)
-solve in tens to hundreds of milliseconds; FIFO-heavy synthetic ones with 2,000 lots and 40 trades take
-seconds, because the LP relaxation of a FIFO chain is only its convex envelope (see BENCHMARKS.md).
+**Solver**: HiGHS through its own interface (:mod:`.solver`), on a scaled copy of the model, started from a
+feasible plan (:mod:`.warm_start`: the previous cycle's, no trade, the LP relaxation put in relief order, or
+each account on its own), so a time limit can only return a plan at least as good as that start. The time
+policy: exact while ``time_limit`` (2 s) allows, then stop once proven within ``accept_gap`` (1%), never past
+``time_cap`` (30 s); the plan's notes and ``optimality_gap`` say which. FIFO-heavy households of 2,000 lots
+take seconds, because the LP relaxation of a FIFO chain is only its convex envelope (see BENCHMARKS.md).
 
-The solution is rounded at the boundary to what the broker accepts (sells in shares up to 9 decimals or
-whole shares, never more than held; fractional buys to the cent, others in whole shares), trades under
-``min_trade`` are dropped when that keeps every account's cash whole, buys are trimmed if rounding left an
-account short, and tax and cost are re-estimated on the rounded trades with the real relief method
-(``strategies.tax.lots.relieve``).
+The solution is rounded at the boundary to what the broker accepts (:mod:`.orders`: sells in shares up to
+9 decimals or whole shares, never more than held; fractional buys to the cent, others in whole shares),
+trades under ``min_trade`` are dropped when that keeps every account's cash whole, buys are trimmed if
+rounding left an account short, and tax and cost are re-estimated on the rounded trades with the real relief
+method (``strategies.tax.lots.relieve``).
 """
 
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import Decimal
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from strategies.bands import BandPolicy
 from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, half_spread_fraction, impact_fraction
 from strategies.household.models import (
     Account,
-    AccountSummary,
     Household,
     HouseholdInfeasible,
     HouseholdPlan,
-    HouseholdTrade,
-    LotSale,
     ObjectiveBreakdown,
-    Quote,
+    wash_group,
 )
+from strategies.household.orders import RawTrade, assemble_plan
 from strategies.household.risk_term import (
     HouseholdRisk,
     RiskColumns,
@@ -88,17 +84,14 @@ from strategies.household.risk_term import (
     cash_goal,
     linearised_cost,
 )
-from strategies.money import QTY_STEP, floor_cents, to_cents
+from strategies.household.solver import Outcome, Problem, SolvePolicy
+from strategies.household.solver import solve as solve_problem
 from strategies.portfolio import Side
 from strategies.targets import CASH, ONE, ZERO, TargetAllocation
-from strategies.tax.lots import Lot, ReliefMethod, Term, holding_term, relief_order, relieve
+from strategies.tax.lots import Lot, ReliefMethod, Term, holding_term, relief_order
 
 BAND_EDGE_INSET = Decimal("0.0001")
 """Limits are pulled this far (1 bp of weight) inside each band edge, as the single-account planner does."""
-HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
-"""Passed to HiGHS verbatim. Its RINS/RENS sub-MIP heuristics took most of the time on FIFO-heavy households
-(the LP relaxation of a FIFO chain is its convex envelope, so the first incumbents come from branching
-anyway); without them the 5 x 30 x 2,000 benchmark solves about twice as fast to the same optimum."""
 FEASIBILITY_TOL = 1e-6
 """Relative tolerance (of the household's equity) for calling a constraint binding in the float solution."""
 
@@ -116,6 +109,9 @@ class OptimizerSettings:
     ``risk``: price the drift with the single-account objective's risk term (:mod:`.risk_term`); None:
     bands alone. ``tax_weight``: share of the tax counted as the plan's cost (the objective's present value
     of paying it now rather than later, ``policy.tax_weight``); 1 with bands alone.
+    ``time_limit``, ``accept_gap``, ``time_cap``, ``mip_rel_gap``: the solve's time policy
+    (:class:`.solver.SolvePolicy`): exact while ``time_limit`` (seconds) allows, then stop once proven within
+    ``accept_gap`` of optimal, never past ``time_cap``.
     """
 
     harvest_losses: bool = False
@@ -127,7 +123,9 @@ class OptimizerSettings:
     band_penalty: float = 1.0
     band_inset: Decimal = BAND_EDGE_INSET
     min_trade: Decimal = Decimal("1")
-    time_limit: float = 60.0
+    time_limit: float = 2.0
+    accept_gap: float = 0.01
+    time_cap: float = 30.0
     mip_rel_gap: float = 1e-6
     risk: HouseholdRisk | None = None
     tax_weight: float = 1.0
@@ -153,14 +151,6 @@ def band_limits(
         else:
             out[symbol] = (max(target - width + inset, ZERO), min(target + width - inset, ONE))
     return out
-
-
-def wash_group(household: Household, symbol: str) -> str:
-    """A stable key for the substantially-identical group of ``symbol`` (itself when it is in none)."""
-    for group in household.wash_rules.groups:
-        if symbol in group:
-            return min(group)
-    return symbol
 
 
 # -- the model ----------------------------------------------------------------------------------------------
@@ -232,7 +222,8 @@ class _Built:
     drift_vars: list[int]
     location_cost: dict[int, float]
     wash_binaries: dict[str, int]
-    fifo_binaries: int
+    fifo_steps: list[tuple[int, int]]
+    """(binary, the later lot's column) of every concave step of a relief chain."""
     chains: dict[tuple[str, str], list[_LotVar]]
     tax_var: int | None
     limits: dict[str, tuple[Decimal, Decimal]]
@@ -287,7 +278,7 @@ def _build(
     value_terms: dict[str, list[tuple[int, float]]] = {s: [] for s in symbols}
     cash_band_terms: list[tuple[int, float]] = []
     tax_terms: list[tuple[int, float]] = []
-    fifo_binaries = 0
+    fifo_steps: list[tuple[int, int]] = []
     chains: dict[tuple[str, str], list[_LotVar]] = {}
     washed_groups = {wash_group(household, s) for s in household.recent_buy_symbols}
 
@@ -373,7 +364,7 @@ def _build(
                 if account.relief is not ReliefMethod.SPECIFIC:
                     chains[(account.id, symbol)] = entries
                     exact = exact_chains is None or (account.id, symbol) in exact_chains
-                    fifo_binaries += _chain(m, entries, binaries=exact)
+                    fifo_steps += _chain(m, entries, binaries=exact)
             else:
                 col = m.var(0.0, held)
                 if pen:
@@ -468,7 +459,7 @@ def _build(
 
     return _Built(
         m, equity, buys, sells, lot_vars, impact, spread, cash_rows, band_rows, band_slack, drift_vars,
-        location_cost, wash_binaries, fifo_binaries, chains, tax_var, dict(limits), risk,
+        location_cost, wash_binaries, fifo_steps, chains, tax_var, dict(limits), risk,
     )  # fmt: skip
 
 
@@ -478,13 +469,14 @@ def _ordered_lots(account: Account, lots: Sequence[Lot], price: Decimal, househo
     return relief_order(lots, account.relief, price=price, sold=household.day)
 
 
-def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> int:
-    """Force relief order on a symbol's lots; returns the number of binaries it needed (concave steps).
+def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> list[tuple[int, int]]:
+    """Force relief order on a symbol's lots; returns the binaries it needed (concave steps), each with
+    the column of the lot it gates.
 
     Without ``binaries`` only the LP part is added (a later lot's fraction sold <= an earlier one's): a
     relaxation, used where only feasibility matters (the infeasibility diagnosis).
     """
-    count = 0
+    steps = []
     for prev, nxt in zip(entries, entries[1:], strict=False):
         u_prev, u_next = m.ub[prev.col], m.ub[nxt.col]
         if u_prev <= 0 or u_next <= 0:
@@ -492,57 +484,35 @@ def _chain(m: _Model, entries: Sequence[_LotVar], *, binaries: bool = True) -> i
         if binaries and nxt.tax_per_dollar < prev.tax_per_dollar - 1e-12:
             # frac[next] <= y <= frac[prev], y binary (implies the order row below)
             y = m.var(0.0, 1.0, integer=True)
-            count += 1
+            steps.append((y, nxt.col))
             m.row([(nxt.col, 1.0 / u_next), (y, -1.0)], -math.inf, 0.0, "relief step")
             m.row([(y, 1.0), (prev.col, -1.0 / u_prev)], -math.inf, 0.0, "relief step")
         else:
             m.row([(nxt.col, 1.0 / u_next), (prev.col, -1.0 / u_prev)], -math.inf, 0.0, "relief order")
-    return count
+    return steps
 
 
-def _solve(built: _Built, settings: OptimizerSettings) -> tuple[np.ndarray | None, int, str, float]:
-    """Scale, solve with HiGHS, unscale.
-
-    Dollar columns are measured in units of 1/10,000 of the household's equity and every row is divided by
-    its largest coefficient: lot-chain rows (coefficients 1/lot value) and big-M rows (household value)
-    would otherwise span 12 orders of magnitude, and HiGHS then spends seconds in its heuristics.
-    """
+def problem_of(built: _Built) -> Problem:
+    """The model as arrays, in dollars (:mod:`.solver` scales it)."""
     m = built.model
-    started = time.perf_counter()
-    integer = np.array(m.integer)
-    unit = max(built.equity / 1e4, 1e-6)
-    col_scale = np.where(integer == 1, 1.0, unit)
-    c = np.array(m.c) * col_scale
-    lb = np.array(m.lb) / col_scale
-    ub = np.array(m.ub) / col_scale
-    constraints = []
-    if m.row_lo:
-        a = m.matrix() @ _diag(col_scale)
-        peak = np.asarray(abs(a).max(axis=1).todense()).ravel()
-        row_scale = 1.0 / np.where(peak > 0, peak, 1.0)
-        constraints = [
-            LinearConstraint(
-                _diag(row_scale) @ a, np.array(m.row_lo) * row_scale, np.array(m.row_hi) * row_scale
-            )
-        ]
-    options = {"time_limit": settings.time_limit, "mip_rel_gap": settings.mip_rel_gap, "presolve": True}
-    with warnings.catch_warnings():  # SciPy warns that it passes HIGHS_OPTIONS on verbatim: intended
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = milp(
-            c,
-            integrality=integer,
-            bounds=Bounds(lb, ub),
-            constraints=constraints,
-            options={**options, **HIGHS_OPTIONS},
-        )
-    elapsed = time.perf_counter() - started
-    x = None if result.x is None else np.asarray(result.x) * col_scale
-    return x, result.status, str(result.message), elapsed
+    return Problem(
+        np.array(m.c, dtype=float),
+        np.array(m.lb, dtype=float),
+        np.array(m.ub, dtype=float),
+        np.array(m.integer, dtype=int),
+        m.matrix(),
+        np.array(m.row_lo, dtype=float),
+        np.array(m.row_hi, dtype=float),
+    )
 
 
-def _diag(values: np.ndarray) -> csr_array:
-    n = len(values)
-    return csr_array((values, (np.arange(n), np.arange(n))), shape=(n, n))
+def policy_of(settings: OptimizerSettings) -> SolvePolicy:
+    return SolvePolicy(settings.time_limit, settings.accept_gap, settings.time_cap, settings.mip_rel_gap)
+
+
+def _solve(built: _Built, settings: OptimizerSettings, starts: Sequence[np.ndarray] = ()) -> Outcome:
+    """HiGHS on the model (:mod:`.solver`), dollars in units of 1/10,000 of the household's equity."""
+    return solve_problem(problem_of(built), built.equity / 1e4, policy_of(settings), starts)
 
 
 # -- public entry points -------------------------------------------------------------------------------------
@@ -553,11 +523,13 @@ def optimize_household(
     settings: OptimizerSettings | None = None,
     *,
     limits: Mapping[str, tuple[Decimal, Decimal]] | None = None,
+    previous: HouseholdPlan | None = None,
 ) -> HouseholdPlan:
     """The least tax-plus-cost trades of every account that bring the aggregate weights within ``limits``.
 
-    ``limits`` default to :func:`band_limits` of the household's targets and bands. Raises
-    :class:`HouseholdInfeasible` naming the problem when no plan exists (unless ``settings.soft_bands``).
+    ``limits`` default to :func:`band_limits` of the household's targets and bands. ``previous``: the last
+    cycle's plan, to start the solve from (:mod:`.warm_start`). Raises :class:`HouseholdInfeasible` naming
+    the problem when no plan exists (unless ``settings.soft_bands``).
     """
     settings = settings or OptimizerSettings()
     limits = (
@@ -565,24 +537,34 @@ def optimize_household(
         if limits is not None
         else band_limits(household.targets, household.bands, household.symbols, settings.band_inset)
     )
-    built, x, status, message, elapsed = solve_raw(household, settings, limits)
-    return _finalise(household, built, x, settings, elapsed, status, message)
+    built, x, outcome, start = solve_raw(household, settings, limits, previous=previous)
+    return _finalise(household, built, x, settings, outcome, start)
 
 
 def solve_raw(
-    household: Household, settings: OptimizerSettings, limits: Mapping[str, tuple[Decimal, Decimal]]
-) -> tuple[_Built, np.ndarray, int, str, float]:
-    """Build and solve the model: (model, float solution, HiGHS status, message, seconds in the solver)."""
+    household: Household,
+    settings: OptimizerSettings,
+    limits: Mapping[str, tuple[Decimal, Decimal]],
+    *,
+    previous: HouseholdPlan | None = None,
+    baseline: bool = True,
+) -> tuple[_Built, np.ndarray, Outcome, str]:
+    """Build and solve the model from a feasible start: (model, float solution, HiGHS's outcome, a note on
+    the start). ``baseline``: may the start be each account solved on its own (off inside those solves)."""
+    from strategies.household.warm_start import starts  # warm_start builds on this module
+
     problems = _precheck(household, limits)
     if problems and not settings.soft_bands:
         raise HouseholdInfeasible(problems)
     built = _build(household, settings, limits, soft=settings.soft_bands)
-    x, status, message, elapsed = _solve(built, settings)
-    if x is None:
-        if status == 2 and not settings.soft_bands:
+    problem = problem_of(built)
+    initial, start = starts(household, built, problem, settings, previous, baseline=baseline)
+    outcome = solve_problem(problem, built.equity / 1e4, policy_of(settings), initial)
+    if outcome.x is None:
+        if outcome.infeasible and not settings.soft_bands:
             raise HouseholdInfeasible(_diagnose(household, settings, limits))
-        raise HouseholdInfeasible((f"solver stopped without a plan: {message}",))
-    return built, x, status, message, elapsed
+        raise HouseholdInfeasible((f"solver stopped without a plan: {outcome.message}",))
+    return built, outcome.x, outcome, start
 
 
 def _in_order(entries: Sequence[_LotVar], x: np.ndarray, tol: float = 1e-6) -> bool:
@@ -647,9 +629,10 @@ def _diagnose(
     """Re-solve with soft bands to find which band cannot be reached, and say how far it stays out."""
     soft = replace(settings, soft_bands=True)
     built = _build(household, soft, limits, soft=True, exact_chains=set())  # FIFO relaxed: feasibility only
-    x, _, message, _ = _solve(built, soft)
+    outcome = _solve(built, soft)
+    x = outcome.x
     if x is None:
-        return (f"the constraints are infeasible even with soft bands ({message})",)
+        return (f"the constraints are infeasible even with soft bands ({outcome.message})",)
     m = built.model
     activity = _row_values(m, x)
     problems = []
@@ -679,17 +662,6 @@ def _row_values(m: _Model, x: np.ndarray) -> np.ndarray:
 
 
 # -- from the float solution to orders ---------------------------------------------------------------------
-
-
-@dataclass
-class RawTrade:
-    """A trade before reporting: buy dollars at mid, or sell shares (with the lots the LP chose, if any)."""
-
-    account: str
-    symbol: str
-    side: Side
-    dollars: float
-    lot_shares: dict[str, float] = field(default_factory=dict)
 
 
 def raw_trades(built: _Built, x: np.ndarray, household: Household) -> list[RawTrade]:
@@ -732,9 +704,8 @@ def _finalise(
     built: _Built,
     x: np.ndarray,
     settings: OptimizerSettings,
-    elapsed: float,
-    status: int,
-    message: str,
+    outcome: Outcome,
+    start: str,
 ) -> HouseholdPlan:
     m = built.model
     trades = raw_trades(built, x, household)
@@ -761,8 +732,8 @@ def _finalise(
         elif group in bought_groups:
             binding.append(f"wash-sale guard: {group} is bought, so its loss lots stay unsold")
     notes = []
-    if built.fifo_binaries:
-        notes.append(f"lot relief order (FIFO at Alpaca) enforced with {built.fifo_binaries} binary steps")
+    if built.fifo_steps:
+        notes.append(f"lot relief order (FIFO at Alpaca) enforced with {len(built.fifo_steps)} binary steps")
     out_of_order = [f"{a}/{s}" for (a, s), entries in built.chains.items() if not _in_order(entries, x)]
     if out_of_order:  # cannot happen with exact chains; the estimates below use the real relief anyway
         notes.append(f"solver sold lots out of relief order in {', '.join(out_of_order)}; tax re-estimated")
@@ -778,8 +749,7 @@ def _finalise(
             )
     for symbol, why in sorted(household.blocked_buys.items()):
         notes.append(f"no buys of {symbol}: {why}")
-    if status != 0:
-        notes.append(f"solver: {message} (best plan found is used)")
+    notes.append(f"{outcome.describe()}; {start}")
     return assemble_plan(
         household,
         trades,
@@ -788,294 +758,9 @@ def _finalise(
         objective=objective,
         binding=tuple(binding),
         notes=tuple(notes),
-        solve_seconds=elapsed,
+        solve_seconds=outcome.seconds,
+        optimality_gap=outcome.gap,
         variables=len(m.c),
         integer_variables=int(sum(m.integer)),
         soft_bands=settings.soft_bands,
     )
-
-
-def _round_sell(qty: float, held: Decimal, fractional: bool) -> Decimal:
-    """Shares to sell: up (never short of the cash the LP counted on), capped at the holding; all of it when
-    the LP sold within a millionth of it (float noise must not leave dust)."""
-    if qty >= float(held) * (1 - 1e-6):
-        return held
-    step = QTY_STEP if fractional else Decimal(1)
-    return min(Decimal(repr(qty)).quantize(step, rounding=ROUND_CEILING), held)
-
-
-def assemble_plan(
-    household: Household,
-    raw: Sequence[RawTrade],
-    settings: OptimizerSettings,
-    limits: Mapping[str, tuple[Decimal, Decimal]],
-    **extra: object,
-) -> HouseholdPlan:
-    """Round ``raw`` trades to orders, keep every account's cash whole, and estimate their tax and cost.
-
-    Used for the optimizer's own solution and for the independent baseline alike, so both are judged by the
-    same arithmetic: real lot relief per account, the household-wide in-plan wash-sale rule (a loss lot sold
-    while any account buys an identical security recognises no loss), half-spread plus exact square-root
-    impact per order.
-    """
-    quotes = household.quotes
-    by_account: dict[str, list[RawTrade]] = {a.id: [] for a in household.accounts}
-    for t in raw:
-        by_account[t.account].append(t)
-
-    orders: list[tuple[Account, RawTrade, Decimal]] = []  # (account, trade, shares or buy dollars)
-    for account in household.accounts:
-        mine = by_account[account.id]
-        sells = []
-        for t in (t for t in mine if t.side is Side.SELL):
-            q = quotes[t.symbol]
-            shares = _round_sell(t.dollars / float(q.price), account.positions[t.symbol], q.fractionable)
-            if shares > 0:
-                sells.append((t, shares))
-        buys = []
-        for t in (t for t in mine if t.side is Side.BUY):
-            q = quotes[t.symbol]
-            if q.fractionable:
-                amount = floor_cents(Decimal(repr(t.dollars)))
-            else:
-                amount = (Decimal(repr(t.dollars)) / q.price).to_integral_value(rounding=ROUND_DOWN) * q.price
-            if amount > 0:
-                buys.append((t, amount))
-        # drop trades below min_trade: buys always, sells only while the cash stays whole
-        buys = [(t, a) for t, a in buys if a >= settings.min_trade]
-        for t, shares in sorted(sells, key=lambda ts: ts[1] * quotes[ts[0].symbol].price):
-            if shares * quotes[t.symbol].price >= settings.min_trade:
-                break
-            without = [s for s in sells if s[0] is not t]
-            if _cash_after(account, without, buys, quotes, settings) >= _cash_need(account):
-                sells = without
-        # trim buys (largest first) if rounding left the account short of its reserve
-        short = _cash_need(account) - _cash_after(account, sells, buys, quotes, settings)
-        if short > 0:
-            buys.sort(key=lambda ta: -ta[1])
-            trimmed = []
-            for t, amount in buys:
-                if short > 0:
-                    q = quotes[t.symbol]
-                    cut = min(amount, _ceil_cents(short * Decimal("1.01")) + Decimal("0.01"))
-                    if not q.fractionable:
-                        cut = min(amount, (cut / q.price).to_integral_value(rounding=ROUND_CEILING) * q.price)
-                    amount -= cut
-                    short -= cut
-                if amount >= settings.min_trade:
-                    trimmed.append((t, amount))
-            buys = trimmed
-        orders += [(account, t, s) for t, s in sells] + [(account, t, a) for t, a in buys]
-
-    bought_groups: dict[str, Decimal] = {}
-    for _, t, amount in orders:
-        if t.side is Side.BUY:
-            group = wash_group(household, t.symbol)
-            bought_groups[group] = bought_groups.get(group, ZERO) + amount / quotes[t.symbol].price
-    washed_groups = {wash_group(household, s) for s in household.recent_buy_symbols}
-
-    trades = []
-    st_total = lt_total = cost_total = ZERO
-    for account, t, amount in orders:
-        q = quotes[t.symbol]
-        notional = amount * q.price if t.side is Side.SELL else amount
-        cost = _order_cost(q, notional, settings)
-        if t.side is Side.BUY:
-            trades.append(
-                HouseholdTrade(
-                    account.id,
-                    t.symbol,
-                    Side.BUY,
-                    None if q.fractionable else (amount / q.price).quantize(Decimal(1)),
-                    amount if q.fractionable else None,
-                    q.price,
-                    to_cents(notional),
-                    to_cents(cost),
-                )
-            )
-        else:
-            st = lt = ZERO
-            lot_sales: tuple[LotSale, ...] = ()
-            if not account.tax_advantaged:
-                group = wash_group(household, t.symbol)
-                replacement = bought_groups.get(group, ZERO)
-                st, lt, lot_sales = _sale_gains(
-                    account, t, amount, household, group in washed_groups, replacement
-                )
-                if replacement > 0:
-                    washed_qty = sum((ls.qty for ls in lot_sales if ls.washed), start=ZERO)
-                    bought_groups[group] = max(replacement - washed_qty, ZERO)
-            tax = to_cents(st * household.rates.short_term + lt * household.rates.long_term)
-            trades.append(
-                HouseholdTrade(
-                    account.id,
-                    t.symbol,
-                    Side.SELL,
-                    amount,
-                    None,
-                    q.price,
-                    to_cents(notional),
-                    to_cents(cost),
-                    to_cents(st),
-                    to_cents(lt),
-                    tax,
-                    lot_sales,
-                )  # fmt: skip
-            )
-            st_total += st
-            lt_total += lt
-        cost_total += cost
-
-    summaries, weights_before, weights_after = _aggregate(household, trades)
-    return HouseholdPlan(
-        household=household.name,
-        trades=tuple(sorted(trades, key=lambda tr: (tr.account, tr.side is Side.BUY, tr.symbol))),
-        accounts=summaries,
-        weights_before=weights_before,
-        weights_after=weights_after,
-        limits=dict(limits),
-        short_term_gain=to_cents(st_total),
-        long_term_gain=to_cents(lt_total),
-        estimated_tax=to_cents(st_total * household.rates.short_term + lt_total * household.rates.long_term),
-        estimated_cost=to_cents(cost_total),
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-def _ceil_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
-
-
-def _order_cost(quote: Quote, notional: Decimal, settings: OptimizerSettings) -> Decimal:
-    """Half-spread plus square-root impact of one order (``strategies.costs``), in dollars."""
-    n = float(notional)
-    frac = half_spread_fraction(quote.spread_bps)
-    if settings.impact_segments > 0:
-        frac += impact_fraction(
-            n / float(quote.price), quote.adv, quote.sigma_daily, settings.impact_coefficient
-        )
-    return Decimal(repr(n * frac))
-
-
-def _cash_need(account: Account) -> Decimal:
-    return account.cash_reserve + account.flows.outflow
-
-
-def _cash_after(
-    account: Account,
-    sells: Sequence[tuple[RawTrade, Decimal]],
-    buys: Sequence[tuple[RawTrade, Decimal]],
-    quotes: Mapping[str, Quote],
-    settings: OptimizerSettings,
-) -> Decimal:
-    cash = account.cash + account.flows.effective_contribution
-    for t, shares in sells:
-        notional = shares * quotes[t.symbol].price
-        cash += notional - _order_cost(quotes[t.symbol], notional, settings)
-    for t, amount in buys:
-        cash -= amount + _order_cost(quotes[t.symbol], amount, settings)
-    return cash
-
-
-def _sale_gains(
-    account: Account,
-    trade: RawTrade,
-    shares: Decimal,
-    household: Household,
-    recently_bought: bool,
-    replacement: Decimal,
-) -> tuple[Decimal, Decimal, tuple[LotSale, ...]]:
-    """(short-term, long-term recognised gain, lots) of selling ``shares`` with the account's relief method.
-
-    A loss is not recognised when the group was bought in the 30 days before (``recently_bought``) or is
-    bought in this plan (``replacement`` shares, matched to loss shares in relief order, as Pub 550 does).
-    """
-    price = household.quotes[trade.symbol].price
-    lots = [lot for lot in account.lots if lot.symbol == trade.symbol]
-    if account.relief is ReliefMethod.SPECIFIC:
-        chosen = sorted(lots, key=lambda lot: -trade.lot_shares.get(lot.lot_id, 0.0))
-        selections = []
-        left = shares
-        for lot in chosen:
-            if left <= 0:
-                break
-            take = min(left, lot.qty)
-            selections.append((lot.lot_id, take))
-            left -= take
-        relief = relieve(lots, account.id, trade.symbol, shares, price, household.day, ReliefMethod.SPECIFIC,
-                         selections=selections)  # fmt: skip
-    else:
-        relief = relieve(lots, account.id, trade.symbol, shares, price, household.day, account.relief)
-    st = lt = ZERO
-    out = []
-    cover = replacement
-    for r in relief.realisations:
-        gain = r.gain
-        washed = False
-        if gain < 0 and (recently_bought or cover > 0):
-            washed = True
-            if recently_bought:
-                gain = ZERO
-            else:
-                take = min(cover, r.qty)
-                cover -= take
-                gain = gain * (r.qty - take) / r.qty
-        if r.term is Term.LONG:
-            lt += gain
-        else:
-            st += gain
-        out.append(LotSale(r.lot_id, r.qty, r.gain, r.term, washed))
-    return st, lt, tuple(out)
-
-
-def _aggregate(
-    household: Household, trades: Sequence[HouseholdTrade]
-) -> tuple[tuple[AccountSummary, ...], dict[str, Decimal], dict[str, Decimal]]:
-    quotes = household.quotes
-    before: dict[str, Decimal] = {}
-    after: dict[str, Decimal] = {}
-    summaries = []
-    cash_before_total = cash_after_total = ZERO
-    for account in household.accounts:
-        positions = dict(account.positions)
-        for s, q in positions.items():
-            before[s] = before.get(s, ZERO) + q * quotes[s].price
-        sells = buys = cost = ZERO
-        for t in trades:
-            if t.account != account.id:
-                continue
-            shares = t.qty if t.qty is not None else (t.notional or ZERO) / t.est_price
-            if t.side is Side.SELL:
-                sells += t.est_notional
-                positions[t.symbol] = positions.get(t.symbol, ZERO) - shares
-            else:
-                buys += t.est_notional
-                positions[t.symbol] = positions.get(t.symbol, ZERO) + shares
-            cost += t.est_cost
-        for s, q in positions.items():
-            after[s] = after.get(s, ZERO) + q * quotes[s].price
-        flows = account.flows
-        cash_after = account.cash + flows.effective_contribution - flows.outflow + sells - buys - cost
-        summaries.append(
-            AccountSummary(
-                account.id,
-                account.cash,
-                flows.effective_contribution,
-                flows.outflow,
-                sells,
-                buys,
-                cost,
-                cash_after,
-                account.cash_reserve,
-            )  # fmt: skip
-        )
-        cash_before_total += account.cash
-        cash_after_total += cash_after
-    before[CASH] = cash_before_total
-    after[CASH] = cash_after_total
-    total_before = sum(before.values(), start=ZERO)
-    total_after = sum(after.values(), start=ZERO)
-    symbols = sorted(set(before) | set(after) | set(household.targets.weights))
-    weights_before = {s: before.get(s, ZERO) / total_before if total_before else ZERO for s in symbols}
-    weights_after = {s: after.get(s, ZERO) / total_after if total_after else ZERO for s in symbols}
-    return tuple(summaries), weights_before, weights_after

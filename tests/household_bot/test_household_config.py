@@ -112,3 +112,15 @@ def test_trade_to_decides_how_far_a_fired_household_is_planned_back(tmp_path):
     raw["bands"] = {"default": {"absolute": 0.05}, "trade_to": "band_edge"}
     edge = load_config(write(tmp_path, raw))
     assert inputs.planning_limits(edge, household, settings)[0] is None
+
+
+def test_the_solve_time_policy_comes_from_the_optimizer_section(tmp_path):
+    raw = household_config("http://127.0.0.1:1", tmp_path / "state")
+    default = inputs.optimizer_settings(load_config(write(tmp_path, raw)))
+    assert (default.time_limit, default.accept_gap, default.time_cap) == (2.0, 0.01, 30.0)
+    raw["household"]["optimizer"] = {"time_limit_seconds": 5, "accept_gap": 0.002, "time_cap_seconds": 3}
+    settings = inputs.optimizer_settings(load_config(write(tmp_path, raw)))
+    # a cap below the exact-solve time would cut the exact solve short: the cap is raised to it
+    assert (settings.time_limit, settings.accept_gap, settings.time_cap) == (5.0, 0.002, 5.0)
+    found = problems(tmp_path, optimizer={"accept_gap": 1.5})
+    assert any("household.optimizer.accept_gap" in p for p in found)
