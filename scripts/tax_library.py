@@ -14,9 +14,10 @@ Sleeves (what ``plan_tax_aware`` may buy instead of a symbol sold at a loss in t
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -96,6 +97,13 @@ class Cell:
     def held_pp(self) -> float:
         return self.aware_held_rate - self.blind_held_rate
 
+    def line(self) -> str:
+        """One line for the progress report."""
+        return (
+            f"{self.portfolio} {self.period}: liquidated {self.liquidated_pp:+.3f}, held {self.held_pp:+.3f}"
+            f" %/yr, wash {self.wash_blind}/{self.wash_aware}, {self.seconds:.0f} s"
+        )
+
 
 def run_cell(job: tuple[str, str, Decimal, Path, TaxRates]) -> Cell:
     """Tax-blind and tax-aware (no harvest) on one portfolio and period, under the config's policy (built
@@ -134,12 +142,16 @@ def run_library(
     rates: TaxRates,
     workers: int,
 ) -> list[Cell]:
-    """Every cell, longest periods first so the pool's workers finish together."""
+    """Every cell, longest periods first so the pool's workers finish together; each finished cell is
+    reported on stderr as it comes (a full run takes a while)."""
     jobs = [(n, p, monthly, config, rates) for p in periods for n in names]
-    if workers <= 1:
-        return [run_cell(job) for job in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(run_cell, jobs))
+    cells = []
+    with ProcessPoolExecutor(max(1, workers)) as pool:
+        for done in as_completed([pool.submit(run_cell, job) for job in jobs]):
+            cell = done.result()
+            cells.append(cell)
+            print(f"{len(cells)}/{len(jobs)} {cell.line()}", file=sys.stderr, flush=True)
+    return cells
 
 
 def _money(value: float) -> str:
