@@ -240,10 +240,12 @@ def run_library_comparison(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown {unknown}: portfolios {list(LIBRARY)}, periods {list(PERIODS)}")
     monthly = Decimal(2000 if args.monthly is None else args.monthly)
     started = time.perf_counter()
-    cells = run_library(names, periods, monthly, CONFIG, RATES, args.workers)
+    cells = run_library(names, periods, monthly, CONFIG, RATES, args.workers, args.tax_weight)
     print(
         f"### Tax-aware (no harvest) vs tax-blind: {len(names)} portfolios x {len(periods)} periods, "
-        f"${monthly:,.0f} a month, FIFO, {time.perf_counter() - started:.0f} s, {args.workers} worker(s)\n"
+        f"${monthly:,.0f} a month, FIFO, tax weight "
+        f"{'of the config' if args.tax_weight is None else args.tax_weight}, "
+        f"{time.perf_counter() - started:.0f} s, {args.workers} worker(s)\n"
     )
     print(summary(cells))
     print()
@@ -266,6 +268,7 @@ def main() -> None:
     )
     parser.add_argument("--library-periods", nargs="*", metavar="PERIOD", help="default: all four")
     parser.add_argument("--workers", type=int, default=1, help="processes for --compare-library")
+    parser.add_argument("--tax-weight", type=float, help="--compare-library: the objective's tax weight")
     args = parser.parse_args()
     if args.compare_library is not None:
         run_library_comparison(args)

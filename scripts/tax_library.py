@@ -105,11 +105,16 @@ class Cell:
         )
 
 
-def run_cell(job: tuple[str, str, Decimal, Path, TaxRates]) -> Cell:
+def run_cell(job: tuple[str, str, Decimal, Path, TaxRates, float | None]) -> Cell:
     """Tax-blind and tax-aware (no harvest) on one portfolio and period, under the config's policy (built
-    here: a trigger holds a lock, which a process pool cannot send)."""
-    name, period, monthly, config, rates = job
-    policy = bot_policy(load_config(config))
+    here: a trigger holds a lock, which a process pool cannot send); ``tax_weight`` overrides the policy's
+    (1: the whole tax counted, as before the present-value pricing)."""
+    name, period, monthly, path, rates, tax_weight = job
+    config = load_config(path)
+    if tax_weight is not None and config.policy is not None:
+        policy_section = config.policy.model_copy(update={"tax_weight": tax_weight})
+        config = config.model_copy(update={"policy": policy_section})
+    policy = bot_policy(config)
     started = time.perf_counter()
     targets = LIBRARY[name]
     first, last = PERIODS[period]
@@ -141,10 +146,11 @@ def run_library(
     config: Path,
     rates: TaxRates,
     workers: int,
+    tax_weight: float | None = None,
 ) -> list[Cell]:
     """Every cell, longest periods first so the pool's workers finish together; each finished cell is
     reported on stderr as it comes (a full run takes a while)."""
-    jobs = [(n, p, monthly, config, rates) for p in periods for n in names]
+    jobs = [(n, p, monthly, config, rates, tax_weight) for p in periods for n in names]
     cells = []
     with ProcessPoolExecutor(max(1, workers)) as pool:
         for done in as_completed([pool.submit(run_cell, job) for job in jobs]):
