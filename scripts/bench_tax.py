@@ -231,7 +231,14 @@ def run_library_comparison(args: argparse.Namespace) -> None:
     """``--compare-library [NAME ...]``: tax-aware (no harvest) against tax-blind on the library's portfolios
     (all without names) x the objective benchmark's periods, the investor's money (``--monthly``, default
     $2,000)."""
-    from tax_library import LIBRARY, PERIODS, library_table, run_library, summary  # beside this script
+    from tax_library import (  # beside this script
+        LIBRARY,
+        PERIODS,
+        library_table,
+        read_cells,
+        run_library,
+        summary,
+    )
 
     names = args.compare_library or list(LIBRARY)
     periods = args.library_periods or list(PERIODS)
@@ -240,7 +247,12 @@ def run_library_comparison(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown {unknown}: portfolios {list(LIBRARY)}, periods {list(PERIODS)}")
     monthly = Decimal(2000 if args.monthly is None else args.monthly)
     started = time.perf_counter()
-    cells = run_library(names, periods, monthly, CONFIG, RATES, args.workers, args.tax_weight)
+    if args.render is not None:
+        cells = [c for c in read_cells(args.render) if c.portfolio in names and c.period in periods]
+    else:
+        cells = run_library(
+            names, periods, monthly, CONFIG, RATES, args.workers, args.tax_weight, args.cells_out
+        )
     print(
         f"### Tax-aware (no harvest) vs tax-blind: {len(names)} portfolios x {len(periods)} periods, "
         f"${monthly:,.0f} a month, FIFO, tax weight "
@@ -269,6 +281,8 @@ def main() -> None:
     parser.add_argument("--library-periods", nargs="*", metavar="PERIOD", help="default: all four")
     parser.add_argument("--workers", type=int, default=1, help="processes for --compare-library")
     parser.add_argument("--tax-weight", type=float, help="--compare-library: the objective's tax weight")
+    parser.add_argument("--cells-out", type=Path, help="--compare-library: append each cell (JSON lines)")
+    parser.add_argument("--render", type=Path, help="--compare-library: the table from a --cells-out file")
     args = parser.parse_args()
     if args.compare_library is not None:
         run_library_comparison(args)

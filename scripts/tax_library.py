@@ -14,11 +14,12 @@ Sleeves (what ``plan_tax_aware`` may buy instead of a symbol sold at a loss in t
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot.backtest.library import LIBRARY
 from bot.backtest.policies import bot_policy
 from bot.backtest.tax import TaxBacktestOptions, TaxRun, simulate_tax, substitute_prices
 from bot.config import load_config
+from strategies.objective.trigger import ObjectiveTrigger
 from strategies.tax.estimate import TaxRates
 from strategies.tax.planning import TaxSettings
 
@@ -105,28 +107,73 @@ class Cell:
         )
 
 
-def run_cell(job: tuple[str, str, Decimal, Path, TaxRates, float | None]) -> Cell:
-    """Tax-blind and tax-aware (no harvest) on one portfolio and period, under the config's policy (built
-    here: a trigger holds a lock, which a process pool cannot send); ``tax_weight`` overrides the policy's
-    (1: the whole tax counted, as before the present-value pricing)."""
-    name, period, monthly, path, rates, tax_weight = job
+class SharedFits:
+    """The objective's fitted risk aversions shared by every run of one portfolio, so a quarter's fit is made
+    once, not once per run (the fit is most of a run's time).
+
+    Exact, not an approximation: a fit depends on the targets and on the trailing returns the trigger is
+    given at the quarter's first session (no impact costs here, and the spread is the same in every run).
+    Runs starting on the same day see the same windows; runs starting on different days see the same
+    window only once it is full (``lookback`` sessions in). Other fits are kept per start day (``scope``)."""
+
+    def __init__(self, refit_months: int) -> None:
+        self.refit_months = refit_months
+        self.scope: date = date.min
+        self.full_from: date = date.max
+        self.fits: dict[tuple, object] = {}
+
+    def begin(self, days: Sequence[date], lookback: int) -> None:
+        self.scope = days[0]
+        self.full_from = days[lookback] if lookback < len(days) else date.max
+
+    def _key(self, key: tuple) -> tuple:
+        year, block = key[0], key[1]
+        first = date(year, block * self.refit_months + 1, 1)
+        return key if first >= self.full_from else (*key, self.scope)
+
+    def get(self, key: tuple):  # noqa: ANN201 - Fit | None
+        return self.fits.get(self._key(key))
+
+    def put(self, key: tuple, fit) -> None:  # noqa: ANN001 - Fit
+        self.fits[self._key(key)] = fit
+
+
+Job = tuple[str, Sequence[str], Decimal, Path, TaxRates, "float | None"]
+
+
+def run_portfolio(job: Job) -> list[Cell]:
+    """Tax-blind and tax-aware (no harvest) on one portfolio over each period, under the config's policy
+    (built here: a trigger holds a lock, which a process pool cannot send); ``tax_weight`` overrides the
+    policy's (1: the whole tax counted, as before the present-value pricing)."""
+    name, periods, monthly, path, rates, tax_weight = job
     config = load_config(path)
     if tax_weight is not None and config.policy is not None:
         policy_section = config.policy.model_copy(update={"tax_weight": tax_weight})
         config = config.model_copy(update={"policy": policy_section})
     policy = bot_policy(config)
-    started = time.perf_counter()
-    targets = LIBRARY[name]
-    first, last = PERIODS[period]
-    history = load_history(targets.symbols, first, last)
-    groups = sleeves(targets.symbols)
-    extra = substitute_prices(history, [s for g in groups for s in g])
-    tax = TaxSettings(rates=rates, substitutes=groups, identical=IDENTICAL)
-    runs: list[TaxRun] = [
-        simulate_tax(history, targets, policy, TaxBacktestOptions(tax, aware=aware, monthly=monthly), extra)
-        for aware in (False, True)
-    ]
-    blind, aware = runs
+    shared = None
+    if isinstance(policy.trigger, ObjectiveTrigger) and policy.trigger.spec.tracking is not None:
+        shared = SharedFits(policy.trigger.spec.tracking.refit_months)
+        object.__setattr__(policy.trigger, "fits", shared)
+    cells = []
+    for period in sorted(periods, key=lambda p: (PERIODS[p][0], PERIODS[p][1])):
+        started = time.perf_counter()
+        targets = LIBRARY[name]
+        history = load_history(targets.symbols, *PERIODS[period])
+        if shared is not None:
+            shared.begin(history.days, policy.market_lookback)
+        groups = sleeves(targets.symbols)
+        extra = substitute_prices(history, [s for g in groups for s in g])
+        tax = TaxSettings(rates=rates, substitutes=groups, identical=IDENTICAL)
+        blind, aware = (
+            simulate_tax(history, targets, policy, TaxBacktestOptions(tax, aware=a, monthly=monthly), extra)
+            for a in (False, True)
+        )
+        cells.append(_cell(name, period, blind, aware, time.perf_counter() - started))
+    return cells
+
+
+def _cell(name: str, period: str, blind: TaxRun, aware: TaxRun, seconds: float) -> Cell:
     return Cell(
         name, period, float(blind.invested),
         float(blind.after_tax_value), float(aware.after_tax_value),
@@ -135,7 +182,7 @@ def run_cell(job: tuple[str, str, Decimal, Path, TaxRates, float | None]) -> Cel
         blind.held_cagr * 100, aware.held_cagr * 100,
         float(blind.taxes_paid + blind.liquidation_tax), float(aware.taxes_paid + aware.liquidation_tax),
         blind.mean_drift * 100, aware.mean_drift * 100,
-        blind.wash_sales, aware.wash_sales, time.perf_counter() - started,
+        blind.wash_sales, aware.wash_sales, seconds,
     )  # fmt: skip
 
 
@@ -147,17 +194,27 @@ def run_library(
     rates: TaxRates,
     workers: int,
     tax_weight: float | None = None,
+    cells_out: Path | None = None,
 ) -> list[Cell]:
-    """Every cell, longest periods first so the pool's workers finish together; each finished cell is
-    reported on stderr as it comes (a full run takes a while)."""
-    jobs = [(n, p, monthly, config, rates, tax_weight) for p in periods for n in names]
-    cells = []
+    """Every cell, a portfolio per job; each finished cell is reported on stderr and, with ``cells_out``,
+    appended to that file as a JSON line (a full run takes long on a shared machine: a table can be made
+    from the cells done with ``--render``)."""
+    jobs = [(n, tuple(periods), monthly, config, rates, tax_weight) for n in names]
+    cells: list[Cell] = []
     with ProcessPoolExecutor(max(1, workers)) as pool:
-        for done in as_completed([pool.submit(run_cell, job) for job in jobs]):
-            cell = done.result()
-            cells.append(cell)
-            print(f"{len(cells)}/{len(jobs)} {cell.line()}", file=sys.stderr, flush=True)
+        for done in as_completed([pool.submit(run_portfolio, job) for job in jobs]):
+            for cell in done.result():
+                cells.append(cell)
+                print(f"{len(cells)}/{len(jobs) * len(periods)} {cell.line()}", file=sys.stderr, flush=True)
+                if cells_out is not None:
+                    with cells_out.open("a") as out:
+                        out.write(json.dumps(asdict(cell)) + "\n")
     return cells
+
+
+def read_cells(path: Path) -> list[Cell]:
+    """Cells written by :func:`run_library` (``cells_out``)."""
+    return [Cell(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _money(value: float) -> str:
