@@ -29,7 +29,6 @@ from bot.backtest.library import LIBRARY
 from bot.backtest.policies import bot_policy
 from bot.backtest.tax import TaxBacktestOptions, TaxRun, simulate_tax, substitute_prices
 from bot.config import load_config
-from strategies.objective.trigger import ObjectiveTrigger
 from strategies.tax.estimate import TaxRates
 from strategies.tax.planning import TaxSettings
 
@@ -107,70 +106,30 @@ class Cell:
         )
 
 
-class SharedFits:
-    """The objective's fitted risk aversions shared by every run of one portfolio, so a quarter's fit is made
-    once, not once per run (the fit is most of a run's time).
-
-    Exact, not an approximation: a fit depends on the targets and on the trailing returns the trigger is
-    given at the quarter's first session (no impact costs here, and the spread is the same in every run).
-    Runs starting on the same day see the same windows; runs starting on different days see the same
-    window only once it is full (``lookback`` sessions in). Other fits are kept per start day (``scope``)."""
-
-    def __init__(self, refit_months: int) -> None:
-        self.refit_months = refit_months
-        self.scope: date = date.min
-        self.full_from: date = date.max
-        self.fits: dict[tuple, object] = {}
-
-    def begin(self, days: Sequence[date], lookback: int) -> None:
-        self.scope = days[0]
-        self.full_from = days[lookback] if lookback < len(days) else date.max
-
-    def _key(self, key: tuple) -> tuple:
-        year, block = key[0], key[1]
-        first = date(year, block * self.refit_months + 1, 1)
-        return key if first >= self.full_from else (*key, self.scope)
-
-    def get(self, key: tuple):  # noqa: ANN201 - Fit | None
-        return self.fits.get(self._key(key))
-
-    def put(self, key: tuple, fit) -> None:  # noqa: ANN001 - Fit
-        self.fits[self._key(key)] = fit
+Job = tuple[str, str, Decimal, Path, TaxRates, "float | None"]
 
 
-Job = tuple[str, Sequence[str], Decimal, Path, TaxRates, "float | None"]
-
-
-def run_portfolio(job: Job) -> list[Cell]:
-    """Tax-blind and tax-aware (no harvest) on one portfolio over each period, under the config's policy
-    (built here: a trigger holds a lock, which a process pool cannot send); ``tax_weight`` overrides the
-    policy's (1: the whole tax counted, as before the present-value pricing)."""
-    name, periods, monthly, path, rates, tax_weight = job
+def run_cell(job: Job) -> Cell:
+    """Tax-blind and tax-aware (no harvest) on one portfolio and period, under the config's policy (built
+    here: a trigger holds a lock, which a process pool cannot send; each run keeps its own trigger state);
+    ``tax_weight`` overrides the policy's (1: the whole tax counted, as before the present-value pricing)."""
+    name, period, monthly, path, rates, tax_weight = job
     config = load_config(path)
     if tax_weight is not None and config.policy is not None:
         policy_section = config.policy.model_copy(update={"tax_weight": tax_weight})
         config = config.model_copy(update={"policy": policy_section})
     policy = bot_policy(config)
-    shared = None
-    if isinstance(policy.trigger, ObjectiveTrigger) and policy.trigger.spec.tracking is not None:
-        shared = SharedFits(policy.trigger.spec.tracking.refit_months)
-        object.__setattr__(policy.trigger, "fits", shared)
-    cells = []
-    for period in sorted(periods, key=lambda p: (PERIODS[p][0], PERIODS[p][1])):
-        started = time.perf_counter()
-        targets = LIBRARY[name]
-        history = load_history(targets.symbols, *PERIODS[period])
-        if shared is not None:
-            shared.begin(history.days, policy.market_lookback)
-        groups = sleeves(targets.symbols)
-        extra = substitute_prices(history, [s for g in groups for s in g])
-        tax = TaxSettings(rates=rates, substitutes=groups, identical=IDENTICAL)
-        blind, aware = (
-            simulate_tax(history, targets, policy, TaxBacktestOptions(tax, aware=a, monthly=monthly), extra)
-            for a in (False, True)
-        )
-        cells.append(_cell(name, period, blind, aware, time.perf_counter() - started))
-    return cells
+    started = time.perf_counter()
+    targets = LIBRARY[name]
+    history = load_history(targets.symbols, *PERIODS[period])
+    groups = sleeves(targets.symbols)
+    extra = substitute_prices(history, [s for g in groups for s in g])
+    tax = TaxSettings(rates=rates, substitutes=groups, identical=IDENTICAL)
+    blind, aware = (
+        simulate_tax(history, targets, policy, TaxBacktestOptions(tax, aware=a, monthly=monthly), extra)
+        for a in (False, True)
+    )
+    return _cell(name, period, blind, aware, time.perf_counter() - started)
 
 
 def _cell(name: str, period: str, blind: TaxRun, aware: TaxRun, seconds: float) -> Cell:
@@ -196,19 +155,20 @@ def run_library(
     tax_weight: float | None = None,
     cells_out: Path | None = None,
 ) -> list[Cell]:
-    """Every cell, a portfolio per job; each finished cell is reported on stderr and, with ``cells_out``,
-    appended to that file as a JSON line (a full run takes long on a shared machine: a table can be made
-    from the cells done with ``--render``)."""
-    jobs = [(n, tuple(periods), monthly, config, rates, tax_weight) for n in names]
+    """Every cell, a cell per job (the shortest periods first: the most cells soonest); each finished cell
+    is reported on stderr and, with ``cells_out``, appended to that file as a JSON line (a full run takes
+    long on a shared machine: a table can be made from the cells done with ``--render``)."""
+    order = sorted(periods, key=lambda p: (PERIODS[p][1] - PERIODS[p][0]).days)
+    jobs = [(n, p, monthly, config, rates, tax_weight) for p in order for n in names]
     cells: list[Cell] = []
     with ProcessPoolExecutor(max(1, workers)) as pool:
-        for done in as_completed([pool.submit(run_portfolio, job) for job in jobs]):
-            for cell in done.result():
-                cells.append(cell)
-                print(f"{len(cells)}/{len(jobs) * len(periods)} {cell.line()}", file=sys.stderr, flush=True)
-                if cells_out is not None:
-                    with cells_out.open("a") as out:
-                        out.write(json.dumps(asdict(cell)) + "\n")
+        for done in as_completed([pool.submit(run_cell, job) for job in jobs]):
+            cell = done.result()
+            cells.append(cell)
+            print(f"{len(cells)}/{len(jobs)} {cell.line()}", file=sys.stderr, flush=True)
+            if cells_out is not None:
+                with cells_out.open("a") as out:
+                    out.write(json.dumps(asdict(cell)) + "\n")
     return cells
 
 
