@@ -253,8 +253,13 @@ def run_library_comparison(args: argparse.Namespace) -> None:
         cells = run_library(
             names, periods, monthly, CONFIG, RATES, args.workers, args.tax_weight, args.cells_out
         )
+    source = (
+        f"cells read from {args.render}"
+        if args.render
+        else f"{len(names)} portfolios x {len(periods)} periods"
+    )
     print(
-        f"### Tax-aware (no harvest) vs tax-blind: {len(names)} portfolios x {len(periods)} periods, "
+        f"### Tax-aware (no harvest) vs tax-blind: {len(cells)} cells ({source}), "
         f"${monthly:,.0f} a month, FIFO, tax weight "
         f"{'of the config' if args.tax_weight is None else args.tax_weight}, "
         f"{time.perf_counter() - started:.0f} s, {args.workers} worker(s)\n"
