@@ -172,23 +172,11 @@ class ObjectiveTrigger:
         key = None if now is None else (*refit_period(now.date(), spec.tracking), inputs.targets.tobytes())
         fit = self.fits.get(key) if key is not None else None
         if fit is None:
-            costs = self._fit_costs(inputs)
+            costs = SimCosts(inputs.half_spread, inputs.impact, float(self.cash_floor))
             fit = fit_risk_aversion(returns, inputs.targets, costs, spec.risk, spec.tracking)
             if key is not None:
                 self.fits.put(key, fit)
         return fit.gamma, f"{spec.tracking.describe()}; {fit.describe()}"
-
-    def _fit_costs(self, inputs: DecisionInputs) -> SimCosts:
-        """The costs the risk aversion is fitted under: those the decision will weigh, the tax of a sale
-        included. The tracking knob promises a tracking error; a fit that ignored the tax would find the
-        risk aversion that meets it at spread costs only, and the decision, paying tax on top, would then
-        keep more drift than the user chose (60/40 with monthly contributions, 2004-12..2009: 2.02 pp on
-        average against 1.25 pp tax-blind; fitted under the tax, 1.33 pp) and lose more to it than the tax
-        it deferred. Fitted under the tax, the drift kept is nearer the one chosen, and the tax decides
-        which trades carry it (issue 15).
-        The simulation prices buys and sells alike, so an asset's tax per dollar sold is spread over both
-        sides (half on each: held assets are bought back about as much as they are sold)."""
-        return SimCosts(inputs.half_spread + inputs.sell_tax / 2, inputs.impact, float(self.cash_floor))
 
     def _fall_back(
         self,
