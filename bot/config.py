@@ -294,6 +294,9 @@ class PolicyConfig(_Model):
     """How long a gain kept now would stay unrealised otherwise (until it is sold for spending, say)."""
     tax_discount_rate: float = Field(0.05, ge=0, le=1)
     """Yearly rate the deferred tax is discounted at (what the money earns meanwhile)."""
+    tax_horizon: date | None = None
+    """The day you expect to sell everything (e.g. to retire on it): a gain realised n years before it pays
+    its tax only n years early, so nearer than ``tax_deferral_years`` to it a sale's tax counts less."""
 
     @property
     def counted_tax_share(self) -> float:
@@ -365,6 +368,8 @@ class PolicyConfig(_Model):
             risk=self.risk_model.to_model(),
             cash_drag=self.cash_drag,
             tax_weight=self.counted_tax_share,
+            tax_horizon=self.tax_horizon,
+            tax_discount_rate=self.tax_discount_rate,
             decide_at=_minutes(self.decide_at),
         )
 

@@ -563,6 +563,7 @@ class AccountBot(PlanningTurn):
             blocked=self.tax.blocked,
             avg_costs=_avg_costs(view),
             notes=([self.tax.note] if self.tax.note else []) + (info.notes() if info is not None else []),
+            planned=info.taxed if info is not None else None,
         )
 
     def trade_date(self):  # noqa: ANN201 - date

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -226,6 +227,48 @@ def run_investor(args: argparse.Namespace, policy: Policy) -> None:
             print()
 
 
+def run_library_comparison(args: argparse.Namespace) -> None:
+    """``--compare-library [NAME ...]``: tax-aware (no harvest) against tax-blind on the library's portfolios
+    (all without names) x the objective benchmark's periods, the investor's money (``--monthly``, default
+    $2,000)."""
+    from tax_library import (  # beside this script
+        LIBRARY,
+        PERIODS,
+        library_table,
+        read_cells,
+        run_library,
+        summary,
+    )
+
+    names = args.compare_library or list(LIBRARY)
+    periods = args.library_periods or list(PERIODS)
+    unknown = [n for n in names if n not in LIBRARY] + [p for p in periods if p not in PERIODS]
+    if unknown:
+        raise SystemExit(f"unknown {unknown}: portfolios {list(LIBRARY)}, periods {list(PERIODS)}")
+    monthly = Decimal(2000 if args.monthly is None else args.monthly)
+    started = time.perf_counter()
+    if args.render is not None:
+        cells = [c for c in read_cells(args.render) if c.portfolio in names and c.period in periods]
+    else:
+        cells = run_library(
+            names, periods, monthly, CONFIG, RATES, args.workers, args.tax_weight, args.cells_out
+        )
+    source = (
+        f"cells read from {args.render}"
+        if args.render
+        else f"{len(names)} portfolios x {len(periods)} periods"
+    )
+    print(
+        f"### Tax-aware (no harvest) vs tax-blind: {len(cells)} cells ({source}), "
+        f"${monthly:,.0f} a month, FIFO, tax weight "
+        f"{'of the config' if args.tax_weight is None else args.tax_weight}, "
+        f"{time.perf_counter() - started:.0f} s, {args.workers} worker(s)\n"
+    )
+    print(summary(cells))
+    print()
+    print(library_table(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", action="store_true", help="also run later start dates (about 2 minutes)")
@@ -237,7 +280,18 @@ def main() -> None:
     parser.add_argument("--periods", action="store_true", help="the investor over sub-periods too")
     parser.add_argument("--start", type=date.fromisoformat, help="the investor's one period: first day")
     parser.add_argument("--end", type=date.fromisoformat, help="the investor's one period: last day")
+    parser.add_argument(
+        "--compare-library", nargs="*", metavar="NAME", help="tax-aware vs tax-blind, every library portfolio"
+    )
+    parser.add_argument("--library-periods", nargs="*", metavar="PERIOD", help="default: all four")
+    parser.add_argument("--workers", type=int, default=1, help="processes for --compare-library")
+    parser.add_argument("--tax-weight", type=float, help="--compare-library: the objective's tax weight")
+    parser.add_argument("--cells-out", type=Path, help="--compare-library: append each cell (JSON lines)")
+    parser.add_argument("--render", type=Path, help="--compare-library: the table from a --cells-out file")
     args = parser.parse_args()
+    if args.compare_library is not None:
+        run_library_comparison(args)
+        return
     config = load_config(CONFIG)
     policy = bot_policy(config)
     if args.monthly is not None or args.harvest == "daily" or args.dividends == "cash":

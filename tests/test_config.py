@@ -321,3 +321,16 @@ def test_a_gain_kept_now_is_priced_at_its_taxs_time_value_unless_told_otherwise(
     later = PolicyConfig(tax_deferral_years=30, tax_discount_rate=0.07).objective_spec().tax_weight
     assert later == pytest.approx(1 - 1.07**-30)  # a longer deferral: nearer the whole tax
     assert PolicyConfig(tax_weight=1).objective_spec().tax_weight == 1.0
+
+
+def test_a_tax_horizon_reaches_the_objective() -> None:
+    """``policy.tax_horizon``: the day the investor sells everything; the objective's tax share shrinks to
+    the time value of paying the tax early as it nears (issue 15)."""
+    from datetime import date
+
+    from bot.config import PolicyConfig
+
+    spec = PolicyConfig(tax_horizon="2030-01-01").objective_spec()
+    assert spec.tax_horizon == date(2030, 1, 1)
+    assert spec.tax_share(date(2029, 1, 1)) == pytest.approx(1 - 1.05 ** -(365 / 365.25))
+    assert spec.tax_share(date(2000, 1, 1)) == pytest.approx(1 - 1.05**-10)

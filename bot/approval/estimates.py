@@ -1,9 +1,10 @@
 """What a plan is expected to cost: half the bid-ask spread on every order, and the tax its sells realise.
 
-Pure arithmetic on the plan and the account as read in the same cycle. The tax estimate takes the
-position's average cost as the basis (the broker's ``avg_entry_price``) and a flat rate on gains; losses are
-reported (a sale at a loss realises one) but do not offset the tax here. It is an estimate for the prompt
-and the ``max_estimated_tax`` rule, not a tax report.
+Pure arithmetic on the plan and the account as read in the same cycle. Without a ``tax`` section the tax
+estimate takes the position's average cost as the basis (the broker's ``avg_entry_price``) and a flat rate
+on gains; losses are reported (a sale at a loss realises one) but do not offset the tax here. With one, the
+cycle stores the tax-aware planner's own per-lot estimate instead (``bot.tax.annotate``). Either way it is
+saved with the plan, and everything showing a plan's tax reads it back with :meth:`PlanEstimates.stored`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ class PlanEstimates:
             "realised_loss": str(self.realised_loss),
             "tax": str(self.tax),
         }
+
+    @classmethod
+    def stored(cls, details: Mapping) -> PlanEstimates | None:
+        """The estimates saved with a plan (``details['estimates']``), or None for a plan without them.
+
+        Everything that shows a stored plan's cost or tax (the prompt, the dashboard, ``approvals``,
+        ``rebalance-bot taxes``) reads them here: one figure per plan, the one the approval policy judged
+        and, with a ``tax`` section, the tax-aware planner's own estimate."""
+        saved = details.get("estimates") or {}
+        if "tax" not in saved:
+            return None
+        return cls(
+            spread_cost=Decimal(saved.get("spread_cost", "0")),
+            realised_gain=Decimal(saved.get("realised_gain", "0")),
+            realised_loss=Decimal(saved.get("realised_loss", "0")),
+            tax=Decimal(saved["tax"]),
+        )
 
 
 def estimate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.approval.estimates import PlanEstimates
 from bot.state.store import PlanRecord
 from strategies.formatting import pct, shares, signed_pp, usd
 
@@ -86,6 +87,7 @@ class PlanSummary:
                 )
             )
         estimates = details.get("estimates") or {}
+        stored = PlanEstimates.stored(details)
         return cls(
             plan_id=plan.plan_id,
             account=plan.account,
@@ -99,8 +101,8 @@ class PlanSummary:
             gross=usd(Decimal(details.get("gross_notional", "0"))),
             equity=usd(Decimal(details.get("equity", "0"))),
             cost=usd(Decimal(estimates["spread_cost"])) if "spread_cost" in estimates else None,
-            tax=usd(Decimal(estimates["tax"])) if "tax" in estimates else None,
-            realised_gain=usd(Decimal(estimates["realised_gain"])) if "realised_gain" in estimates else None,
+            tax=usd(stored.tax) if stored is not None else None,
+            realised_gain=usd(stored.realised_gain) if stored is not None else None,
         )
 
     def cost_line(self) -> str:

@@ -70,6 +70,8 @@ from strategies.cashflows import plan_cash_flow
 from strategies.costs import DEFAULT_SPREAD_BPS
 from strategies.market_state import AssetCosts, MarketState
 from strategies.money import QTY_STEP, as_decimal, to_cents
+from strategies.objective.calibrate import FitCache
+from strategies.objective.trigger import ObjectiveTrigger, SessionsDecided
 from strategies.plan import RebalancePlan
 from strategies.planner import TradeTo, plan_rebalance
 from strategies.portfolio import PortfolioSnapshot, Side, total_equity
@@ -109,6 +111,10 @@ class TaxBacktestOptions:
     dividend paid into cash on its ex-date, taxed as qualified, invested with the month's new money."""
     harvest_every_session: bool = False
     """Check for harvests at every close (the investor's daily check), not only at the policy's checks."""
+    horizon_at_end: bool = True
+    """The investor sells everything at the last close (the liquidated measure): the objective is told so
+    (``ObjectiveSpec.tax_horizon``, unless the policy's is earlier), and a gain realised near the end costs
+    only the time value of paying its tax that much early. False: the policy's own horizon."""
 
     def __post_init__(self) -> None:
         for name in ("capital", "ordinary_offset", "monthly"):
@@ -247,7 +253,8 @@ class _TaxSimulation:
     ) -> None:
         self.history = history
         self.targets = targets
-        self.policy = policy
+        horizon = history.days[-1] if options.horizon_at_end else None
+        self.policy = _own_trigger_state(policy, horizon)
         self.options = options
         self.tax = options.tax
         self.method = self.tax.relief_method if options.aware else ReliefMethod.FIFO
@@ -536,6 +543,21 @@ class _TaxSimulation:
         self.out.liquidation_tax = last.tax
         self.out.after_tax_value = self.cash - last.tax
         self.out.unused_carry = -(last.carry_short + last.carry_long)
+
+
+def _own_trigger_state(policy: Policy, horizon: date | None) -> Policy:
+    """``policy`` with a trigger whose memory is this run's: the objective keeps its fitted risk aversion and
+    the session it last decided in, and a fit depends on the run's own tax costs, so variants run with one
+    policy (tax-blind, tax-aware) must not share them (the live bot has one trigger per account). With a
+    ``horizon`` (the liquidation day), the objective's tax horizon is that day unless its own is earlier."""
+    trigger = policy.trigger
+    if not isinstance(trigger, ObjectiveTrigger):
+        return policy
+    spec = trigger.spec
+    if horizon is not None and (spec.tax_horizon is None or horizon < spec.tax_horizon):
+        spec = replace(spec, tax_horizon=horizon)
+    fresh = replace(trigger, spec=spec, fits=FitCache(), sessions=SessionsDecided())
+    return replace(policy, trigger=fresh)
 
 
 def tally_decisions(run: TaxRun) -> str:

@@ -190,25 +190,33 @@ def annotate_plan(
     blocked: Iterable[str] = (),
     avg_costs: Mapping[str, Decimal] | None = None,
     notes: Sequence[str] = (),
+    planned: Sequence[TaxedOrder] | None = None,
 ) -> TaxAnnotation:
-    """Annotate ``plan``'s orders for ``account`` trading on ``day`` (its New York trade date)."""
+    """Annotate ``plan``'s orders for ``account`` trading on ``day`` (its New York trade date).
+
+    ``planned``: the tax the tax-aware planner estimated for these orders (``TaxPlanInfo.taxed``), taken as
+    it is so the explanation, the prompt and ``rebalance-bot taxes`` show the planner's figures; without
+    it (a plan the tax layer did not make) the orders are estimated here from the ledger."""
     settings = tax.account(account)
     rates = TaxRates(tax.rates.short_term, tax.rates.long_term)
     method = ReliefMethod(settings.relief)
     blocked = frozenset(blocked)
     events: list[Realisation | Fill] = [*ledger.realisations, *fills]
     trusted = [o for o in plan.orders if o.symbol not in blocked]
-    taxed = annotate_orders(
-        trusted,
-        ledger.lots,
-        account,
-        day,
-        rates,
-        method=method,
-        tax_advantaged=settings.tax_advantaged,
-        household_events=events,
-        rules=rules,
-    )
+    if planned is not None:
+        taxed = tuple(t for t in planned if t.order.symbol not in blocked)
+    else:
+        taxed = annotate_orders(
+            trusted,
+            ledger.lots,
+            account,
+            day,
+            rates,
+            method=method,
+            tax_advantaged=settings.tax_advantaged,
+            household_events=events,
+            rules=rules,
+        )
     fallbacks = tuple(
         _fallback(o, (avg_costs or {}).get(o.symbol), rates, settings.tax_advantaged)
         for o in plan.sells

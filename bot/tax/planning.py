@@ -25,10 +25,10 @@ from strategies.plan import RebalancePlan
 from strategies.planner import PlannerSettings
 from strategies.portfolio import PortfolioSnapshot, Side
 from strategies.targets import CASH
-from strategies.tax import Fill, HouseholdLedger, Lot, Realisation
+from strategies.tax import Fill, HouseholdLedger, Lot, Realisation, TaxedOrder
 from strategies.tax.harvest import HarvestKind, HarvestTrade, plan_harvest
 from strategies.tax.marginal import sell_tax_fractions
-from strategies.tax.planning import Action, TaxDecision, TaxSettings, plan_tax_aware
+from strategies.tax.planning import Action, TaxDecision, TaxSettings, plan_tax_aware, tax_of_orders
 
 ZERO = Decimal(0)
 WASH_ACTIONS = (Action.WASH_DEFERRED, Action.SUBSTITUTED, Action.DROPPED)
@@ -70,6 +70,9 @@ class TaxPlanInfo:
     harvests: tuple[HarvestTrade, ...] = ()
     not_done: tuple[str, ...] = field(default=())
     """Harvests considered and not made, with the reason."""
+    taxed: tuple[TaxedOrder, ...] = ()
+    """Every order of the plan with the tax the planner estimated for it (``tax_of_orders``): what the
+    plan's explanation, its stored details, the prompt and ``rebalance-bot taxes`` show, never recomputed."""
 
     @property
     def harvests_losses(self) -> bool:
@@ -143,7 +146,9 @@ def tax_aware_plan(
     trades = tuple(t for t in harvest.trades if t.sell.symbol not in blocked and t.buy.symbol not in blocked)
     not_done = tuple(f"{s.symbol}: {s.reason}" for s in harvest.skipped)
     if trades:
-        return _harvest_plan(base, trades), TaxPlanInfo(harvests=trades, not_done=not_done)
+        plan = _harvest_plan(base, trades)
+        taxed = tax_of_orders(plan.orders, lots, day, settings, account=account, household_events=events)
+        return plan, TaxPlanInfo(harvests=trades, not_done=not_done, taxed=taxed)
     taxed = plan_tax_aware(
         base,
         snapshot,
@@ -154,7 +159,8 @@ def tax_aware_plan(
         household_events=events,
         planner_settings=planner_settings,
     )
-    return taxed.plan, TaxPlanInfo(decisions=taxed.decisions, not_done=not_done)
+    info = TaxPlanInfo(decisions=taxed.decisions, not_done=not_done, taxed=taxed.taxed_orders)
+    return taxed.plan, info
 
 
 def _harvest_plan(base: RebalancePlan, trades: Sequence[HarvestTrade]) -> RebalancePlan:

@@ -1,5 +1,8 @@
 """The tax report: realised gains and losses year to date by term, harvested losses, wash sales avoided and
-incurred, and the lots with the largest unrealised gains.
+incurred, the tax of plans not yet done, and the lots with the largest unrealised gains.
+
+The plans' tax is the figure stored with each plan (``PlanEstimates.stored``): the tax-aware planner's
+estimate, the one its explanation and its approval prompt show, never estimated again here.
 
 Why the largest gains: appreciated long-term lots are better given away (to charity: the deduction is their
 market value and the gain is never taxed) than sold; the report lists them so a person can choose them.
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from bot.approval.estimates import PlanEstimates
 from bot.config import BotConfig
 from bot.state.store import StateStore
 from strategies.formatting import usd
@@ -52,6 +56,45 @@ class AccountTaxes:
     """Losses realised by sells of plans that harvested (positive number)."""
 
 
+OPEN_PLAN_STATUSES = ("planned", "held", "approved", "executing")
+"""Plans whose sells may still realise gains: made, waiting for a person, approved, or being sent."""
+
+
+@dataclass(frozen=True)
+class PlannedTax:
+    """A plan not yet done and the tax its sells would realise, as stored with it when it was planned."""
+
+    plan_id: str
+    account: str
+    status: str
+    estimates: PlanEstimates
+    short_term: Decimal | None
+    """From the lot ledger (with a ``tax`` section); None when estimated at average cost."""
+    long_term: Decimal | None
+
+    def line(self) -> str:
+        if self.short_term is not None and self.long_term is not None:
+            realises = f"realises short term {self.short_term:+,.2f}, long term {self.long_term:+,.2f}"
+        else:
+            realises = f"realises ~{usd(self.estimates.realised_gain)} of gains at average cost"
+        tax = usd(self.estimates.tax)
+        return f"  {self.plan_id} {self.account} ({self.status}): {realises}; estimated tax {tax}"
+
+
+def planned_taxes(store: StateStore) -> tuple[PlannedTax, ...]:
+    """The open plans with stored estimates, oldest first."""
+    out = []
+    for plan in reversed(store.plans(status=OPEN_PLAN_STATUSES, limit=100)):
+        estimates = PlanEstimates.stored(plan.details)
+        if estimates is None:
+            continue
+        tax = plan.details.get("tax") or {}
+        short = Decimal(tax["short_term"]) if "short_term" in tax else None
+        long = Decimal(tax["long_term"]) if "long_term" in tax else None
+        out.append(PlannedTax(plan.plan_id, plan.account, plan.status, estimates, short, long))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class TaxReport:
     year: int
@@ -65,6 +108,8 @@ class TaxReport:
     blocked: tuple[str, ...]
     short_term_gains: tuple[LotGain, ...] = ()
     """Taxable-account lots with short-term gains, largest first: NOT candidates yet (see the module doc)."""
+    planned: tuple[PlannedTax, ...] = ()
+    """Plans not yet done, with the tax the planner estimated for them."""
 
     def lines(self) -> list[str]:
         out = [f"Taxes {self.year} (year to date, as of {self.as_of.isoformat()}):"]
@@ -75,6 +120,9 @@ class TaxReport:
                 f" long term {r.long_term:+,.2f}, total {r.total:+,.2f}; harvested losses {usd(a.harvested)}"
                 + (f"; disallowed (wash sales) {usd(r.disallowed)}" if r.disallowed else "")
             )
+        if self.planned:
+            out.append("Plans not yet done (estimated when planned, as their explanation and prompt show):")
+            out += [p.line() for p in self.planned]
         out.append(f"Wash sales incurred: {len(self.wash_sales)}")
         for w in self.wash_sales:
             where = "lost for good (in an IRA-type account)" if w.permanent else "added to the new basis"
@@ -149,7 +197,15 @@ def tax_report(
     long_term, short_term = gift_candidates(ledger.lots, prices, as_of, lambda name: name in sheltered)
     blocked = tuple(f"{b.account} {b.symbol}" for b in store.tax_blocks())
     return TaxReport(
-        year, as_of, accounts, washes, avoided, long_term[:top], blocked, short_term_gains=short_term[:top]
+        year,
+        as_of,
+        accounts,
+        washes,
+        avoided,
+        long_term[:top],
+        blocked,
+        short_term_gains=short_term[:top],
+        planned=planned_taxes(store),
     )
 
 

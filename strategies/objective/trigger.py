@@ -49,12 +49,25 @@ class ObjectiveSpec:
     cash_drag: float = DEFAULT_CASH_DRAG
     tax_weight: float = 1.0
     """Share of a sale's estimated tax counted as its cost (1: all of it)."""
+    tax_horizon: date | None = None
+    """The day the investor expects to sell everything (None: no such day). Realising a gain ``n`` years
+    before it only pays the tax ``n`` years early, so a sale's tax counts at most ``1 - (1 + r) ** -n`` of
+    it (``r``: ``tax_discount_rate``): near the horizon, deferring a gain saves almost nothing."""
+    tax_discount_rate: float = 0.05
     decide_at: int | None = 600
     """Minutes after midnight, New York time: the objective decides once a session, at the first check at or
     after this time (10:00 by default: after the opening auction's noise, with the day left for an approval
     and the slices). Every simulation of the objective decides once a session; deciding at every 5-minute
     check instead traded a few dollars back to the region's edge at almost every check, each trade worth
     nothing. None: decide at every check."""
+
+    def tax_share(self, day: date | None) -> float:
+        """The share of a sale's tax counted on ``day``: ``tax_weight``, capped by the time value of paying it
+        before ``tax_horizon`` rather than at it (see ``tax_horizon``)."""
+        if self.tax_horizon is None or day is None:
+            return self.tax_weight
+        years = max((self.tax_horizon - day).days, 0) / 365.25
+        return min(self.tax_weight, 1.0 - (1.0 + self.tax_discount_rate) ** -years)
 
     def __post_init__(self) -> None:
         if self.tracking is None and self.risk_aversion is None:
@@ -109,7 +122,8 @@ class ObjectiveTrigger:
             return self._fall_back(snapshot, targets, context, symbols, market)
         covariance = self.spec.risk.covariance(returns)
         assert covariance is not None  # enough sessions, checked above
-        inputs = self._inputs(projected, targets, symbols, covariance, market, equity)
+        day = context.now.date() if context.now is not None else None
+        inputs = self._inputs(projected, targets, symbols, covariance, market, equity, day)
         gamma, fit_note = self._gamma(returns, inputs, context.now)
         decision = decide(inputs, gamma)
         text = explain(inputs, decision, gamma, symbols, fit_note, covariance)
@@ -124,6 +138,7 @@ class ObjectiveTrigger:
         covariance: np.ndarray,
         market: MarketState,
         equity: Decimal,
+        day: date | None = None,
     ) -> DecisionInputs:
         risk = self.spec.risk
         target = np.array([float(targets.weight(s)) for s in symbols])
@@ -139,7 +154,7 @@ class ObjectiveTrigger:
             covariance=risk.scaled(covariance, target),
             half_spread=np.array([half_spread_fraction(c.spread_bps) for c in costs]),
             impact=np.array([_impact(c, p, float(equity)) for c, p in zip(costs, prices, strict=True)]),
-            sell_tax=np.array([c.tax_fraction * self.spec.tax_weight for c in costs]),
+            sell_tax=np.array([c.tax_fraction * self.spec.tax_share(day) for c in costs]),
             cash_min=min(buffer, cash),
             frozen=np.array([s in busy or p <= 0 for s, p in zip(symbols, prices, strict=True)]),
             cash_goal=max(float(targets.cash), buffer),

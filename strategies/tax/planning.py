@@ -789,21 +789,39 @@ def plan_tax_aware(
         weights_after=weights_after(projected, final, cash_after),
         cash_after=cash_after,
     )
+    taxed = tax_of_orders(final, lots, day, settings, account=account, household_events=events)
+    return TaxAwarePlan(new_plan, plan, taxed, tuple(decisions), seller.waiting_until, selections)
+
+
+def tax_of_orders(
+    orders: Sequence[PlannedOrder],
+    lots: Sequence[Lot],
+    day: date,
+    settings: TaxSettings,
+    *,
+    account: str,
+    household_events: Iterable[Realisation | Fill] = (),
+) -> tuple[TaxedOrder, ...]:
+    """Each order with what its sell realises and its estimated tax, as the planner counts it: the
+    account's relief order (specific-lot relief planned as minimum tax), its rates (0 when tax-advantaged),
+    losses matched against the household's recent buys as the ledger will match them.
+
+    The one estimate of a plan's tax: the plan's explanation, the approval prompt, the approval policy's
+    ``max_estimated_tax`` and ``rebalance-bot taxes`` all show this result, stored with the plan."""
     method = (
         ReliefMethod.MIN_TAX if settings.relief_method is ReliefMethod.SPECIFIC else settings.relief_method
     )
-    taxed = annotate_orders(
-        final,
+    return annotate_orders(
+        orders,
         lots,
         account,
         day,
         settings.rates,
         method=method,
         tax_advantaged=settings.tax_advantaged,
-        household_events=events,
-        rules=ctx.rules,
+        household_events=tuple(household_events),
+        rules=settings.rules(account),
     )
-    return TaxAwarePlan(new_plan, plan, taxed, tuple(decisions), seller.waiting_until, selections)
 
 
 def _selections(

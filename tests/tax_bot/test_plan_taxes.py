@@ -89,3 +89,37 @@ def test_the_plan_command_shows_the_tax_of_each_sell(tmp_path, monkeypatch):
     line = next(x for x in result.output.splitlines() if "realises" in x and "SPY" in x)
     assert "(ST +" in line and "LT +" in line and "est. tax" in line
     assert harness.store.plans() == []  # a dry run: nothing stored
+
+
+def test_taxes_the_prompt_and_the_explanation_show_the_planners_one_tax_figure(
+    tmp_path, receiver, monkeypatch
+):
+    """Issue 15 item 5: a held plan selling SPY at a gain (a long-term and a short-term lot, FIFO). The tax
+    the planner estimated is stored with the plan once; the explanation, the approval prompt and
+    ``rebalance-bot taxes`` all show that figure, to the cent, and it is the lots' tax at the two rates."""
+    tax = {**TAX, "gains_to_band_edge": False}
+    harness = rigged(
+        tmp_path, receiver, two_spy_lots(), targets=TARGETS, tax=tax, approval={"max_plan_notional": 1000}
+    )
+    harness.run_until(OPEN_TIME + timedelta(minutes=25))
+    [held] = harness.store.plans(status="held")
+    [sell] = held.details["tax"]["orders"]
+    short, long = Decimal(sell["short_term"]), Decimal(sell["long_term"])
+    assert short > 0 and long > 0
+    figure = (short * Decimal("0.35") + long * Decimal("0.15")).quantize(Decimal("0.01"))
+
+    assert f"estimated tax ${figure:,.2f}" in held.explanation
+    [prompt] = [m for m in messages(harness, receiver) if held.plan_id in m.get("message", "")]
+    assert f"estimated tax ~${figure:,.2f}" in prompt["message"]
+
+    config = harness.bot.config.model_dump(mode="json", exclude_none=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["taxes", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    [line] = [x for x in result.output.splitlines() if held.plan_id in x]
+    assert f"main (held): realises short term {short:+,.2f}, long term {long:+,.2f}" in line
+    assert line.endswith(f"estimated tax ${figure:,.2f}")

@@ -189,3 +189,14 @@ def test_the_objective_decides_once_a_session_from_ten_and_says_when_it_holds() 
         now = datetime(DAY.year, DAY.month, DAY.day, 9, minute, tzinfo=new_york)
         context = TriggerContext(now=now, market=market())
         assert every_check.evaluate(drifted, SIXTY_FORTY, context).fired
+
+
+def test_near_the_tax_horizon_a_sales_tax_counts_only_the_time_value_of_paying_it_early() -> None:
+    """Issue 15: a gain realised n years before the investor sells everything pays its tax n years early,
+    no more; the configured share (ten years at 5%) is the most it counts."""
+    share = 1 - 1.05**-10
+    assert ObjectiveSpec(tax_weight=share).tax_share(DAY) == share  # no horizon: the configured share
+    a_year_before = ObjectiveSpec(tax_weight=share, tax_horizon=date(2017, 6, 1))
+    assert a_year_before.tax_share(DAY) == pytest.approx(1 - 1.05 ** -(365 / 365.25))
+    assert ObjectiveSpec(tax_weight=share, tax_horizon=date(2046, 6, 1)).tax_share(DAY) == share
+    assert a_year_before.tax_share(date(2017, 6, 2)) == 0.0  # at or past it: nothing is deferred
