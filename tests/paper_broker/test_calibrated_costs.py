@@ -56,7 +56,7 @@ def test_a_broken_cost_table_names_the_file_and_the_fix(tmp_path) -> None:
 def test_funds_with_only_daily_bars_are_not_priced_at_their_daily_range() -> None:
     """IVV, IYR and BIL have no minute bars. Raw daily-range estimates read ~30 bp for IVV, an S&P 500 fund
     quoted a cent wide; corrected by the bias measured on the funds that have both, they land within a few
-    basis points, never below a tick, and IVV costs about what its twin SPY costs, not a hundred times more."""
+    basis points, never below a tick, and IVV costs about what its twin SPY costs, not 100 times more."""
     spreads = calibrated_spreads()
     assert spreads["IVV"] < 3.0 and spreads["IYR"] < 5.0
     assert spreads["IVV"] < 10 * spreads["SPY"]
