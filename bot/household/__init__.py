@@ -13,6 +13,7 @@ carries its plan out, one concern per module:
 * :mod:`.cycle` - :class:`HouseholdBot`, the scheduler's turn for the whole household.
 """
 
+import bot.household.highs_banner  # noqa: F401 - before any household solve prints HiGHS's banner
 from bot.household.cycle import HouseholdBot, HouseholdOutcome
 
 __all__ = ["HouseholdBot", "HouseholdOutcome"]

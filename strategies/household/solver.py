@@ -19,8 +19,6 @@ value) would otherwise span 12 orders of magnitude, and HiGHS then spends second
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,24 +34,6 @@ HIGHS_OPTIONS: dict[str, bool | int | float | str] = {
 """Passed to HiGHS verbatim. Its RINS/RENS sub-MIP heuristics took most of the time on FIFO-heavy households
 (the LP relaxation of a FIFO chain is its convex envelope, so the first incumbents come from branching
 anyway); without them the 5 x 30 x 2,000 benchmark solves about twice as fast to the same optimum."""
-
-
-def _without_banner() -> None:
-    """Construct the process's first ``Highs`` with file descriptor 1 on /dev/null: HiGHS prints its
-    copyright banner to stdout, once per process, on that construction (before any option can stop it),
-    and the bot's stdout may be JSON a user pipes on."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-_without_banner()
 
 
 @dataclass(frozen=True)
