@@ -26,6 +26,10 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import BotConfig
 
+# Slow tier: fuzzing every key of the config through the CLI
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 STATE = Path(tempfile.mkdtemp(prefix="rb-fuzz-"))
 BASE: dict[str, Any] = {
     "accounts": [{"name": "main", "broker": "embedded"}],

@@ -31,6 +31,10 @@ from tests.approval.receiver import Receiver
 from tests.bot.harness import KEY, OPEN_TIME, SECRET, BrokerTime, bot_config, drifted_60_40
 from tests.bot.test_slicing_e2e import OrderPostRecorder
 
+# Slow tier: bots and CLI processes against a broker that is down, restarted or refusing
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_CYCLE = OPEN_TIME + timedelta(minutes=15)
 

@@ -31,6 +31,10 @@ from bot.state.store import StateStore
 from bot.worker import Bot
 from tests.bot.harness import KEY, SECRET, BrokerTime, Harness, bot_config, drifted_60_40
 
+# Slow tier: sliced schedules run to their deadline, and SIGKILLs mid-schedule
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 OPEN = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
 FIRST_CYCLE = OPEN + timedelta(minutes=15)

@@ -63,6 +63,10 @@ from tests.conftest import KEY, SECRET
 from tests.contract import schema
 from tests.contract.schema import MARKET_DATA, TRADING, Exchange, Recorder
 
+# Slow tier: every recorded response checked against Alpaca's OpenAPI spec
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 NEW_YORK_OFFSET = "-05:00"  # December and January
 OPEN_UTC = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
 SYMBOLS = ["SPY", "AGG", "VTI"]

@@ -46,6 +46,10 @@ from tests.first_run.readme import (
     suggested_limits,
 )
 
+# Slow tier: a whole first run per approval channel
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 MAX_MINUTES = 40

@@ -45,6 +45,10 @@ from bot.paper_broker.server import ClockConfig, PaperBroker, ServerConfig
 from tests.conftest import KEY, OTHER_KEY, OTHER_SECRET, SECRET, START, two_accounts
 from tests.contract import schema
 
+# Slow tier: property-based: hundreds of random orders through the broker
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 CENT = Decimal("0.01")
 SYMBOLS = ("SPY", "AGG", "VTI")
 ACCOUNTS = {spec.name: spec for spec in two_accounts().accounts}
