@@ -19,6 +19,10 @@ from bot.worker import run_forever
 from tests.approval.receiver import Receiver
 from tests.bot.harness import KEY, OPEN_TIME, SECRET, make_harness
 
+# Slow tier: approvals through a whole bot on the paper broker
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 CLOSE = datetime(2019, 12, 17, 21, 0, tzinfo=UTC)
 
 

@@ -6,12 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.state.store import StateStore
 from tests.bot.harness import KEY, OPEN_TIME, SECRET, Harness, make_harness
+
+# Slow tier: CLI approvals against a broker that is up, down or past expiry
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
 
 runner = CliRunner()
 

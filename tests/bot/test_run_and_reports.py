@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
@@ -20,6 +21,10 @@ from bot.cli import app
 from bot.logging_setup import configure_logging, reset_logging
 from bot.state.store import StateStore
 from tests.bot.harness import KEY, OPEN_TIME, SECRET, make_harness
+
+# Slow tier: `run` as a process: signals, one bot per state dir, reports
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

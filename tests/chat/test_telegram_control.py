@@ -7,10 +7,16 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
+import pytest
+
 from bot.chat.messages import parse_callback
 from strategies.formatting import WHY_WIDTH
 from tests.bot.harness import OPEN_TIME
 from tests.chat.conftest import CHAT, STRANGER, TOKEN, ChatRig
+
+# Slow tier: Telegram control through a whole bot and the Bot API stand-in
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
 
 
 def buttons(message: dict) -> dict[str, str]:

@@ -20,6 +20,10 @@ from tests.conftest import KEY, SECRET
 from tests.contract import schema
 from tests.contract.schema import Recorder
 
+# Slow tier: every validated parameter of the paper broker over HTTP
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
+
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 
 REFUSED = [

@@ -8,11 +8,16 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
 import requests
 
 from bot.approval.links import LinkSigner
 from tests.bot.harness import OPEN_TIME
 from tests.web.conftest import KEY, TOKEN, Rig
+
+# Slow tier: the dashboard's refusals, each through a bot on the paper broker
+# (CI runs the slow tier; the README's quick command skips it.)
+pytestmark = pytest.mark.slow
 
 
 def confirm_token(response: requests.Response) -> str:
