@@ -27,7 +27,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.chat.settings import TelegramConfig
-from bot.config_checks import number_problems
+from bot.config_checks import http_url, number_problems
 from strategies.bands import Band, BandPolicy
 from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
 from strategies.objective.calibrate import TrackingTarget
@@ -114,9 +114,7 @@ class AccountConfig(_Model):
     @field_validator("base_url")
     @classmethod
     def _is_http_url(cls, url: str | None) -> str | None:
-        if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
-            raise ValueError(f"must be an http(s) URL (got {url!r})")
-        return url
+        return http_url(url, strip_slash=False)
 
     @model_validator(mode="after")
     def _url_matches_broker(self) -> AccountConfig:
@@ -565,9 +563,7 @@ class WebConfig(_Model):
     @field_validator("public_url")
     @classmethod
     def _is_http_url(cls, url: str | None) -> str | None:
-        if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
-            raise ValueError(f"must be an http(s) URL (got {url!r})")
-        return url.rstrip("/") if url else url
+        return http_url(url)
 
     @property
     def base_url(self) -> str:

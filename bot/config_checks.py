@@ -26,6 +26,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
@@ -237,3 +238,11 @@ def online_ticker_problems(config: BotConfig, brokers: Mapping[str, Any]) -> lis
         for symbol, why in untradable(symbols, assets).items():
             problems.append(f"{symbols[symbol]}: {symbol} {why} (account {account.name}, asked online)")
     return problems
+
+
+def http_url(url: str | None, strip_slash: bool = True) -> str | None:
+    """A config URL checked to be http(s) with a host (the one rule behind every URL setting), its trailing
+    slash dropped unless ``strip_slash`` is False; None stays None."""
+    if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+        raise ValueError(f"must be an http(s) URL (got {url!r})")
+    return url.rstrip("/") if url and strip_slash else url

@@ -11,10 +11,11 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.config_checks import http_url
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -59,9 +60,7 @@ class TelegramConfig(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _is_http_url(cls, url: str | None) -> str | None:
-        if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
-            raise ValueError(f"must be an http(s) URL (got {url!r})")
-        return url.rstrip("/") if url else url
+        return http_url(url)
 
     @property
     def api_root(self) -> str:
