@@ -24,7 +24,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 
 from bot.paper_broker import errors
 from bot.paper_broker.engine import PaperBrokerEngine
@@ -77,41 +77,17 @@ def market_data_routes(app: FastAPI, engine: PaperBrokerEngine, current: Any) ->
     @app.get("/v2/stocks/bars")
     async def bars(
         symbols: str,
-        timeframe: str,
         account: Any = current,
-        start: str | None = None,
-        end: str | None = None,
-        limit: int = 1000,
-        page_token: str | None = None,
-        sort: str = "asc",
-        feed: str | None = None,
-        adjustment: str | None = None,
-        asof: str | None = None,
-        currency: str | None = None,
+        request: _BarsRequest = Depends(_bars_query),
     ) -> Response:
-        request = _BarsRequest.parse(
-            timeframe, start, end, limit, page_token, sort, feed, adjustment, asof, currency
-        )
         return await off_loop(_bars, engine, _symbols(symbols), request)
 
     @app.get("/v2/stocks/{symbol}/bars")
     async def bars_single(
         symbol: str,
-        timeframe: str,
         account: Any = current,
-        start: str | None = None,
-        end: str | None = None,
-        limit: int = 1000,
-        page_token: str | None = None,
-        sort: str = "asc",
-        feed: str | None = None,
-        adjustment: str | None = None,
-        asof: str | None = None,
-        currency: str | None = None,
+        request: _BarsRequest = Depends(_bars_query),
     ) -> Response:
-        request = _BarsRequest.parse(
-            timeframe, start, end, limit, page_token, sort, feed, adjustment, asof, currency
-        )
         return await off_loop(_single_symbol_bars, engine, symbol.upper(), request)
 
     return pool
@@ -175,6 +151,25 @@ class _BarsRequest:
             sort=sort,
             adjustment=adjustment(adjust),
         )
+
+
+def _bars_query(
+    timeframe: str,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int = 1000,
+    page_token: str | None = None,
+    sort: str = "asc",
+    feed: str | None = None,
+    adjustment: str | None = None,
+    asof: str | None = None,
+    currency: str | None = None,
+) -> _BarsRequest:
+    """The bars query parameters both bars routes take (one symbol in the path, or many in the query), read
+    and checked once as a FastAPI dependency."""
+    return _BarsRequest.parse(
+        timeframe, start, end, limit, page_token, sort, feed, adjustment, asof, currency
+    )
 
 
 # -- latest ----------------------------------------------------------------------------------------
