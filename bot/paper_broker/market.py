@@ -183,6 +183,11 @@ class MarketConfig:
         if self.path_cache_size < 1:
             raise ValueError("path_cache_size must be >= 1")
 
+    def __reduce__(self) -> tuple:
+        """Picklable (a read-only mapping is not): the market-data worker process gets a copy."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return (MarketConfig, tuple({**values, "spread_bps": dict(self.spread_bps)}.values()))
+
     def spread_for(self, symbol: str) -> float:
         if symbol in self.spread_bps:
             return float(self.spread_bps[symbol])
@@ -459,6 +464,11 @@ class SimMarket:
         self.config = config
         _check_coverage(data, calendar)
         self._path = functools.lru_cache(maxsize=config.path_cache_size)(self._build_path)
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its inputs (the market is a pure function of them): the market-data worker process
+        rebuilds it, with a path cache of its own."""
+        return (SimMarket, (self.data, self.calendar, self.config))
 
     # -- paths
 
