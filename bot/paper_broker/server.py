@@ -204,7 +204,7 @@ class PaperBroker:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
-        self._market_data_pool.shutdown(wait=False, cancel_futures=True)
+        self._market_data_pool.shutdown()
         with contextlib.suppress(Exception):
             self.store.close()
 
