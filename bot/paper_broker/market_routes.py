@@ -109,38 +109,43 @@ def _symbols(text: str) -> list[str]:
     return symbols
 
 
-def _parse_bars_query(  # noqa: PLR0913 - Alpaca's parameters, one by one
-    timeframe: str,
-    start: str | None,
-    end: str | None,
-    limit: int,
-    page_token: str | None,
-    sort: str,
-    feed: str | None,
-    adjust: str | None,
-    asof: str | None,
-    currency: str | None,
-) -> BarsQuery:
-    frame = TIMEFRAMES.get(timeframe)
-    if frame is None:
-        raise _bad(f"invalid timeframe {timeframe!r}: the paper broker serves 1Min and 1Day")
-    if not 1 <= limit <= 10000:
-        raise _bad("limit must be between 1 and 10000")
-    choice(sort, "sort", DIRECTIONS, market_data=True)
-    _check_common(feed, HISTORICAL_FEEDS, currency)
-    try:
-        date_param(asof, "asof")
-    except errors.BrokerError as exc:
-        raise _bad(exc.message) from None
-    return BarsQuery(
-        frame=frame,
-        start=time_param(start, "start"),
-        end=time_param(end, "end"),
-        limit=limit,
-        resume=bar_pages.decode_page_token(page_token),
-        sort=sort,
-        adjustment=adjustment(adjust),
-    )
+class _BarsRequest:
+    """Reads a bars request's parameters as Alpaca does."""
+
+    @classmethod
+    def parse(  # noqa: PLR0913 - Alpaca's parameters, one by one
+        cls,
+        timeframe: str,
+        start: str | None,
+        end: str | None,
+        limit: int,
+        page_token: str | None,
+        sort: str,
+        feed: str | None,
+        adjust: str | None,
+        asof: str | None,
+        currency: str | None,
+    ) -> BarsQuery:
+        frame = TIMEFRAMES.get(timeframe)
+        if frame is None:
+            raise _bad(f"invalid timeframe {timeframe!r}: the paper broker serves 1Min and 1Day")
+        if not 1 <= limit <= 10000:
+            raise _bad("limit must be between 1 and 10000")
+        choice(sort, "sort", DIRECTIONS, market_data=True)
+        _check_common(feed, HISTORICAL_FEEDS, currency)
+        try:
+            date_param(asof, "asof")
+        except errors.BrokerError as exc:
+            raise _bad(exc.message) from None
+        return BarsQuery(
+            frame=frame,
+            start=time_param(start, "start"),
+            end=time_param(end, "end"),
+            limit=limit,
+            resume=bar_pages.decode_page_token(page_token),
+            sort=sort,
+            adjustment=adjustment(adjust),
+        )
 
 
 def _bars_query(
@@ -157,7 +162,9 @@ def _bars_query(
 ) -> BarsQuery:
     """The bars query parameters both bars routes take (one symbol in the path, or many in the query), read
     and checked once as a FastAPI dependency."""
-    return _parse_bars_query(timeframe, start, end, limit, page_token, sort, feed, adjustment, asof, currency)
+    return _BarsRequest.parse(
+        timeframe, start, end, limit, page_token, sort, feed, adjustment, asof, currency
+    )
 
 
 # -- latest ----------------------------------------------------------------------------------------
