@@ -5,7 +5,8 @@ Each run starts an in-process paper broker; a bars client fetches 1-minute SPY b
 page (10,000 bars a page, as alpaca-py asks) and, once its first page is in (so a worker process, where the
 broker has one, is up), the main thread sends ``GET /v2/account`` ``--calls`` times, 20 ms apart. Prints, as
 Markdown for BENCHMARKS.md, the median/p99/max latency of those calls, of the same calls with no bars
-request running, and how long the bars request took (first page, all pages).
+request running, how long the bars request took (first page, all pages) and the CPU time the broker's own
+process spent meanwhile (all its threads, the account calls included; a worker process's is not).
 
 The bars client runs in a process of its own by default, as another program downloading bars would: its
 JSON parsing then does not compete for the broker's interpreter. ``--bars-client thread`` runs it on a
@@ -78,6 +79,7 @@ class Run:
     first_page: float
     all_pages: float
     overlapped: bool  # the bars request was still running when the last account call ended
+    cpu: float  # CPU seconds of the broker's process (all its threads) from the bars request's start to end
 
 
 def one_run(calls: int, bars_client: str) -> Run:
@@ -102,13 +104,15 @@ def one_run(calls: int, bars_client: str) -> Run:
             else:
                 first_page, results = threading.Event(), queue.Queue()
                 fetcher = threading.Thread(target=fetch_bars, args=(broker.url, first_page, results))
+            cpu = time.process_time()
             fetcher.start()
             first_page.wait()
             busy = account_latencies(session, broker.url, calls)
             calls_ended = time.time()
             bars, pages, first, took, bars_ended = results.get()
+            cpu = time.process_time() - cpu
             fetcher.join()
-    return Run(quiet, busy, bars, pages, first, took, overlapped=bars_ended > calls_ended)
+    return Run(quiet, busy, bars, pages, first, took, bars_ended > calls_ended, cpu)
 
 
 def stats(latencies: list[float]) -> tuple[float, float, float]:
@@ -130,7 +134,8 @@ def report(runs: list[Run], calls: int, bars_client: str) -> None:
     print(
         f"\nbars: {runs[0].bars} in {runs[0].pages} pages; first page {first:.2f} s, all pages {took:.1f} s "
         f"(runs: {', '.join(f'{r.all_pages:.1f}' for r in runs)}); still running when the calls ended: "
-        f"{all(r.overlapped for r in runs)}"
+        f"{all(r.overlapped for r in runs)}; CPU of the broker's process meanwhile "
+        f"{statistics.median(r.cpu for r in runs):.1f} s"
     )
 
 
