@@ -12,10 +12,11 @@ and stay on threads.
 
 The worker starts on the first large page (most brokers, every short test's among them, never ask for one
 and never pay its start-up, about a second) with the ``spawn`` method: forking a process that runs server
-threads could copy a lock some thread holds. It ignores Ctrl-C (the broker stops it) and is stopped and
-waited for by `MarketDataPool.shutdown`, which the broker calls when it stops; if the broker's process is
-killed instead, the worker sees its parent gone and exits. A worker that died mid-page (killed from
-outside) is replaced on the next large page, and the page it was building is built on a thread instead.
+threads could copy a lock some thread holds. It runs at a lower priority (`WORKER_NICENESS`), ignores
+Ctrl-C (the broker stops it) and is stopped and waited for by `MarketDataPool.shutdown`, which the broker
+calls when it stops; if the broker's process is killed instead, the worker sees its parent gone and exits.
+A worker that died mid-page (killed from outside) is replaced on the next large page, and the page it was
+building is built on a thread instead.
 Like every program that starts processes with ``spawn``, a script that embeds the broker and asks it for
 large pages runs it under ``if __name__ == "__main__":`` (the worker imports the script's main module; the
 ``rebalance-bot`` command, pytest and the scripts in ``scripts/`` do).
@@ -24,6 +25,7 @@ large pages runs it under ``if __name__ == "__main__":`` (the worker imports the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -42,6 +44,9 @@ PROCESS_PAGE_BARS = 5_000
 """Pages expected to hold at least this many bars are built in the worker process (built on a thread, a page
 of 10,000 minute bars holds the GIL for about 60 ms)."""
 MARKET_DATA_THREADS = 4
+WORKER_NICENESS = 10
+"""The worker's scheduling priority is lowered by this much: on a busy machine the broker's own process (the
+trading calls) gets the CPU first, bulk bar pages what is left."""
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -112,6 +117,8 @@ def _start_worker(market: SimMarket) -> None:
     global _market  # noqa: PLW0603 - one market per worker process, received once at its start
     _market = market
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
+        os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with_broker, daemon=True, name="exit-with-broker").start()
 
 
