@@ -11,7 +11,7 @@ forwards the bytes. Smaller pages, and the latest quotes and trades, cost less t
 and stay on threads.
 
 The worker starts on the first large page (most brokers, every short test's among them, never ask for one
-and never pay its start-up, about a second) with the ``spawn`` method: forking a process that runs server
+and never pay its start-up, one to three seconds) with the ``spawn`` method: forking a process that runs server
 threads could copy a lock some thread holds. It runs at a lower priority (`WORKER_NICENESS`), ignores
 Ctrl-C (the broker stops it) and is stopped and waited for by `MarketDataPool.shutdown`, which the broker
 calls when it stops; if the broker's process is killed instead, the worker sees its parent gone and exits.
@@ -42,7 +42,7 @@ from bot.paper_broker.market import SimMarket
 
 PROCESS_PAGE_BARS = 5_000
 """Pages expected to hold at least this many bars are built in the worker process (built on a thread, a page
-of 10,000 minute bars holds the GIL for about 60 ms)."""
+of 10,000 minute bars holds the GIL for 25-55 ms; one of 5,000 for half that)."""
 MARKET_DATA_THREADS = 4
 WORKER_NICENESS = 10
 """The worker's scheduling priority is lowered by this much: on a busy machine the broker's own process (the
