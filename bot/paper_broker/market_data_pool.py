@@ -11,15 +11,15 @@ forwards the bytes. Smaller pages, and the latest quotes and trades, cost less t
 and stay on threads.
 
 The worker starts on the first large page (most brokers, every short test's among them, never ask for one
-and never pay its start-up, one to three seconds) with the ``spawn`` method: forking a process that runs server
-threads could copy a lock some thread holds. It runs at a lower priority (`WORKER_NICENESS`), ignores
-Ctrl-C (the broker stops it) and is stopped and waited for by `MarketDataPool.shutdown`, which the broker
-calls when it stops; if the broker's process is killed instead, the worker sees its parent gone and exits.
-A worker that died mid-page (killed from outside) is replaced on the next large page, and the page it was
-building is built on a thread instead.
-Like every program that starts processes with ``spawn``, a script that embeds the broker and asks it for
-large pages runs it under ``if __name__ == "__main__":`` (the worker imports the script's main module; the
-``rebalance-bot`` command, pytest and the scripts in ``scripts/`` do).
+and never pay its start-up, one to three seconds) with the ``spawn`` method: forking a process that runs
+server threads could copy a lock some thread holds. It runs at a lower priority (`WORKER_NICENESS`) and
+ignores Ctrl-C (the broker stops it). `MarketDataPool.shutdown`, which the broker calls when it stops,
+stops it and waits for it; if the broker's process is killed instead, the worker sees its parent gone and
+exits. A worker that died mid-page (killed from outside) is replaced on the next large page, and the page
+it was building is built on a thread instead. Like every program that starts processes with ``spawn``, a
+script that embeds the broker and asks it for large pages runs it under ``if __name__ == "__main__":`` (the
+worker imports the script's main module; the ``rebalance-bot`` command, pytest and the scripts in
+``scripts/`` do).
 """
 
 from __future__ import annotations
