@@ -53,7 +53,7 @@ log = structlog.get_logger(__name__)
 
 
 class MarketDataPool:
-    """The threads and the (lazily started) worker processes that market-data requests run on."""
+    """The threads and the (lazily started) worker process that market-data requests run on."""
 
     def __init__(self, market: SimMarket) -> None:
         self.market = market
@@ -74,8 +74,8 @@ class MarketDataPool:
         return await self.in_thread(self._in_process, work, args)
 
     def shutdown(self) -> None:
-        """Stop taking work, stop the worker processes and wait for them (a page in progress is finished,
-        a fraction of a second): no process of the broker outlives its stop."""
+        """Stop taking work, stop the worker process and wait for it (a page in progress is finished, a
+        fraction of a second): no process of the broker outlives its stop."""
         with self._lock:
             self._closed = True
             processes, self._processes = self._processes, None
@@ -89,8 +89,12 @@ class MarketDataPool:
             return work(self.market, *args)
         try:
             return pool.submit(_in_worker, work, *args).result()
-        except BrokenProcessPool:
-            log.warning("paper broker: market-data worker process died; building this page on a thread")
+        except (BrokenProcessPool, OSError) as exc:  # it died (killed from outside) or could not start
+            log.warning(
+                "paper broker: market-data worker process died or could not start; building this page on a "
+                "thread (the next large page starts a new worker)",
+                error=repr(exc),
+            )
             with self._lock:
                 if self._processes is pool:
                     self._processes = None
