@@ -23,8 +23,9 @@ import orjson
 import pandas as pd
 
 from bot.paper_broker import errors
+from bot.paper_broker.bar_columns import BarColumns
 from bot.paper_broker.calendar import EXCHANGE_TZ
-from bot.paper_broker.market import BarColumns, SimMarket
+from bot.paper_broker.market import SimMarket
 
 DESC_WINDOW = {"1Min": timedelta(days=10), "1Day": timedelta(days=366 * 30)}
 """How far back one step of a newest-first walk reaches: about a page of minute bars, all daily bars."""

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from bot.cost_table import calibrated_spread
+from bot.paper_broker.bar_columns import Bar, BarColumns
 from bot.paper_broker.calendar import EXCHANGE_TZ, NS_PER_MINUTE, Session, TradingCalendar, from_ns, to_ns
 from bot.paper_broker.marketdata import DailyBar, MarketData, MarketDataError
 
@@ -88,74 +89,6 @@ class Trade:
     t: dt.datetime
     price: float
     size: float
-
-
-@dataclass(frozen=True)
-class Bar:
-    """An OHLCV bar as Alpaca reports it; ``t`` is the bar's start (UTC; midnight ET for daily bars)."""
-
-    symbol: str
-    t: dt.datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trade_count: int
-    vwap: float
-
-
-@dataclass(frozen=True, eq=False)
-class BarColumns:
-    """Bars as parallel arrays, oldest first: what a page of market data is built and encoded from.
-
-    Why not a list of `Bar`: a page of 10,000 minute bars made one object at a time spent most of its time
-    creating objects; sliced from the paths' arrays it costs a few array operations.
-    """
-
-    t: np.ndarray  # int64 epoch nanoseconds of each bar's start
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    trade_count: np.ndarray  # int64
-    vwap: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.t.size)
-
-    def __getitem__(self, rows: slice) -> BarColumns:
-        return BarColumns(*(column[rows] for column in self._columns()))
-
-    def _columns(self) -> tuple[np.ndarray, ...]:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
-
-    @classmethod
-    def concat(cls, parts: list[BarColumns]) -> BarColumns:
-        if not parts:
-            return cls.from_bars([])
-        return cls(*(np.concatenate(columns) for columns in zip(*(p._columns() for p in parts), strict=True)))
-
-    @classmethod
-    def from_bars(cls, bars: list[Bar]) -> BarColumns:
-        floats = {k: np.array([getattr(b, k) for b in bars], dtype=float) for k in _FLOAT_COLUMNS}
-        return cls(
-            t=np.array([to_ns(b.t) for b in bars], dtype=np.int64),
-            trade_count=np.array([b.trade_count for b in bars], dtype=np.int64),
-            **floats,
-        )
-
-    def to_bars(self, symbol: str) -> list[Bar]:
-        floats = [getattr(self, k).tolist() for k in _FLOAT_COLUMNS]
-        counts = self.trade_count.tolist()
-        return [
-            Bar(symbol, from_ns(t), o, h, lo, c, v, n, vw)
-            for t, o, h, lo, c, v, vw, n in zip(self.t.tolist(), *floats, counts, strict=True)
-        ]
-
-
-_FLOAT_COLUMNS = ("open", "high", "low", "close", "volume", "vwap")
 
 
 @dataclass(frozen=True)
