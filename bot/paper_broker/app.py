@@ -45,6 +45,7 @@ from bot.paper_broker.serialize import (
     position_json,
     ts_new_york,
 )
+from bot.paper_broker.trade_stream import TradeUpdates, trade_stream_route
 
 CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"}
@@ -62,6 +63,9 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     _trading_routes(app, engine)
     app.state.market_data_pool = market_data_routes(app, engine, Depends(_account_dependency(engine)))
     _control_routes(app, engine, injector)
+    app.state.trade_updates = TradeUpdates()
+    engine.publish = app.state.trade_updates.publish
+    trade_stream_route(app, engine, app.state.trade_updates)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
 
 

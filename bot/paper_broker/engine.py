@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
@@ -91,6 +92,8 @@ class PaperBrokerEngine:
         self._open: dict[str, Order] = {}
         self.activities: list[Activity] = []
         self.extended = extended_hours.ExtendedHours(self)
+        self.publish: Callable[..., None] = lambda event, order, **execution: None
+        """Hears each order event under the lock: Alpaca's trade_updates (``trade_stream.TradeUpdates``)."""
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -267,13 +270,11 @@ class PaperBrokerEngine:
         with self.lock, self.store.transaction(), localcontext() as context:
             context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
             self._check_acceptable(account, request)
-            order = self._new_order(account, request, self.now)
             working = self.calendar.is_open(self.now) or (
                 request.extended_hours and extended_hours.window_at(self.calendar, self.now) is not None
             )
-            order.status = "new" if working else "accepted"
+            order = self._new_order(account, request, self.now, status="new" if working else "accepted")
             order.reserved = self._reservation(order)
-            self._index(order)
             self.store.save_order(order)
             self.store.save_account(account)
             return order
@@ -356,7 +357,12 @@ class PaperBrokerEngine:
         return self._estimated_cost(request)
 
     def _new_order(
-        self, account: Account, request: OrderRequest, when: datetime, client_order_id: str | None = None
+        self,
+        account: Account,
+        request: OrderRequest,
+        when: datetime,
+        client_order_id: str | None = None,
+        status: str = "new",
     ) -> Order:
         account.order_sequence += 1
         order = Order(
@@ -370,7 +376,7 @@ class PaperBrokerEngine:
             qty=request.qty,
             notional=request.notional,
             limit_price=request.limit_price,
-            status="new",
+            status=status,
             created_at=when,
             updated_at=when,
             submitted_at=when,
@@ -378,6 +384,7 @@ class PaperBrokerEngine:
             sequence=account.order_sequence,
         )
         self._index(order)
+        self.publish(status, order)
         return order
 
     def cancel_order(self, account: Account, order_id: str) -> Order:
@@ -406,6 +413,7 @@ class PaperBrokerEngine:
         order.reserved = Decimal(0)
         self._index(order)
         self.store.save_order(order)
+        self.publish(status, order)
 
     def is_fractionable(self, symbol: str) -> bool:
         return symbol not in self.matching.non_fractionable
@@ -464,6 +472,7 @@ class PaperBrokerEngine:
                 order.status = "new"
                 order.updated_at = self.now
                 self.store.save_order(order)
+                self.publish("new", order)
 
     def _close_pending_session(self) -> None:
         if self._opened is not None and self._closed != self._opened:
@@ -650,6 +659,9 @@ class PaperBrokerEngine:
         self._index(order)
         self.store.save_order(order)
         self.store.save_account(account)
+        self.publish(
+            "fill" if done else "partial_fill", order, price=price, qty=qty, position_qty=position.qty
+        )
 
     def _is_complete(self, order: Order, price: Decimal) -> bool:
         if order.qty is not None:

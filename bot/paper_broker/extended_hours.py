@@ -129,6 +129,7 @@ class ExtendedHours:
             if order.status == "accepted":
                 order.status, order.updated_at = "new", self.engine.now
                 self.engine.store.save_order(order)
+                self.engine.publish("new", order)
 
     def _match(self, minute_start: dt.datetime) -> None:
         engine = self.engine

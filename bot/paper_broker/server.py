@@ -148,6 +148,7 @@ class PaperBroker:
         self.faults = FaultInjector(self.config.faults, clock=wall_clock)
         self.app = create_app(self.engine, self.faults)
         self._market_data_pool = self.app.state.market_data_pool
+        self.trade_updates = self.app.state.trade_updates
         """Kept here: callers may wrap ``self.app`` in middleware of their own before ``start``."""
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
@@ -168,6 +169,11 @@ class PaperBroker:
     def url(self) -> str:
         """What to pass as alpaca-py's ``url_override`` (no ``/v2``, no trailing slash)."""
         return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def stream_url(self) -> str:
+        """What to pass as alpaca-py ``TradingStream``'s ``url_override``: the trade_updates websocket."""
+        return f"ws://{self.config.host}:{self.port}/stream"
 
     def start(self) -> PaperBroker:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
