@@ -87,11 +87,6 @@ class TradeUpdates:
             except RuntimeError:  # its loop has closed: the server is stopping
                 self._remove(connection)
 
-    def listening(self, account_id: str) -> int:
-        """How many connections of the account listen to ``trade_updates`` now."""
-        with self._changed:
-            return len(self._listeners.get(account_id, ()))
-
     def wait_listening(self, account_id: str, timeout: float) -> bool:
         """Wait (wall time) until some connection of the account listens; for callers that must not miss
         the first event (tests, the demo)."""
