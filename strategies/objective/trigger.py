@@ -25,8 +25,9 @@ from strategies.costs import half_spread_fraction
 from strategies.market_state import AssetCosts, MarketState
 from strategies.objective.calibrate import FitCache, TrackingTarget, fit_risk_aversion, refit_period
 from strategies.objective.explain import explain
-from strategies.objective.problem import DEFAULT_CASH_DRAG, TRADE_EPSILON, Decision, DecisionInputs, decide
+from strategies.objective.problem import DEFAULT_CASH_DRAG, TRADE_EPSILON, Decision, DecisionInputs
 from strategies.objective.risk import RiskModel
+from strategies.objective.tax_aware import decide_with_tax
 from strategies.portfolio import PortfolioSnapshot, apply_open_orders, open_sides, total_equity
 from strategies.simulation.path import SimCosts
 from strategies.targets import CASH, ZERO, TargetAllocation
@@ -125,8 +126,9 @@ class ObjectiveTrigger:
         day = context.now.date() if context.now is not None else None
         inputs = self._inputs(projected, targets, symbols, covariance, market, equity, day)
         gamma, fit_note = self._gamma(returns, inputs, context.now)
-        decision = decide(inputs, gamma)
-        text = explain(inputs, decision, gamma, symbols, fit_note, covariance)
+        taxed = decide_with_tax(inputs, gamma)
+        decision = taxed.decision
+        text = explain(inputs, decision, taxed.gamma, symbols, fit_note + taxed.describe(), covariance)
         return _as_trigger_decision(projected, targets, symbols, inputs, decision, text, equity)
 
     # -- inputs ------------------------------------------------------------------------------------------
