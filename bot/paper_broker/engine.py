@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import errors, extended_hours, margin
+from bot.paper_broker import dividends, errors, extended_hours, margin
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -458,7 +458,7 @@ class PaperBrokerEngine:
         self._opened = session.date
         self.stats.sessions_opened += 1
         self.store.set_meta("opened_session", session.date.isoformat())
-        self._pay_dividends(session.date)
+        dividends.pay(self, session.date)
         for order in list(self._open.values()):
             if order.status == "accepted":
                 order.status = "new"
@@ -485,33 +485,6 @@ class PaperBrokerEngine:
             account.bought_today = Decimal(0)
             account.last_equity_date = day
             self.store.save_account(account)
-
-    def _pay_dividends(self, day: date) -> None:
-        dividends = self.market.data.dividends_on(day)
-        for account in self.accounts.values():
-            for symbol, per_share in dividends.items():
-                position = account.positions.get(symbol)
-                if not position or position.qty <= 0 or per_share <= 0:
-                    continue
-                rate = Decimal(str(per_share))
-                amount = (position.qty * rate).quantize(CENT, ROUND_HALF_UP)
-                account.cash += amount
-                self._add_activity(
-                    account,
-                    "DIV",
-                    self.now,
-                    {
-                        "activity_sub_type": "CDIV",
-                        "date": day.isoformat(),
-                        "net_amount": amount,
-                        "symbol": symbol,
-                        "qty": position.qty,
-                        "per_share_amount": rate,
-                        "status": "executed",
-                        "description": f"Cash dividend {symbol} {rate} per share",
-                    },
-                )
-                self.store.save_account(account)
 
     # -- matching --------------------------------------------------------------------------------------------
     def _match_minute(self, minute_start: datetime) -> None:
