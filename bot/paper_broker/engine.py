@@ -14,7 +14,9 @@ Matching model (documented in README "Paper broker"):
   ``research/NOTES.md``). ``Q`` is the order's size plus this account's recent same-side volume in the symbol,
   which decays with a half-life of ``impact_half_life_minutes``: trading slowly costs less than trading fast.
 * Limit orders rest and fill when the minute's range crosses them, never at a worse price than the limit.
-* Day orders expire at the close; dividends are paid in cash at the open of their ex-date.
+* Stop, stop-limit and trailing-stop orders wait until the minute's path touches their stop, then work as
+  market or limit orders (``triggers.py``).
+* Day orders expire at the close; dividends are paid in cash at the open of their ex-date (``dividends.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import dividends, errors, extended_hours, margin
+from bot.paper_broker import dividends, errors, extended_hours, margin, triggers
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -268,6 +270,7 @@ class PaperBrokerEngine:
             context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
             self._check_acceptable(account, request)
             order = self._new_order(account, request, self.now)
+            triggers.start(order, self.price(order.symbol))
             working = self.calendar.is_open(self.now) or (
                 request.extended_hours and extended_hours.window_at(self.calendar, self.now) is not None
             )
@@ -331,29 +334,16 @@ class PaperBrokerEngine:
         if request.notional is not None:
             return request.notional
         assert request.qty is not None
-        if request.type == "limit":
-            assert request.limit_price is not None
+        if request.limit_price is not None:  # limit and stop_limit: never more than the limit
             return (request.qty * request.limit_price).quantize(CENT, ROUND_HALF_UP)
         quote = self.market.quote(request.symbol, self.now)
         ask = Decimal(str(quote.ask)) if quote else self.price(request.symbol)
+        ask = max(ask, triggers.initial_stop(request, self.price(request.symbol)) or ask)
         impact = Decimal(str(self._impact_fraction(request.symbol, float(request.qty))))
         return (request.qty * ask * (1 + impact)).quantize(CENT, ROUND_HALF_UP)
 
     def _reservation(self, order: Order) -> Decimal:
-        if order.side != "buy":
-            return Decimal(0)
-        request = OrderRequest(
-            order.symbol,
-            order.side,
-            order.type,
-            order.time_in_force,
-            order.qty,
-            order.notional,
-            order.limit_price,
-            order.client_order_id,
-            order.extended_hours,
-        )
-        return self._estimated_cost(request)
+        return self._estimated_cost(OrderRequest.of(order)) if order.side == "buy" else Decimal(0)
 
     def _new_order(
         self, account: Account, request: OrderRequest, when: datetime, client_order_id: str | None = None
@@ -370,6 +360,9 @@ class PaperBrokerEngine:
             qty=request.qty,
             notional=request.notional,
             limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
             status="new",
             created_at=when,
             updated_at=when,
@@ -506,6 +499,12 @@ class PaperBrokerEngine:
         if bar is None or quote is None or bar.volume <= 0:
             self._after_attempt(order)
             return
+        if triggers.pending(order):  # a stop trades only from its trigger on (``triggers.py``)
+            elected = triggers.elect(order, quote, bar, minute_start + MINUTE)
+            self.store.save_order(order)
+            if elected is None:
+                return
+            quote, bar = elected
         price = self._fill_price(order, quote, bar)
         if price is None:
             self._after_attempt(order)
