@@ -15,7 +15,8 @@ Matching model (documented in README "Paper broker"):
   which decays with a half-life of ``impact_half_life_minutes``: trading slowly costs less than trading fast.
 * Limit orders rest and fill when the minute's range crosses them, never at a worse price than the limit.
 * Stop, stop-limit and trailing-stop orders wait until the minute's path touches their stop, then work as
-  market or limit orders (``triggers.py``).
+  market or limit orders (``triggers.py``); opg and cls orders trade only in the opening and closing
+  auctions (``auctions.py``).
 * Day orders expire at the close; dividends are paid in cash at the open of their ex-date (``dividends.py``).
 """
 
@@ -28,7 +29,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import dividends, errors, extended_hours, margin, triggers
+from bot.paper_broker import auctions, dividends, errors, extended_hours, margin, triggers
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -93,6 +94,7 @@ class PaperBrokerEngine:
         self._open: dict[str, Order] = {}
         self.activities: list[Activity] = []
         self.extended = extended_hours.ExtendedHours(self)
+        self.auctions = auctions.Auctions(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -293,6 +295,7 @@ class PaperBrokerEngine:
             raise errors.unknown_order_symbol(request.symbol)
         if not self._tradable_now_or_next(request.symbol):
             raise errors.asset_not_tradable(request.symbol)
+        auctions.check_submission(self.calendar, self.now, request.time_in_force)
         if request.is_fractional and not account.settings.get("fractional_trading", True):
             raise errors.invalid_request("fractional trading is not enabled for this account")
         if request.is_fractional and not self.is_fractionable(request.symbol):
@@ -445,7 +448,12 @@ class PaperBrokerEngine:
             self._close_session(session.date)
 
     def _has_working_orders(self) -> bool:
-        return any(o.status in ("new", "partially_filled") for o in self._open.values())
+        return any(self._is_working(o) for o in self._open.values())
+
+    @staticmethod
+    def _is_working(order: Order) -> bool:
+        """Matched minute by minute: open in the session, and not waiting for an auction (``auctions.py``)."""
+        return order.status in ("new", "partially_filled") and not auctions.is_auction(order)
 
     def _open_session(self, session) -> None:  # noqa: ANN001 - calendar.Session
         self._opened = session.date
@@ -457,6 +465,7 @@ class PaperBrokerEngine:
                 order.status = "new"
                 order.updated_at = self.now
                 self.store.save_order(order)
+        self.auctions.open(session)
 
     def _close_pending_session(self) -> None:
         if self._opened is not None and self._closed != self._opened:
@@ -468,6 +477,8 @@ class PaperBrokerEngine:
             return
         self._closed = day
         self.store.set_meta("closed_session", day.isoformat())
+        if (session := self.calendar.session(day)) is not None:
+            self.auctions.close(session)
         for order in list(self._open.values()):
             working = order.status in ("new", "partially_filled")
             if working and order.time_in_force == "day" and not order.extended_hours:  # those: to 20:00
@@ -483,7 +494,7 @@ class PaperBrokerEngine:
     def _match_minute(self, minute_start: datetime) -> None:
         self.stats.minutes_matched += 1
         working = sorted(
-            (o for o in self._open.values() if o.status in ("new", "partially_filled")),
+            (o for o in self._open.values() if self._is_working(o)),
             key=lambda o: (o.submitted_at, o.sequence),
         )
         for order in working:

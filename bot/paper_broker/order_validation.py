@@ -180,8 +180,6 @@ def _check_time_in_force(request: OrderRequest) -> None:
         raise errors.invalid_request(f"{request.type} orders must be DAY or GTC orders")
     if tif in AUCTION_TIF and request.type not in ("market", "limit"):
         raise errors.invalid_request(f"{tif} orders must be market or limit orders")
-    if tif in AUCTION_TIF:
-        raise errors.invalid_request(f"time_in_force {tif} is not supported by the paper broker")
 
 
 def _required_str(body: dict, key: str) -> str:

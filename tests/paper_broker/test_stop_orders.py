@@ -16,6 +16,8 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
     StopLimitOrderRequest,
     StopOrderRequest,
     TrailingStopOrderRequest,
@@ -206,6 +208,104 @@ def test_trailing_stop_keeps_its_high_water_mark_across_a_restart(make_broker, t
     after = TradingClient(KEY, SECRET, url_override=second.url).get_order_by_id(order.id)
     assert (after.hwm, after.stop_price, after.trail_percent) == (before.hwm, before.stop_price, "5")
     assert Decimal(after.hwm) > Decimal(order.hwm)  # it had moved before the restart
+
+
+# -- opening and closing auctions ----------------------------------------------------------------------------
+@pytest.fixture
+def auction_broker(make_broker) -> PaperBroker:  # noqa: ANN001
+    """Without impact, an auction fill is exactly the auction's print."""
+    return make_broker(matching={"impact_coefficient": 0.0})
+
+
+def on_open(side: OrderSide, qty: float, **extra: object) -> MarketOrderRequest:
+    return MarketOrderRequest(symbol="SPY", qty=qty, side=side, time_in_force=TimeInForce.OPG, **extra)
+
+
+def test_opg_orders_fill_at_the_next_sessions_opening_print(auction_broker):
+    broker, client = auction_broker, TradingClient(KEY, SECRET, url_override=auction_broker.url)
+    broker.advance_to(CLOSE + timedelta(hours=3))  # 19:00 New York: the next opening auction takes orders
+    moo = client.submit_order(on_open(OrderSide.BUY, 10))
+    loo = client.submit_order(
+        LimitOrderRequest(
+            symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.OPG, limit_price=300
+        )
+    )
+    assert moo.status == loo.status == OrderStatus.ACCEPTED
+    broker.advance_to(NEXT_OPEN - timedelta(minutes=3))
+    assert client.get_order_by_id(moo.id).status == OrderStatus.ACCEPTED
+
+    broker.advance_to(NEXT_OPEN + MINUTE)
+    filled = client.get_order_by_id(moo.id)
+    assert filled.status == OrderStatus.FILLED and filled.filled_at == NEXT_OPEN
+    assert Decimal(filled.filled_avg_price) == d(minutes(broker, "SPY", NEXT_OPEN.date())[0].open)
+    unfilled = client.get_order_by_id(loo.id)  # $300 never met the opening print: expired, not working on
+    assert unfilled.status == OrderStatus.EXPIRED and Decimal(unfilled.filled_qty) == 0
+
+
+def test_opg_order_sent_before_0928_goes_to_the_same_mornings_auction(auction_broker):
+    broker, client = auction_broker, TradingClient(KEY, SECRET, url_override=auction_broker.url)
+    broker.advance_to(NEXT_OPEN - timedelta(minutes=3))  # 09:27
+    order = client.submit_order(on_open(OrderSide.SELL, 5))
+    broker.advance_to(NEXT_OPEN + timedelta(minutes=10))
+    filled = client.get_order_by_id(order.id)
+    assert filled.status == OrderStatus.FILLED and filled.filled_at == NEXT_OPEN
+
+
+def test_opg_orders_are_refused_from_0928_to_1900(auction_broker):
+    broker, client = auction_broker, TradingClient(KEY, SECRET, url_override=auction_broker.url)
+    for at in (
+        NEXT_OPEN - timedelta(minutes=2),
+        NEXT_OPEN + timedelta(hours=2),
+        NEXT_CLOSE + timedelta(hours=2),
+    ):
+        broker.advance_to(at)
+        error = rejected(lambda: client.submit_order(on_open(OrderSide.BUY, 1)))
+        assert (error.status_code, error.code) == (422, 40010001)
+        assert error.message.startswith("opg orders cannot be submitted between 09:28 and 19:00 ET")
+
+
+def test_cls_orders_fill_at_the_closing_print(auction_broker):
+    broker, client = auction_broker, TradingClient(KEY, SECRET, url_override=auction_broker.url)
+    broker.advance(minutes=30)
+    moc = client.submit_order(
+        MarketOrderRequest(symbol="SPY", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.CLS)
+    )
+    loc = client.submit_order(
+        LimitOrderRequest(
+            symbol="SPY", qty=5, side=OrderSide.SELL, time_in_force=TimeInForce.CLS, limit_price=999
+        )
+    )
+    assert moc.status == OrderStatus.NEW  # the market is open; it waits for the closing auction
+    broker.advance_to(CLOSE - MINUTE)
+    waiting = client.get_order_by_id(moc.id)
+    assert waiting.status == OrderStatus.NEW and Decimal(waiting.filled_qty) == 0
+
+    broker.advance_to(CLOSE)
+    filled = client.get_order_by_id(moc.id)
+    assert filled.status == OrderStatus.FILLED and filled.filled_at == CLOSE
+    assert Decimal(filled.filled_avg_price) == d(minutes(broker, "SPY")[-1].close)
+    assert client.get_order_by_id(loc.id).status == OrderStatus.EXPIRED
+
+
+def test_cls_orders_are_refused_from_1550_and_queued_for_the_next_close_after_1900(auction_broker):
+    broker, client = auction_broker, TradingClient(KEY, SECRET, url_override=auction_broker.url)
+    broker.advance_to(CLOSE - timedelta(minutes=10))  # 15:50
+    error = rejected(
+        lambda: client.submit_order(
+            MarketOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.CLS)
+        )
+    )
+    assert (error.status_code, error.code) == (422, 40010001)
+    assert error.message.startswith("cls orders cannot be submitted between 15:50 and 19:00 ET")
+    broker.advance_to(CLOSE + timedelta(hours=3))  # 19:00
+    order = client.submit_order(
+        MarketOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.CLS)
+    )
+    assert order.status == OrderStatus.ACCEPTED
+    broker.advance_to(NEXT_CLOSE)
+    filled = client.get_order_by_id(order.id)
+    assert filled.status == OrderStatus.FILLED and filled.filled_at == NEXT_CLOSE
+    assert Decimal(filled.filled_avg_price) == d(minutes(broker, "SPY", NEXT_CLOSE.date())[-1].close)
 
 
 # -- validation ----------------------------------------------------------------------------------------------
