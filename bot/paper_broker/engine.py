@@ -14,7 +14,10 @@ Matching model (documented in README "Paper broker"):
   ``research/NOTES.md``). ``Q`` is the order's size plus this account's recent same-side volume in the symbol,
   which decays with a half-life of ``impact_half_life_minutes``: trading slowly costs less than trading fast.
 * Limit orders rest and fill when the minute's range crosses them, never at a worse price than the limit.
-* Day orders expire at the close; dividends are paid in cash at the open of their ex-date.
+* Stop, stop-limit and trailing-stop orders wait until the minute's path touches their stop, then work as
+  market or limit orders (``triggers.py``); opg and cls orders trade only in the opening and closing
+  auctions (``auctions.py``).
+* Day orders expire at the close; dividends are paid in cash at the open of their ex-date (``dividends.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import dividends, errors, extended_hours, margin
+from bot.paper_broker import auctions, dividends, errors, extended_hours, margin, triggers
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -94,6 +97,7 @@ class PaperBrokerEngine:
         self.extended = extended_hours.ExtendedHours(self)
         self.publish: Callable[..., None] = lambda event, order, **execution: None
         """Hears each order event under the lock: Alpaca's trade_updates (``trade_stream.TradeUpdates``)."""
+        self.auctions = auctions.Auctions(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -291,6 +295,7 @@ class PaperBrokerEngine:
             raise errors.unknown_order_symbol(request.symbol)
         if not self._tradable_now_or_next(request.symbol):
             raise errors.asset_not_tradable(request.symbol)
+        auctions.check_submission(self.calendar, self.now, request.time_in_force)
         if request.is_fractional and not account.settings.get("fractional_trading", True):
             raise errors.invalid_request("fractional trading is not enabled for this account")
         if request.is_fractional and not self.is_fractionable(request.symbol):
@@ -332,29 +337,16 @@ class PaperBrokerEngine:
         if request.notional is not None:
             return request.notional
         assert request.qty is not None
-        if request.type == "limit":
-            assert request.limit_price is not None
+        if request.limit_price is not None:  # limit and stop_limit: never more than the limit
             return (request.qty * request.limit_price).quantize(CENT, ROUND_HALF_UP)
         quote = self.market.quote(request.symbol, self.now)
         ask = Decimal(str(quote.ask)) if quote else self.price(request.symbol)
+        ask = max(ask, triggers.initial_stop(request, self.price(request.symbol)) or ask)
         impact = Decimal(str(self._impact_fraction(request.symbol, float(request.qty))))
         return (request.qty * ask * (1 + impact)).quantize(CENT, ROUND_HALF_UP)
 
     def _reservation(self, order: Order) -> Decimal:
-        if order.side != "buy":
-            return Decimal(0)
-        request = OrderRequest(
-            order.symbol,
-            order.side,
-            order.type,
-            order.time_in_force,
-            order.qty,
-            order.notional,
-            order.limit_price,
-            order.client_order_id,
-            order.extended_hours,
-        )
-        return self._estimated_cost(request)
+        return self._estimated_cost(OrderRequest.of(order)) if order.side == "buy" else Decimal(0)
 
     def _new_order(
         self,
@@ -376,6 +368,9 @@ class PaperBrokerEngine:
             qty=request.qty,
             notional=request.notional,
             limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
             status=status,
             created_at=when,
             updated_at=when,
@@ -383,6 +378,7 @@ class PaperBrokerEngine:
             extended_hours=request.extended_hours,
             sequence=account.order_sequence,
         )
+        triggers.start(order, self.price(order.symbol))
         self._index(order)
         self.publish(status, order)
         return order
@@ -460,7 +456,12 @@ class PaperBrokerEngine:
             self._close_session(session.date)
 
     def _has_working_orders(self) -> bool:
-        return any(o.status in ("new", "partially_filled") for o in self._open.values())
+        return any(self._is_working(o) for o in self._open.values())
+
+    @staticmethod
+    def _is_working(order: Order) -> bool:
+        """Matched minute by minute: open in the session, and not waiting for an auction (``auctions.py``)."""
+        return order.status in ("new", "partially_filled") and not auctions.is_auction(order)
 
     def _open_session(self, session) -> None:  # noqa: ANN001 - calendar.Session
         self._opened = session.date
@@ -473,6 +474,7 @@ class PaperBrokerEngine:
                 order.updated_at = self.now
                 self.store.save_order(order)
                 self.publish("new", order)
+        self.auctions.open(session)
 
     def _close_pending_session(self) -> None:
         if self._opened is not None and self._closed != self._opened:
@@ -484,6 +486,8 @@ class PaperBrokerEngine:
             return
         self._closed = day
         self.store.set_meta("closed_session", day.isoformat())
+        if (session := self.calendar.session(day)) is not None:
+            self.auctions.close(session)
         for order in list(self._open.values()):
             working = order.status in ("new", "partially_filled")
             if working and order.time_in_force == "day" and not order.extended_hours:  # those: to 20:00
@@ -499,7 +503,7 @@ class PaperBrokerEngine:
     def _match_minute(self, minute_start: datetime) -> None:
         self.stats.minutes_matched += 1
         working = sorted(
-            (o for o in self._open.values() if o.status in ("new", "partially_filled")),
+            (o for o in self._open.values() if self._is_working(o)),
             key=lambda o: (o.submitted_at, o.sequence),
         )
         for order in working:
@@ -515,6 +519,12 @@ class PaperBrokerEngine:
         if bar is None or quote is None or bar.volume <= 0:
             self._after_attempt(order)
             return
+        if triggers.pending(order):  # a stop trades only from its trigger on (``triggers.py``)
+            elected = triggers.elect(order, quote, bar, minute_start + MINUTE)
+            self.store.save_order(order)
+            if elected is None:
+                return
+            quote, bar = elected
         price = self._fill_price(order, quote, bar)
         if price is None:
             self._after_attempt(order)

@@ -66,6 +66,14 @@ class Order:
     """Buying power an open buy order holds; released as it fills, is canceled or expires."""
     sequence: int = 0
     """Submission order within the account: ties in timestamps are broken by it."""
+    # Conditional orders (``triggers.py``): Alpaca's stop_price, trail_price, trail_percent and hwm fields.
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None
+    """A trailing stop's high-water mark: the best price seen since submission (highest for a sell)."""
+    triggered_at: datetime | None = None
+    """When the stop was elected; from then on the order works as a market (stop) or limit (stop_limit)."""
 
     @property
     def is_open(self) -> bool:

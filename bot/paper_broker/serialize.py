@@ -66,13 +66,13 @@ def order_json(order: Order) -> dict[str, Any]:
         "position_intent": "buy_to_open" if order.side == "buy" else "sell_to_close",
         "time_in_force": order.time_in_force,
         "limit_price": dec(order.limit_price),
-        "stop_price": None,
+        "stop_price": dec(order.stop_price),
         "status": order.status,
         "extended_hours": order.extended_hours,
         "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "trail_percent": dec(order.trail_percent),
+        "trail_price": dec(order.trail_price),
+        "hwm": dec(order.hwm),
     }
 
 
