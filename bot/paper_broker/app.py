@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.paper_broker import errors
+from bot.paper_broker.broker_api_routes import broker_api_routes, data_caller
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.market_routes import market_data_routes
@@ -61,7 +62,9 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     app.state.faults = injector
     _install_error_handlers(app)
     _trading_routes(app, engine)
-    app.state.market_data_pool = market_data_routes(app, engine, Depends(_account_dependency(engine)))
+    broker_api_routes(app, engine)
+    data_auth = Depends(data_caller(engine, _account_dependency(engine)))  # a customer's keys or the broker's
+    app.state.market_data_pool = market_data_routes(app, engine, data_auth)
     _control_routes(app, engine, injector)
     app.state.trade_updates = TradeUpdates()
     engine.publish = app.state.trade_updates.publish

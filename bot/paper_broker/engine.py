@@ -86,6 +86,7 @@ class PaperBrokerEngine:
         self.calendar = market.calendar
         self.store = store
         self.matching = matching or MatchingConfig()
+        self.broker_api_keys = accounts.broker_api  # the adviser's key pair (broker_api_routes.py)
         self.lock = threading.RLock()
         self.stats = EngineStats()
         self._impact: dict[tuple[str, str, str], _ImpactMemory] = {}
