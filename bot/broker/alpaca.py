@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import InvalidOperation
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 import structlog
@@ -115,6 +116,16 @@ class Routes:
 TRADING_API = Routes()
 
 
+def market_data_url(trading_url: str | None) -> str | None:
+    """Where market data is read for a trading API at ``trading_url``: Alpaca serves it from its own host
+    (``data.alpaca.markets``, alpaca-py's default: None) for its paper and live trading hosts alike, while
+    the embedded paper broker (any other URL) serves both APIs from one server. Sending data requests to
+    ``paper-api.alpaca.markets`` itself would get 404s on every bar and quote."""
+    if trading_url is None or (urlparse(trading_url).hostname or "").endswith(".alpaca.markets"):
+        return None
+    return trading_url
+
+
 class AlpacaBroker:
     """Alpaca's Trading and Market Data APIs as the bot needs them (see the module docstring)."""
 
@@ -135,7 +146,9 @@ class AlpacaBroker:
     ) -> None:
         self._connect(
             TradingClient(key_id, secret_key, paper=paper, url_override=trading_url),
-            StockHistoricalDataClient(key_id, secret_key, url_override=data_url or trading_url),
+            StockHistoricalDataClient(
+                key_id, secret_key, url_override=data_url or market_data_url(trading_url)
+            ),
             TRADING_API,
             timeout=timeout,
             max_attempts=max_attempts,
