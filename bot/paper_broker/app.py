@@ -157,7 +157,8 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         body = await _json_body(request)
         order = engine.submit_order(account, body)
         request.scope[DROP_FLAG] = True
-        return order_json(order)
+        with engine.lock:
+            return order_json(order, engine.groups.legs_of(order))  # Alpaca answers with the legs
 
     @app.get("/v2/orders")
     def list_orders(
@@ -190,8 +191,10 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
                 and (after_t is None or o.submitted_at > after_t)
                 and (until_t is None or o.submitted_at < until_t)
             ]
+            if nested:  # legs roll up under their top-level order, which is listed if any of them matches
+                orders = list({top.id: top for top in map(engine.groups.top_of, orders)}.values())
             orders.sort(key=lambda o: (o.submitted_at, o.sequence), reverse=direction == "desc")
-            return [order_json(o) for o in orders[:limit]]
+            return [order_json(o, engine.groups.legs_of(o) if nested else None) for o in orders[:limit]]
 
     @app.get("/v2/orders:by_client_order_id")
     def get_order_by_client_id(client_order_id: str, account: Account = current) -> dict:
@@ -201,7 +204,8 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
     @app.get("/v2/orders/{order_id}")
     def get_order(order_id: str, account: Account = current, nested: bool = False) -> dict:
         with engine.lock:
-            return order_json(engine.get_order(account, order_id))
+            order = engine.get_order(account, order_id)
+            return order_json(order, engine.groups.legs_of(order) if nested else None)
 
     @app.delete("/v2/orders/{order_id}", status_code=204)
     def cancel_order(order_id: str, account: Account = current) -> Response:

@@ -66,6 +66,18 @@ class Order:
     """Buying power an open buy order holds; released as it fills, is canceled or expires."""
     sequence: int = 0
     """Submission order within the account: ties in timestamps are broken by it."""
+    stop_price: Decimal | None = None
+    order_class: str = ""
+    """Alpaca's order class: "" for a simple order, else bracket, oco or oto (``order_groups.py``)."""
+    group_id: str | None = None
+    """Shared by every order of one bracket, oco or oto order, as Alpaca's ``group_id``."""
+    group_role: str | None = None
+    """entry, take_profit or stop_loss within the group (Alpaca's ``group_role``)."""
+    parent_id: str | None = None
+    """For a leg, the group's top-level order, under whose ``legs`` Alpaca nests it."""
+    replaces: str | None = None
+    replaced_by: str | None = None
+    replaced_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
