@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.paper_broker import errors
+from bot.paper_broker import errors, replace
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.market_routes import market_data_routes
@@ -206,6 +206,12 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         with engine.lock:
             order = engine.get_order(account, order_id)
             return order_json(order, engine.groups.legs_of(order) if nested else None)
+
+    @app.patch("/v2/orders/{order_id}")
+    async def replace_order(order_id: str, request: Request, account: Account = current) -> dict:
+        order = replace.replace_order(engine, account, order_id, await _json_body(request))
+        with engine.lock:
+            return order_json(order, engine.groups.legs_of(order))
 
     @app.delete("/v2/orders/{order_id}", status_code=204)
     def cancel_order(order_id: str, account: Account = current) -> Response:
