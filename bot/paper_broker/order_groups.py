@@ -109,7 +109,7 @@ class OrderGroups:
             extended_hours=False,
         )
         legs = self._index().setdefault(top.id, [])  # built before the leg exists, so it is added once
-        leg = self.engine._new_order(account, request, self.engine.now)
+        leg = self.engine._new_order(account, request, self.engine.now)  # noqa: SLF001
         leg.stop_price = stop_price
         leg.status = "held"
         leg.order_class, leg.group_id, leg.group_role, leg.parent_id = (
@@ -118,7 +118,7 @@ class OrderGroups:
             role,
             top.id,
         )
-        self.engine._index(leg)
+        self.engine._index(leg)  # noqa: SLF001
         self.engine.store.save_order(leg)
         legs.append(leg.id)
         return leg
@@ -200,7 +200,7 @@ class OrderGroups:
         others = [m for m in self.members(order) if m is not order and m.group_role != "entry" and m.is_open]
         for other in others:
             if order.status == "filled":
-                self.engine._finish(other, "canceled")
+                self.engine._finish(other, "canceled")  # noqa: SLF001
             else:  # Alpaca: the other exit is adjusted to the quantity still open
                 other.qty = other.filled_qty + order.remaining_qty(order.filled_avg_price or Decimal(1))
                 other.updated_at = self.engine.now
@@ -217,7 +217,7 @@ class OrderGroups:
         status = "expired" if order.status == "expired" else "canceled"
         for member in self.members(order):
             if member is not order and member.is_open:
-                self.engine._finish(member, status)
+                self.engine._finish(member, status)  # noqa: SLF001
 
     def _activate(self, entry: Order, qty: Decimal | None) -> None:
         """The entry is done: the exits cover what it bought; the take-profit works, the stop is armed."""
@@ -230,7 +230,7 @@ class OrderGroups:
     def _set_status(self, order: Order, status: str) -> None:
         order.status = status
         order.updated_at = self.engine.now
-        self.engine._index(order)
+        self.engine._index(order)  # noqa: SLF001
         self.engine.store.save_order(order)
 
     # -- replacement ------------------------------------------------------------------------------------
