@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.paper_broker import errors
+from bot.paper_broker import errors, replace
 from bot.paper_broker.broker_api_routes import broker_api_routes, data_caller
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
@@ -164,7 +164,8 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         body = await _json_body(request)
         order = engine.submit_order(account, body)
         request.scope[DROP_FLAG] = True
-        return order_json(order)
+        with engine.lock:
+            return order_json(order, engine.groups.legs_of(order))  # Alpaca answers with the legs
 
     @app.get("/v2/orders")
     def list_orders(
@@ -197,8 +198,10 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
                 and (after_t is None or o.submitted_at > after_t)
                 and (until_t is None or o.submitted_at < until_t)
             ]
+            if nested:  # legs roll up under their top-level order, which is listed if any of them matches
+                orders = list({top.id: top for top in map(engine.groups.top_of, orders)}.values())
             orders.sort(key=lambda o: (o.submitted_at, o.sequence), reverse=direction == "desc")
-            return [order_json(o) for o in orders[:limit]]
+            return [order_json(o, engine.groups.legs_of(o) if nested else None) for o in orders[:limit]]
 
     @app.get("/v2/orders:by_client_order_id")
     def get_order_by_client_id(client_order_id: str, account: Account = current) -> dict:
@@ -208,7 +211,14 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
     @app.get("/v2/orders/{order_id}")
     def get_order(order_id: str, account: Account = current, nested: bool = False) -> dict:
         with engine.lock:
-            return order_json(engine.get_order(account, order_id))
+            order = engine.get_order(account, order_id)
+            return order_json(order, engine.groups.legs_of(order) if nested else None)
+
+    @app.patch("/v2/orders/{order_id}")
+    async def replace_order(order_id: str, request: Request, account: Account = current) -> dict:
+        order = replace.replace_order(engine, account, order_id, await _json_body(request))
+        with engine.lock:
+            return order_json(order, engine.groups.legs_of(order))
 
     @app.delete("/v2/orders/{order_id}", status_code=204)
     def cancel_order(order_id: str, account: Account = current) -> Response:

@@ -30,8 +30,9 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import auctions, dividends, errors, extended_hours, margin, triggers
+from bot.paper_broker import auctions, dividends, errors, extended_hours, margin, order_groups, triggers
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
+from bot.paper_broker.group_requests import is_group_request, parse_group_request
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
 from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
@@ -99,6 +100,7 @@ class PaperBrokerEngine:
         self.publish: Callable[..., None] = lambda event, order, **execution: None
         """Hears each order event under the lock: Alpaca's trade_updates (``trade_stream.TradeUpdates``)."""
         self.auctions = auctions.Auctions(self)
+        self.groups = order_groups.OrderGroups(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ class PaperBrokerEngine:
         """Shares committed to open sell orders (unavailable to new sells)."""
         held = Decimal(0)
         for order in self.open_orders(account):
-            if order.side == "sell" and order.symbol == symbol:
+            if order.side == "sell" and order.symbol == symbol and self.groups.holds_shares(order):
                 held += order.remaining_qty(self.price(symbol) or Decimal(1))
         return held
 
@@ -271,9 +273,12 @@ class PaperBrokerEngine:
     # -- orders -------------------------------------------------------------------------------------------
     def submit_order(self, account: Account, body: object) -> Order:
         """Validate and accept an order as Alpaca would, or raise the BrokerError Alpaca would answer."""
-        request = parse_order_request(body)
+        group = parse_group_request(body) if is_group_request(body) else None  # bracket, oco, oto
+        request = group.top if group else parse_order_request(body)
         with self.lock, self.store.transaction(), localcontext() as context:
             context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
+            if group:
+                self.groups.check(account, group)
             self._check_acceptable(account, request)
             working = self.calendar.is_open(self.now) or (
                 request.extended_hours and extended_hours.window_at(self.calendar, self.now) is not None
@@ -282,6 +287,8 @@ class PaperBrokerEngine:
             order.reserved = self._reservation(order)
             self.store.save_order(order)
             self.store.save_account(account)
+            if group:
+                self.groups.attach_legs(account, order, group)
             return order
 
     def _check_acceptable(self, account: Account, request: OrderRequest) -> None:
@@ -396,21 +403,26 @@ class PaperBrokerEngine:
         with self.lock, self.store.transaction():
             open_orders = self.open_orders(account)
             for order in open_orders:
-                self._finish(order, "canceled")
+                if order.is_open:  # a group's legs end with their top-level order
+                    self._finish(order, "canceled")
             return open_orders
 
     def _finish(self, order: Order, status: str) -> None:
-        """End an order without further fills (canceled, expired), releasing what it reserved."""
+        """End an order without further fills (canceled, expired, replaced), releasing what it reserved; the
+        rest of its bracket, oco or oto group follows (``order_groups.py``)."""
         order.status = status
         order.updated_at = self.now
         if status == "canceled":
             order.canceled_at = self.now
         elif status == "expired":
             order.expired_at = self.now
+        elif status == "replaced":
+            order.replaced_at = self.now
         order.reserved = Decimal(0)
         self._index(order)
         self.store.save_order(order)
         self.publish(status, order)
+        self.groups.after_finish(order)
 
     def is_fractionable(self, symbol: str) -> bool:
         return symbol not in self.matching.non_fractionable
@@ -457,7 +469,8 @@ class PaperBrokerEngine:
             self._close_session(session.date)
 
     def _has_working_orders(self) -> bool:
-        return any(self._is_working(o) for o in self._open.values())
+        working = any(self._is_working(o) for o in self._open.values())
+        return working or self.groups.has_armed_stops()
 
     @staticmethod
     def _is_working(order: Order) -> bool:
@@ -510,7 +523,9 @@ class PaperBrokerEngine:
         for order in working:
             if order.submitted_at is not None and order.submitted_at >= minute_start + MINUTE:
                 continue
-            self._match_order(order, minute_start)
+            if order.status in ("new", "partially_filled"):  # not ended by a group member's fill
+                self._match_order(order, minute_start)
+        self.groups.trigger_stops(minute_start)
         self.stats.taken = {k: v for k, v in self.stats.taken.items() if k[2] == minute_start}
 
     def _match_order(self, order: Order, minute_start: datetime) -> None:
@@ -673,6 +688,7 @@ class PaperBrokerEngine:
         self.publish(
             "fill" if done else "partial_fill", order, price=price, qty=qty, position_qty=position.qty
         )
+        self.groups.after_fill(order)
 
     def _is_complete(self, order: Order, price: Decimal) -> bool:
         if order.qty is not None:

@@ -74,6 +74,17 @@ class Order:
     """A trailing stop's high-water mark: the best price seen since submission (highest for a sell)."""
     triggered_at: datetime | None = None
     """When the stop was elected; from then on the order works as a market (stop) or limit (stop_limit)."""
+    order_class: str = ""
+    """Alpaca's order class: "" for a simple order, else bracket, oco or oto (``order_groups.py``)."""
+    group_id: str | None = None
+    """Shared by every order of one bracket, oco or oto order, as Alpaca's ``group_id``."""
+    group_role: str | None = None
+    """entry, take_profit or stop_loss within the group (Alpaca's ``group_role``)."""
+    parent_id: str | None = None
+    """For a leg, the group's top-level order, under whose ``legs`` Alpaca nests it."""
+    replaces: str | None = None
+    replaced_by: str | None = None
+    replaced_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

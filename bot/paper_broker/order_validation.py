@@ -77,16 +77,16 @@ def parse_order_request(body: Any) -> OrderRequest:
     if not isinstance(body, dict):
         raise errors.malformed_body()
     symbol = _required_str(body, "symbol").upper()
-    side = _choice(body, "side", ("buy", "sell"))
-    order_type = _choice(body, "type", KNOWN_TYPES)
-    tif = _choice(body, "time_in_force", KNOWN_TIF)
+    side = choice_field(body, "side", ("buy", "sell"))
+    order_type = choice_field(body, "type", KNOWN_TYPES)
+    tif = choice_field(body, "time_in_force", KNOWN_TIF)
     if body.get("order_class") not in (None, "", "simple"):
         raise errors.invalid_request(
             f"order_class {body['order_class']} is not supported by the paper broker"
         )
-    qty = _decimal(body, "qty")
-    notional = _decimal(body, "notional")
-    limit_price = _decimal(body, "limit_price")
+    qty = decimal_field(body, "qty")
+    notional = decimal_field(body, "notional")
+    limit_price = decimal_field(body, "limit_price")
     request = OrderRequest(
         symbol=symbol,
         side=side,
@@ -95,11 +95,11 @@ def parse_order_request(body: Any) -> OrderRequest:
         qty=qty,
         notional=notional,
         limit_price=limit_price,
-        client_order_id=_client_order_id(body),
+        client_order_id=client_order_id_field(body),
         extended_hours=_bool(body, "extended_hours"),
-        stop_price=_decimal(body, "stop_price"),
-        trail_price=_decimal(body, "trail_price"),
-        trail_percent=_decimal(body, "trail_percent"),
+        stop_price=decimal_field(body, "stop_price"),
+        trail_price=decimal_field(body, "trail_price"),
+        trail_percent=decimal_field(body, "trail_percent"),
     )
     _check_amounts(request)
     _check_prices(request)
@@ -191,14 +191,14 @@ def _required_str(body: dict, key: str) -> str:
     return value.strip()
 
 
-def _choice(body: dict, key: str, allowed: tuple[str, ...]) -> str:
+def choice_field(body: dict, key: str, allowed: tuple[str, ...]) -> str:
     value = _required_str(body, key).lower()
     if value not in allowed:
         raise errors.invalid_request(f"invalid {key}: {value!r}, must be one of {', '.join(allowed)}")
     return value
 
 
-def _decimal(body: dict, key: str) -> Decimal | None:
+def decimal_field(body: dict, key: str) -> Decimal | None:
     value = body.get(key)
     if value is None or value == "":
         return None
@@ -215,7 +215,7 @@ def _decimal(body: dict, key: str) -> Decimal | None:
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
 
 
-def _client_order_id(body: dict) -> str | None:
+def client_order_id_field(body: dict) -> str | None:
     value = body.get("client_order_id")
     if value is None or value == "":
         return None
