@@ -229,10 +229,13 @@ class OrderGroups:
             self._set_status(leg, "new" if leg.group_role == "take_profit" else "held")
 
     def _set_status(self, order: Order, status: str) -> None:
+        """Move a leg between held and working; a leg that starts working is a ``new`` trade update."""
         order.status = status
         order.updated_at = self.engine.now
         self.engine._index(order)  # noqa: SLF001
         self.engine.store.save_order(order)
+        if status == "new":
+            self.engine.publish("new", order)
 
     # -- replacement ------------------------------------------------------------------------------------
     def hand_over(self, old: Order, new: Order) -> None:
