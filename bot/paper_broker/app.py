@@ -22,7 +22,7 @@ from bot.paper_broker import errors
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.market_routes import market_data_routes
-from bot.paper_broker.models import Account, asset_id
+from bot.paper_broker.models import Account, find_symbol
 from bot.paper_broker.params import (
     ACTIVITY_CATEGORIES,
     ACTIVITY_TYPES,
@@ -35,6 +35,7 @@ from bot.paper_broker.params import (
     time_param,
     uuid_param,
 )
+from bot.paper_broker.position_routes import position_routes
 from bot.paper_broker.serialize import (
     NEW_YORK,
     account_json,
@@ -60,7 +61,9 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     app.state.faults = injector
     _install_error_handlers(app)
     _trading_routes(app, engine)
-    app.state.market_data_pool = market_data_routes(app, engine, Depends(_account_dependency(engine)))
+    current = Depends(_account_dependency(engine))
+    position_routes(app, engine, current)
+    app.state.market_data_pool = market_data_routes(app, engine, current)
     _control_routes(app, engine, injector)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
 
@@ -356,11 +359,10 @@ def _calendar_day(engine: PaperBrokerEngine, session) -> dict:  # noqa: ANN001 -
 
 
 def _symbol_for(engine: PaperBrokerEngine, symbol_or_id: str) -> str:
-    wanted = symbol_or_id.upper()
-    for symbol in engine.market.data.symbols:
-        if symbol == wanted or asset_id(symbol) == symbol_or_id:
-            return symbol
-    raise errors.asset_not_found(symbol_or_id)
+    symbol = find_symbol(engine.market.data.symbols, symbol_or_id)
+    if symbol is None:
+        raise errors.asset_not_found(symbol_or_id)
+    return symbol
 
 
 # -- simulator controls --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from bot.paper_broker import errors, extended_hours, margin
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
+from bot.paper_broker.equity_history import fill_value, price_at
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
 from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
@@ -190,13 +191,7 @@ class PaperBrokerEngine:
     # -- valuations -----------------------------------------------------------------------------------------
     def price(self, symbol: str) -> Decimal:
         """Latest trade price at the simulated now (the last close while the market is closed)."""
-        trade = self.market.trade(symbol, self.now)
-        if trade is None:
-            quote = self.market.quote(symbol, self.now)
-            if quote is None:
-                return Decimal(0)
-            return Decimal(str(quote.mid)).quantize(CENT)
-        return Decimal(str(trade.price)).quantize(CENT)
+        return price_at(self.market, symbol, self.now)
 
     def lastday_price(self, symbol: str) -> Decimal:
         """The close of the last completed session before today's (or before now, while closed)."""
@@ -321,7 +316,7 @@ class PaperBrokerEngine:
         if wanted > existing - held:
             raise errors.insufficient_qty(
                 request.symbol,
-                str(wanted.quantize(QTY_STEP).normalize()),
+                format(wanted.quantize(QTY_STEP).normalize(), "f"),  # 80, not 8E+1
                 str(existing - held),
                 str(held),
                 str(existing),
@@ -629,7 +624,7 @@ class PaperBrokerEngine:
         self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime
     ) -> None:
         """Book one execution: cash, position, the order's progress and a FILL activity."""
-        value = (qty * price).quantize(CENT, ROUND_HALF_UP)
+        value = fill_value(qty, price)  # the same rounding equity_history undoes
         position = account.positions.setdefault(order.symbol, Position(order.symbol))
         if order.side == "buy":
             account.cash -= value
