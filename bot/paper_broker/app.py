@@ -35,6 +35,7 @@ from bot.paper_broker.params import (
     time_param,
     uuid_param,
 )
+from bot.paper_broker.portfolio_history import portfolio_history_routes
 from bot.paper_broker.position_routes import position_routes
 from bot.paper_broker.serialize import (
     NEW_YORK,
@@ -63,6 +64,7 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     _trading_routes(app, engine)
     current = Depends(_account_dependency(engine))
     position_routes(app, engine, current)
+    portfolio_history_routes(app, engine, current)
     app.state.market_data_pool = market_data_routes(app, engine, current)
     _control_routes(app, engine, injector)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
