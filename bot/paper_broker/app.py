@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +34,7 @@ from bot.paper_broker.params import (
     time_param,
     uuid_param,
 )
+from bot.paper_broker.params import json_body as _json_body
 from bot.paper_broker.portfolio_history import portfolio_history_routes
 from bot.paper_broker.position_routes import position_routes
 from bot.paper_broker.serialize import (
@@ -47,6 +47,7 @@ from bot.paper_broker.serialize import (
     position_json,
     ts_new_york,
 )
+from bot.paper_broker.watchlists import watchlist_routes
 
 CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"}
@@ -65,6 +66,7 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     current = Depends(_account_dependency(engine))
     position_routes(app, engine, current)
     portfolio_history_routes(app, engine, current)
+    watchlist_routes(app, engine, current)
     app.state.market_data_pool = market_data_routes(app, engine, current)
     _control_routes(app, engine, injector)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
@@ -109,18 +111,6 @@ def _account_dependency(engine: PaperBrokerEngine):  # noqa: ANN202 - FastAPI de
         )
 
     return authenticated_account
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else None
-        json.dumps(
-            body, ensure_ascii=False
-        ).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
-    except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
-        raise errors.malformed_body() from None
-    return body
 
 
 # -- trading API ---------------------------------------------------------------------------------------------

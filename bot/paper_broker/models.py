@@ -125,6 +125,19 @@ class Account:
     """Net cost of today's purchases, which uses up a pattern day trader's day-trading buying power."""
 
 
+@dataclass
+class Watchlist:
+    """A named, ordered list of symbols an account keeps (Alpaca's watchlists); names are unique per account
+    (the store enforces it too)."""
+
+    id: str
+    account_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    symbols: list[str] = field(default_factory=list)
+
+
 def to_record(obj: Any) -> dict[str, Any]:
     """Serialise a dataclass to JSON-safe primitives (Decimals and datetimes as strings)."""
     return {k: _encode(v) for k, v in dataclasses.asdict(obj).items()}
