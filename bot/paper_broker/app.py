@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.paper_broker import errors
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
+from bot.paper_broker.market_clock import market_clock_routes
 from bot.paper_broker.market_routes import market_data_routes
 from bot.paper_broker.models import Account, find_symbol
 from bot.paper_broker.params import (
@@ -67,6 +68,7 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     position_routes(app, engine, current)
     portfolio_history_routes(app, engine, current)
     watchlist_routes(app, engine, current)
+    market_clock_routes(app, engine, current)
     app.state.market_data_pool = market_data_routes(app, engine, current)
     _control_routes(app, engine, injector)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
