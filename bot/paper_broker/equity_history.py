@@ -68,15 +68,19 @@ class AccountHistory:
     def holdings_at(self, instants: Iterable[datetime]) -> dict[datetime, Holdings]:
         """The holdings at each instant (activities stamped at or before an instant count as done by then).
 
-        One walk backwards from ``now``: instants newest first, undoing each activity once.
+        One walk backwards from ``now``: instants newest first, undoing each activity once. Instants with
+        no activity between them share one ``Holdings`` object, which ``equities`` uses to value it once.
         """
         state = self.current.copy()
         pending = list(self.activities)
         out: dict[datetime, Holdings] = {}
+        snapshot: Holdings | None = None
         for instant in sorted(set(instants), reverse=True):
             while pending and pending[-1].time > instant:
                 _undo(state, pending.pop())
-            out[instant] = state.copy()
+                snapshot = None
+            snapshot = snapshot or state.copy()
+            out[instant] = snapshot
         return out
 
     def cash_flows(self, kinds: frozenset[str] | None) -> list[Activity]:
@@ -86,6 +90,26 @@ class AccountHistory:
             for a in self.activities
             if a.activity_type != "FILL" and (kinds is None or a.activity_type in kinds)
         ]
+
+
+def equities(market: SimMarket, holdings: dict[datetime, Holdings]) -> dict[datetime, Decimal]:
+    """The equity at each instant, valuing each (holdings, prices) pair once.
+
+    Prices move only while a session runs; between sessions every instant sees the last close. So a night, a
+    weekend or an hour of continuous reporting with nothing traded is one valuation, not one per point (a
+    month of 1-minute points around the clock is 43,000 instants, of which about 8,000 are in sessions).
+    """
+    calendar = market.calendar
+    done: dict[tuple[int, object], Decimal] = {}
+    out: dict[datetime, Decimal] = {}
+    for instant, state in holdings.items():
+        closed = calendar.session_at(instant) is None
+        prices = calendar.last_closed_session(instant) if closed else instant
+        key = (id(state), prices)
+        if key not in done:
+            done[key] = state.equity(market, instant)
+        out[instant] = done[key]
+    return out
 
 
 def fill_value(qty: Decimal, price: Decimal) -> Decimal:

@@ -24,7 +24,7 @@ simulated market's prices, so a chart drawn from it is the chart of what the acc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +32,7 @@ from fastapi import Depends, FastAPI
 
 from bot.paper_broker.calendar import Session, TradingCalendar
 from bot.paper_broker.engine import PaperBrokerEngine
-from bot.paper_broker.equity_history import AccountHistory
+from bot.paper_broker.equity_history import AccountHistory, equities
 from bot.paper_broker.market import et_midnight
 from bot.paper_broker.models import Account
 from bot.paper_broker.portfolio_query import HistoryQuery, RawQuery
@@ -62,10 +62,13 @@ def build(engine: PaperBrokerEngine, history: AccountHistory, query: HistoryQuer
     """The response body for one resolved query."""
     calendar = engine.calendar
     points = [p for p in _points(calendar, query) if p.valued_at >= history.created_at]
-    references = {p.label: _previous_close(calendar, p.label, history.created_at) for p in points}
+    by_day: dict[date, Session | None] = {}  # one calendar look-up per day, not per point
+    references = {
+        p.label: _previous_close(calendar, p.label.astimezone(NEW_YORK).date(), history.created_at, by_day)
+        for p in points
+    }
     instants = {p.valued_at for p in points} | {r.close for r in references.values() if r is not None}
-    holdings = history.holdings_at(instants)
-    equity = {t: h.equity(engine.market, t) for t, h in holdings.items()}
+    equity = equities(engine.market, history.holdings_at(instants))
     values = [equity[p.valued_at] for p in points]
     body: dict[str, Any] = {"timestamp": [int(p.label.timestamp()) for p in points], "equity": []}
     base: Decimal | None = None
@@ -165,13 +168,14 @@ def _days(calendar: TradingCalendar, start: datetime, end: datetime) -> tuple:
     return first, last
 
 
-def _previous_close(calendar: TradingCalendar, label: datetime, created_at: datetime) -> Session | None:
-    """The session before the New York day of ``label``, if the account already existed at its close."""
-    day = label.astimezone(NEW_YORK).date()
-    if day <= calendar.start:
-        return None
-    session = calendar.previous_session(min(day, calendar.end))
-    return session if session is not None and session.close >= created_at else None
+def _previous_close(
+    calendar: TradingCalendar, day: date, created_at: datetime, seen: dict[date, Session | None]
+) -> Session | None:
+    """The session before ``day`` (a point's New York day), if the account already existed at its close."""
+    if day not in seen:
+        session = calendar.previous_session(min(day, calendar.end)) if day > calendar.start else None
+        seen[day] = session if session is not None and session.close >= created_at else None
+    return seen[day]
 
 
 def _cash_flows(history: AccountHistory, query: HistoryQuery, points: list[Point]) -> dict[str, list[float]]:
