@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -63,34 +62,30 @@ def build(engine: PaperBrokerEngine, history: AccountHistory, query: HistoryQuer
     calendar = engine.calendar
     points = [p for p in _points(calendar, query) if p.valued_at >= history.created_at]
     by_day: dict[date, Session | None] = {}  # one calendar look-up per day, not per point
-    references = {
-        p.label: _previous_close(calendar, p.label.astimezone(NEW_YORK).date(), history.created_at, by_day)
+    references = [
+        _previous_close(calendar, p.label.astimezone(NEW_YORK).date(), history.created_at, by_day)
         for p in points
-    }
-    instants = {p.valued_at for p in points} | {r.close for r in references.values() if r is not None}
+    ]
+    instants = {p.valued_at for p in points} | {r.close for r in references if r is not None}
     equity = equities(engine.market, history.holdings_at(instants))
     values = [equity[p.valued_at] for p in points]
-    body: dict[str, Any] = {"timestamp": [int(p.label.timestamp()) for p in points], "equity": []}
-    base: Decimal | None = None
-    if points:
-        first = references[points[0].label]
-        base = equity[first.close] if first is not None else values[0]
-        if first is not None:
-            body["base_value_asof"] = first.date.isoformat()
-    profit_loss, percent = [], []
-    for point, value in zip(points, values, strict=True):
-        reference = references[point.label]
-        anchor = equity[reference.close] if reference is not None and query.pnl_reset == "per_day" else base
-        assert anchor is not None
-        profit_loss.append(float(value - anchor))
-        percent.append(round(float((value - anchor) / anchor), 4) if anchor else 0.0)
-    body.update(
-        equity=[float(v) for v in values],
-        profit_loss=profit_loss,
-        profit_loss_pct=percent,
-        base_value=float(base) if base is not None else None,
-        timeframe=query.timeframe,
-    )
+    first = references[0] if points else None
+    base = (equity[first.close] if first is not None else values[0]) if points else None
+    anchors = [
+        equity[r.close] if r is not None and query.pnl_reset == "per_day" else base for r in references
+    ]
+    body: dict[str, Any] = {
+        "timestamp": [int(p.label.timestamp()) for p in points],
+        "equity": [float(v) for v in values],
+        "profit_loss": [float(v - a) for v, a in zip(values, anchors, strict=True)],
+        "profit_loss_pct": [
+            round(float((v - a) / a), 4) if a else 0.0 for v, a in zip(values, anchors, strict=True)
+        ],
+        "base_value": float(base) if base is not None else None,
+        "timeframe": query.timeframe,
+    }
+    if first is not None:
+        body["base_value_asof"] = first.date.isoformat()
     if query.cashflow_types is not None:
         body["cashflow"] = _cash_flows(history, query, points)
     return body
