@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,8 +21,9 @@ from bot.paper_broker import errors, replace
 from bot.paper_broker.broker_api_routes import broker_api_routes, data_caller
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
+from bot.paper_broker.market_clock import market_clock_routes
 from bot.paper_broker.market_routes import market_data_routes
-from bot.paper_broker.models import Account, asset_id
+from bot.paper_broker.models import Account, find_symbol
 from bot.paper_broker.params import (
     ACTIVITY_CATEGORIES,
     ACTIVITY_TYPES,
@@ -36,6 +36,9 @@ from bot.paper_broker.params import (
     time_param,
     uuid_param,
 )
+from bot.paper_broker.params import json_body as _json_body
+from bot.paper_broker.portfolio_history import portfolio_history_routes
+from bot.paper_broker.position_routes import position_routes
 from bot.paper_broker.serialize import (
     NEW_YORK,
     account_json,
@@ -47,6 +50,7 @@ from bot.paper_broker.serialize import (
     ts_new_york,
 )
 from bot.paper_broker.trade_stream import TradeUpdates, trade_stream_route
+from bot.paper_broker.watchlists import watchlist_routes
 
 CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"}
@@ -62,6 +66,11 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     app.state.faults = injector
     _install_error_handlers(app)
     _trading_routes(app, engine)
+    current = Depends(_account_dependency(engine))
+    position_routes(app, engine, current)
+    portfolio_history_routes(app, engine, current)
+    watchlist_routes(app, engine, current)
+    market_clock_routes(app, engine, current)
     broker_api_routes(app, engine)
     data_auth = Depends(data_caller(engine, _account_dependency(engine)))  # a customer's keys or the broker's
     app.state.market_data_pool = market_data_routes(app, engine, data_auth)
@@ -111,18 +120,6 @@ def _account_dependency(engine: PaperBrokerEngine):  # noqa: ANN202 - FastAPI de
         )
 
     return authenticated_account
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else None
-        json.dumps(
-            body, ensure_ascii=False
-        ).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
-    except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
-        raise errors.malformed_body() from None
-    return body
 
 
 # -- trading API ---------------------------------------------------------------------------------------------
@@ -373,11 +370,10 @@ def _calendar_day(engine: PaperBrokerEngine, session) -> dict:  # noqa: ANN001 -
 
 
 def _symbol_for(engine: PaperBrokerEngine, symbol_or_id: str) -> str:
-    wanted = symbol_or_id.upper()
-    for symbol in engine.market.data.symbols:
-        if symbol == wanted or asset_id(symbol) == symbol_or_id:
-            return symbol
-    raise errors.asset_not_found(symbol_or_id)
+    symbol = find_symbol(engine.market.data.symbols, symbol_or_id)
+    if symbol is None:
+        raise errors.asset_not_found(symbol_or_id)
+    return symbol
 
 
 # -- simulator controls --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from bot.paper_broker import auctions, dividends, errors, extended_hours, margin, order_groups, triggers
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
+from bot.paper_broker.equity_history import fill_value, price_at
 from bot.paper_broker.group_requests import is_group_request, parse_group_request
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.models import Account, Activity, Order, Position
@@ -200,13 +201,7 @@ class PaperBrokerEngine:
     # -- valuations -----------------------------------------------------------------------------------------
     def price(self, symbol: str) -> Decimal:
         """Latest trade price at the simulated now (the last close while the market is closed)."""
-        trade = self.market.trade(symbol, self.now)
-        if trade is None:
-            quote = self.market.quote(symbol, self.now)
-            if quote is None:
-                return Decimal(0)
-            return Decimal(str(quote.mid)).quantize(CENT)
-        return Decimal(str(trade.price)).quantize(CENT)
+        return price_at(self.market, symbol, self.now)
 
     def lastday_price(self, symbol: str) -> Decimal:
         """The close of the last completed session before today's (or before now, while closed)."""
@@ -335,7 +330,7 @@ class PaperBrokerEngine:
         if wanted > existing - held:
             raise errors.insufficient_qty(
                 request.symbol,
-                str(wanted.quantize(QTY_STEP).normalize()),
+                format(wanted.quantize(QTY_STEP).normalize(), "f"),  # 80, not 8E+1
                 str(existing - held),
                 str(held),
                 str(existing),
@@ -637,7 +632,7 @@ class PaperBrokerEngine:
         self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime
     ) -> None:
         """Book one execution: cash, position, the order's progress and a FILL activity."""
-        value = (qty * price).quantize(CENT, ROUND_HALF_UP)
+        value = fill_value(qty, price)  # the same rounding equity_history undoes
         position = account.positions.setdefault(order.symbol, Position(order.symbol))
         if order.side == "buy":
             account.cash -= value

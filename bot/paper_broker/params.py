@@ -1,17 +1,37 @@
-"""The paper broker's date and time query parameters, read as Alpaca reads them and range-checked.
+"""The paper broker's request parameters and JSON bodies, read as Alpaca reads them and range-checked.
 
 Every ``start``/``end``/``after``/``until``/``date`` parameter goes through here, so that no value can reach
-date arithmetic it would overflow: out-of-range values get Alpaca's 422 with a message, never a 500.
+date arithmetic it would overflow: out-of-range values get Alpaca's 422 with a message, never a 500. Every
+JSON body goes through ``json_body``, so malformed JSON is Alpaca's 400 on every route.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from bot.paper_broker import errors
 from bot.paper_broker.margin import MULTIPLIERS
 from bot.paper_broker.serialize import NEW_YORK
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (None when empty); Alpaca's 400 for anything that is not valid JSON."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+        json.dumps(
+            body, ensure_ascii=False
+        ).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
+        raise errors.malformed_body() from None
+    return body
+
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
