@@ -1,12 +1,14 @@
-"""The paper broker's Market Data API v2: latest quotes and trades, and bars paged as Alpaca pages them.
+"""The paper broker's Market Data API v2: latest quotes and trades, and bars paged as Alpaca pages them (the
+latest bars, snapshots and historical quotes and trades are registered from ``market_extra_routes.py``).
 
 Why a module of its own: market-data requests can be slow (a year of 1-minute bars builds hundreds of
 intraday paths) and must never delay trading calls, which alpaca-py sends with no timeout. So these handlers
 run on their own thread pool, never on the one FastAPI gives the trading routes, and never take the engine's
 lock: the simulated market is a pure function of (data, calendar, config, time), read at the engine's ``now``.
 
-Bars are built only as far as the page needs (``limit``, default 1000, at most 10000), and a page ends with a
-``next_page_token`` when more remain, so a request over years costs one page's work per round trip.
+Bars come in every timeframe Alpaca accepts (``timeframes.py``) and are built only as far as the page needs
+(``limit``, default 1000, at most 10000); a page ends with a ``next_page_token`` when more remain
+(``paging.py``), so a request over years costs one page's work per round trip.
 Parameters are checked as Alpaca checks them (400 with a message naming the parameter); ``adjustment``
 ``dividend``/``all`` scales prices before each later ex-date by ``1 - dividend / previous close``, from the
 data's dividend column. ``split`` changes nothing: the bundled prices are all on one split basis, the basis
@@ -24,10 +26,11 @@ from typing import Any
 from fastapi import Depends, FastAPI, Response
 
 from bot.paper_broker.engine import PaperBrokerEngine
+from bot.paper_broker.market_extra_routes import extra_market_data_routes
 from bot.paper_broker.paging import SeriesQuery, page
 from bot.paper_broker.params import LATEST_FEEDS, check_feed_and_currency, symbols_param
 from bot.paper_broker.params import adjustment as adjust
-from bot.paper_broker.serialize import ts
+from bot.paper_broker.ticks import quote_json, trade_json
 from bot.paper_broker.timeframes import Timeframe, bar_rows, parse_timeframe
 
 MARKET_DATA_THREADS = 4
@@ -77,6 +80,7 @@ def market_data_routes(app: FastAPI, engine: PaperBrokerEngine, current: Any) ->
     ) -> Response:
         return await off_loop(_single_symbol_bars, engine, symbol.upper(), request)
 
+    extra_market_data_routes(app, engine, current, off_loop)
     return pool
 
 
@@ -111,38 +115,20 @@ def _bars_query(
 
 # -- latest ----------------------------------------------------------------------------------------
 def _latest_quotes(engine: PaperBrokerEngine, symbols: list[str]) -> dict:
-    now, quotes = engine.now, {}
+    market, now, quotes = engine.market, engine.now, {}
     for symbol in symbols:
-        quote = engine.market.quote(symbol, now) if symbol in engine.market.data.symbols else None
+        quote = market.quote(symbol, now) if symbol in market.data.symbols else None
         if quote is not None:
-            quotes[symbol] = {
-                "ap": quote.ask,
-                "as": int(quote.ask_size),
-                "ax": "V",
-                "bp": quote.bid,
-                "bs": int(quote.bid_size),
-                "bx": "V",
-                "c": ["R"],
-                "t": ts(quote.t),
-                "z": "B",
-            }
+            quotes[symbol] = quote_json(quote)
     return {"quotes": quotes}
 
 
 def _latest_trades(engine: PaperBrokerEngine, symbols: list[str]) -> dict:
-    now, trades = engine.now, {}
+    market, now, trades = engine.market, engine.now, {}
     for symbol in symbols:
-        trade = engine.market.trade(symbol, now) if symbol in engine.market.data.symbols else None
+        trade = market.trade(symbol, now) if symbol in market.data.symbols else None
         if trade is not None:
-            trades[symbol] = {
-                "p": trade.price,
-                "s": int(trade.size),
-                "t": ts(trade.t),
-                "x": "V",
-                "i": int(trade.t.timestamp()),
-                "c": ["@"],
-                "z": "B",
-            }
+            trades[symbol] = trade_json(trade)
     return {"trades": trades}
 
 
