@@ -27,6 +27,10 @@ from alpaca.data.timeframe import TimeFrame
 from bot.paper_broker.marketdata import BUNDLED_DATA_DIR
 from bot.paper_broker.server import PaperBroker
 
+# Slow tier: a broker stepped through sessions per test, like the contract suite's market-data tests
+# (CI runs the slow tier; the README's quick command, near its five-minute budget, skips it).
+pytestmark = pytest.mark.slow
+
 OPEN = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 SYMBOLS = ["SPY", "AGG"]

@@ -20,6 +20,10 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from bot.paper_broker.server import PaperBroker
 
+# Slow tier: a broker stepped through sessions per test, like the contract suite's market-data tests
+# (CI runs the slow tier; the README's quick command, near its five-minute budget, skips it).
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2019, 12, 20, 17, 3, 30, tzinfo=UTC)  # Friday 12:03 New York; SPY goes ex-dividend today
 NEW_YORK = "America/New_York"
 SYMBOLS = ["SPY", "AGG"]
