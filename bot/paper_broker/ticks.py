@@ -30,6 +30,7 @@ import numpy as np
 
 from bot.paper_broker.calendar import EXCHANGE_TZ, NS_PER_MINUTE, Session, to_ns
 from bot.paper_broker.market import Quote, SimMarket, Trade
+from bot.paper_broker.paging import Fetch
 from bot.paper_broker.quoting import QUOTE_DEPTH_FRACTION, TRADE_SIZE_FRACTION, lots, nbbo
 from bot.paper_broker.serialize import ts
 
@@ -39,8 +40,6 @@ EXCHANGE = "V"  # IEX: the feed alpaca-py's free tier reads
 TAPE = "B"  # the tape of NYSE Arca-listed ETFs
 QUOTE_CONDITIONS = ("R",)  # regular two-sided quote
 TRADE_CONDITIONS = ("@",)  # regular sale
-
-Fetch = Callable[[str, dt.datetime, dt.datetime, int], list[dict]]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import numpy as np
 
 from bot.paper_broker.calendar import EXCHANGE_TZ, NS_PER_MINUTE, to_ns
 from bot.paper_broker.market import Bar, IntradayPath, SimMarket, et_midnight
+from bot.paper_broker.paging import Fetch
 from bot.paper_broker.params import market_data_error
 
 __all__ = ["Timeframe", "bar_json", "bar_rows", "parse_timeframe"]
@@ -84,9 +85,7 @@ def parse_timeframe(text: str) -> Timeframe:
     return Timeframe(int(match["amount"]), unit)
 
 
-def bar_rows(
-    market: SimMarket, now: dt.datetime, frame: Timeframe, sort: str, dividends: bool
-) -> Callable[[str, dt.datetime, dt.datetime, int], list[dict]]:
+def bar_rows(market: SimMarket, now: dt.datetime, frame: Timeframe, sort: str, dividends: bool) -> Fetch:
     """The fetch ``paging.page`` calls: at most ``wanted`` bars of a symbol stamped in ``[lo, hi]``, as JSON,
     oldest first (newest first for ``sort=desc``), dividend-adjusted if asked."""
     adjust = _dividend_adjuster(market, now) if dividends else None
