@@ -184,10 +184,30 @@ LATEST_FEEDS = ("delayed_sip", "iex", "otc", "sip", "boats", "overnight")
 ADJUSTMENTS = ("raw", "split", "dividend", "spin-off", "all")
 
 
+def market_data_error(message: str) -> errors.BrokerError:
+    """The Market Data API's answer to a bad parameter: 400, code 40010000, the message naming it."""
+    return errors.BrokerError(400, 40010000, message)
+
+
+def check_feed_and_currency(feed: str | None, feeds: tuple[str, ...], currency: str | None) -> None:
+    """The ``feed`` and ``currency`` every Market Data endpoint takes: one of ``feeds``, and USD only."""
+    choice(feed, "feed", feeds, market_data=True)
+    if currency not in (None, "", "USD"):
+        raise market_data_error(f"invalid currency: {currency!r}, the paper broker quotes USD only")
+
+
+def symbols_param(text: str) -> list[str]:
+    """A comma-separated ``symbols`` list, upper-cased; 400 when it names none."""
+    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise market_data_error("symbols is required")
+    return symbols
+
+
 def _invalid(name: str, value: str, allowed: tuple[str, ...], market_data: bool) -> errors.BrokerError:
     message = f"invalid {name}: {value!r}, must be one of {', '.join(allowed)}"
     # The Market Data API answers a bad parameter with 400, the Trading API with 422 (as its other fields).
-    return errors.BrokerError(400, 40010000, message) if market_data else errors.invalid_request(message)
+    return market_data_error(message) if market_data else errors.invalid_request(message)
 
 
 def choice(
