@@ -54,8 +54,8 @@ class TaxedDecision:
         if self.scale <= 1.0:
             return ""
         return (
-            f"; tax-aware: the trades with the least tax among those keeping the tax-blind decision's risk "
-            f"(risk aversion x{self.scale:.3g} for this decision)"
+            "; tax-aware: the tracking target keeps the tax-blind decision's risk, the tax chose the trades"
+            " (the least tax among those keeping that risk)"
         )
 
 
@@ -86,7 +86,18 @@ def decide_with_tax(inputs: DecisionInputs, gamma: float) -> TaxedDecision:
             best, high = candidate, middle
         else:
             low = middle
-    return TaxedDecision(best, gamma * high, high, cap)
+    return TaxedDecision(_at(best, inputs, gamma), gamma, high, cap)
+
+
+def _at(decision: Decision, inputs: DecisionInputs, gamma: float) -> Decision:
+    """``decision`` with its risk costs at the user's ``gamma``, not the raised one it was found at: the
+    explanation then shows what the drift removed is worth to the user against the tax paid for it (a net
+    benefit below zero says the tax was outweighed by the tracking target, not by the risk cost)."""
+    before = float(
+        gamma * (inputs.weights - inputs.targets) @ inputs.covariance @ (inputs.weights - inputs.targets)
+    )
+    after = float(gamma * _variance(decision, inputs))
+    return replace(decision, risk_before=before, risk_after=after)
 
 
 def _variance(decision: Decision, inputs: DecisionInputs) -> float:

@@ -26,7 +26,10 @@ def test_a_gain_sale_that_is_the_only_way_back_is_made_as_the_tax_blind_account_
     taxed = decide_with_tax(taxed_inputs, 0.05)
     assert taxed.decision.weights[0] == pytest.approx(0.625, abs=2e-4)
     assert taxed.decision.tax == pytest.approx(0.02 * (0.70 - taxed.decision.weights[0]), rel=1e-6)
-    assert taxed.scale > 1 and "keeping the tax-blind decision's risk" in taxed.describe()
+    assert taxed.scale > 1 and "keeps the tax-blind decision's risk" in taxed.describe()
+    # its risk costs are at the user's gamma: the tax paid outweighs the risk removed (net benefit < 0)
+    assert taxed.decision.risk_before == pytest.approx(0.05 * 0.04 * 0.1**2)
+    assert taxed.decision.benefit < 0
 
 
 def twins(stock_tax: float) -> DecisionInputs:
