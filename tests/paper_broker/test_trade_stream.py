@@ -19,7 +19,7 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.models import TradeUpdate
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 from alpaca.trading.stream import TradingStream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -138,6 +138,15 @@ def test_cancel_and_expiry_stream_their_terminal_events(broker, trading, listen)
         ("expired", "low-2", "expired"),
     ]
     assert trading.get_order_by_id(expiring.id).status == "expired"
+
+
+def test_a_replace_streams_replaced_for_the_old_order_and_new_for_its_replacement(broker, trading, listen):
+    received = listen(broker, KEY, SECRET)
+    old = trading.submit_order(buy_limit("VTI", 5, "100", "to-replace"))
+    new = trading.replace_order_by_id(old.id, ReplaceOrderRequest(limit_price=99.5))
+    got = [(u.event, str(u.order.id), u.order.status) for u in events(received, 3)]
+    assert ("new", str(old.id), "new") == got[0]
+    assert sorted(got[1:]) == sorted([("new", str(new.id), "new"), ("replaced", str(old.id), "replaced")])
 
 
 def test_an_order_sent_while_closed_is_accepted_then_new_at_the_open(broker, trading, listen):
