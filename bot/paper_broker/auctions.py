@@ -26,7 +26,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from bot.paper_broker import errors
+from bot.paper_broker import booking, errors
 from bot.paper_broker.calendar import EXCHANGE_TZ, Session, TradingCalendar
 from bot.paper_broker.market import Bar
 from bot.paper_broker.models import Order
@@ -128,7 +128,7 @@ class Auctions:
         qty = engine._fill_qty(order, account, order.remaining_qty(price), room, price)  # noqa: SLF001
         if qty <= 0:
             return
-        engine._apply_fill(account, order, qty, price, when)  # noqa: SLF001
+        booking.apply_fill(engine, account, order, qty, price, when)
         key = (order.account_id, order.symbol, minute)
         engine.stats.taken[key] = engine.stats.taken.get(key, 0.0) + float(qty)
         engine._remember_impact(order, float(qty), minute)  # noqa: SLF001

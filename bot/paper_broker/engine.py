@@ -30,12 +30,21 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
-from bot.paper_broker import auctions, dividends, errors, extended_hours, margin, order_groups, triggers
+from bot.paper_broker import (
+    auctions,
+    booking,
+    dividends,
+    errors,
+    extended_hours,
+    margin,
+    order_groups,
+    triggers,
+)
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
-from bot.paper_broker.equity_history import fill_value, price_at
+from bot.paper_broker.equity_history import price_at
 from bot.paper_broker.group_requests import is_group_request, parse_group_request
 from bot.paper_broker.market import SimMarket
-from bot.paper_broker.models import Account, Activity, Order, Position
+from bot.paper_broker.models import Account, Activity, Order
 from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
 from bot.paper_broker.store import BrokerStore
 from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, impact_fraction
@@ -156,7 +165,7 @@ class PaperBrokerEngine:
             client_order_id=f"starting-lot-{symbol}-{day.isoformat()}-{account.order_sequence + 1}",
         )
         order.status = "filled"
-        self._apply_fill(account, order, qty, price, when)
+        booking.apply_fill(self, account, order, qty, price, when)
         account.cash += (qty * price).quantize(
             CENT, ROUND_HALF_UP
         )  # the starting cash is what is left after it
@@ -547,7 +556,7 @@ class PaperBrokerEngine:
             self._finish(order, "canceled")
             return
         if qty > 0:
-            self._apply_fill(account, order, qty, price, minute_start + MINUTE)
+            booking.apply_fill(self, account, order, qty, price, minute_start + MINUTE)
             self.stats.taken[(order.account_id, order.symbol, minute_start)] = self.stats.taken.get(
                 (order.account_id, order.symbol, minute_start), 0.0
             ) + float(qty)
@@ -627,77 +636,6 @@ class PaperBrokerEngine:
             position = account.positions.get(order.symbol)
             qty = min(qty, position.qty if position else Decimal(0))
         return max(qty, Decimal(0))
-
-    def _apply_fill(
-        self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime
-    ) -> None:
-        """Book one execution: cash, position, the order's progress and a FILL activity."""
-        value = fill_value(qty, price)  # the same rounding equity_history undoes
-        position = account.positions.setdefault(order.symbol, Position(order.symbol))
-        if order.side == "buy":
-            account.cash -= value
-            account.bought_today += value
-            position.qty += qty
-            position.cost_basis += value
-        else:
-            account.cash += value
-            account.bought_today = max(Decimal(0), account.bought_today - value)
-            basis_sold = (position.cost_basis * qty / position.qty) if position.qty else Decimal(0)
-            position.qty -= qty
-            position.cost_basis = (position.cost_basis - basis_sold) if position.qty else Decimal(0)
-        order.filled_qty += qty
-        order.filled_value += qty * price
-        order.updated_at = when
-        done = self._is_complete(order, price)
-        if done:
-            order.status = "filled"
-            order.filled_at = when
-            order.reserved = Decimal(0)
-        else:
-            order.status = "partially_filled"
-            if order.side == "buy":
-                order.reserved = max(Decimal(0), order.reserved - value)
-        self.stats.fills += 1
-        self._add_activity(
-            account,
-            "FILL",
-            when,
-            {
-                "type": "fill" if done else "partial_fill",
-                "price": price,
-                "qty": qty,
-                "side": order.side,
-                "symbol": order.symbol,
-                "leaves_qty": Decimal(0) if done else order.remaining_qty(price),
-                "order_id": order.id,
-                "cum_qty": order.filled_qty,
-                "order_status": order.status,
-            },
-        )
-        self.store.save_position(account.id, position)
-        if position.qty == 0:
-            account.positions.pop(order.symbol, None)
-        self._index(order)
-        self.store.save_order(order)
-        self.store.save_account(account)
-        self.publish(
-            "fill" if done else "partial_fill", order, price=price, qty=qty, position_qty=position.qty
-        )
-        self.groups.after_fill(order)
-
-    def _is_complete(self, order: Order, price: Decimal) -> bool:
-        if order.qty is not None:
-            return order.filled_qty >= order.qty
-        assert order.notional is not None
-        return order.remaining_qty(price) <= 0 or order.notional - order.filled_value < price * QTY_STEP * 10
-
-    def _add_activity(self, account: Account, kind: str, when: datetime, fields: dict) -> None:
-        stamp = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}"
-        activity = Activity(
-            id=f"{stamp}::{uuid.uuid4()}", account_id=account.id, activity_type=kind, time=when, fields=fields
-        )
-        self.activities.append(activity)
-        self.store.add_activity(activity)
 
     # -- account configuration -------------------------------------------------------------------------------
     def update_settings(self, account: Account, changes: dict) -> dict:

@@ -18,6 +18,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bot.paper_broker import booking
 from bot.paper_broker.calendar import EXCHANGE_TZ, Session, TradingCalendar
 from bot.paper_broker.models import Order
 
@@ -144,7 +145,7 @@ class ExtendedHours:
             account = engine.accounts[order.account_id]
             qty = engine._fill_qty(order, account, order.remaining_qty(price), Decimal(str(size)), price)  # noqa: SLF001
             if qty > 0:
-                engine._apply_fill(account, order, qty, price, engine.now)  # noqa: SLF001
+                booking.apply_fill(engine, account, order, qty, price, engine.now)
 
     def _expire(self) -> None:
         for order in self.orders():
