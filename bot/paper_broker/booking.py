@@ -1,6 +1,6 @@
 """Booking an execution: the account's cash and position, the order's progress, and the activity log.
 
-Why a module of its own: every way an order trades (minute matching, the auctions, the
+Why a module of its own: every way an order trades (minute matching in ``matching.py``, the auctions, the
 extended hours, a starting lot) ends in the same bookkeeping, and what it records is what the API shows
 (positions, ``/v2/account/activities``, trade_updates). Keeping it in one place keeps those in step; it
 decides nothing about whether or at what price an order trades. Functions of the engine, called under its

@@ -4,19 +4,7 @@ Everything the HTTP layer does goes through one ``PaperBrokerEngine`` under one 
 ``advance_to``; the engine never reads wall time, so a test can step a trading day in microseconds and the
 demo can run a quarter in a minute.
 
-Matching model (documented in README "Paper broker"):
-* Orders fill minute by minute while the market is open: minute ``[m, m+1)`` is matched when the clock
-  reaches ``m+1``. Orders sent while the market is closed are ``accepted`` and become ``new`` at the open.
-* A fill takes at most ``max_minute_participation`` of the minute's traded volume, so large orders fill
-  partially across time.
-* Market orders fill at the ask (buys) or bid (sells) moved by a temporary impact that grows with the square
-  root of size over volume: ``impact = Y * sigma_daily * sqrt(Q / ADV)`` (Y = 0.7, the square-root law in
-  ``research/NOTES.md``). ``Q`` is the order's size plus this account's recent same-side volume in the symbol,
-  which decays with a half-life of ``impact_half_life_minutes``: trading slowly costs less than trading fast.
-* Limit orders rest and fill when the minute's range crosses them, never at a worse price than the limit.
-* Stop, stop-limit and trailing-stop orders wait until the minute's path touches their stop, then work as
-  market or limit orders (``triggers.py``); opg and cls orders trade only in the opening and closing
-  auctions (``auctions.py``).
+How orders meet the market (spread, impact, participation, stops, auctions) is ``matching.py``.
 * Day orders expire at the close; dividends are paid in cash at the open of their ex-date (``dividends.py``).
 """
 
@@ -27,8 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
-from zoneinfo import ZoneInfo
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from bot.paper_broker import (
     auctions,
@@ -44,34 +31,13 @@ from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.equity_history import price_at
 from bot.paper_broker.group_requests import is_group_request, parse_group_request
 from bot.paper_broker.market import SimMarket
+from bot.paper_broker.matching import MINUTE, Matcher, MatchingConfig
 from bot.paper_broker.models import Account, Activity, Order
 from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
 from bot.paper_broker.store import BrokerStore
-from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, impact_fraction
 
 CENT = Decimal("0.01")
 QTY_STEP = Decimal("1e-9")
-MINUTE = timedelta(minutes=1)
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-@dataclass(frozen=True)
-class MatchingConfig:
-    """How orders meet the simulated market. Defaults follow ``../shared/research/NOTES.md`` section 3."""
-
-    impact_coefficient: float = DEFAULT_IMPACT_COEFFICIENT
-    impact_half_life_minutes: float = 30.0
-    max_minute_participation: float = 0.5
-    non_fractionable: frozenset[str] = frozenset()
-    """Symbols treated as not fractionable, to exercise Alpaca's whole-share rule (all bundled ETFs are)."""
-
-
-@dataclass
-class _ImpactMemory:
-    """Recent same-side volume of one account in one symbol, decaying exponentially with time."""
-
-    qty: float = 0.0
-    at: datetime | None = None
 
 
 @dataclass
@@ -100,7 +66,6 @@ class PaperBrokerEngine:
         self.broker_api_keys = accounts.broker_api  # the adviser's key pair (broker_api_routes.py)
         self.lock = threading.RLock()
         self.stats = EngineStats()
-        self._impact: dict[tuple[str, str, str], _ImpactMemory] = {}
         self.accounts: dict[str, Account] = {}
         self.orders: dict[str, Order] = {}
         self._by_client_id: dict[tuple[str, str], Order] = {}
@@ -111,6 +76,7 @@ class PaperBrokerEngine:
         """Hears each order event under the lock: Alpaca's trade_updates (``trade_stream.TradeUpdates``)."""
         self.auctions = auctions.Auctions(self)
         self.groups = order_groups.OrderGroups(self)
+        self.matcher = Matcher(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -354,7 +320,7 @@ class PaperBrokerEngine:
         quote = self.market.quote(request.symbol, self.now)
         ask = Decimal(str(quote.ask)) if quote else self.price(request.symbol)
         ask = max(ask, triggers.initial_stop(request, self.price(request.symbol)) or ask)
-        impact = Decimal(str(self._impact_fraction(request.symbol, float(request.qty))))
+        impact = Decimal(str(self.matcher.impact_fraction(request.symbol, float(request.qty))))
         return (request.qty * ask * (1 + impact)).quantize(CENT, ROUND_HALF_UP)
 
     def _reservation(self, order: Order) -> Decimal:
@@ -461,25 +427,16 @@ class PaperBrokerEngine:
             return
         if self._opened != session.date:
             self._open_session(session)
-        if not self._has_working_orders():
+        if not self.matcher.has_working_orders():
             self.now = min(target, session.close)
         else:
             minute_start = self.now.replace(second=0, microsecond=0)
             boundary = minute_start + MINUTE
             self.now = min(target, boundary)
             if self.now == boundary:
-                self._match_minute(minute_start)
+                self.matcher.match_minute(minute_start)
         if self.now >= session.close:
             self._close_session(session.date)
-
-    def _has_working_orders(self) -> bool:
-        working = any(self._is_working(o) for o in self._open.values())
-        return working or self.groups.has_armed_stops()
-
-    @staticmethod
-    def _is_working(order: Order) -> bool:
-        """Matched minute by minute: open in the session, and not waiting for an auction (``auctions.py``)."""
-        return order.status in ("new", "partially_filled") and not auctions.is_auction(order)
 
     def _open_session(self, session) -> None:  # noqa: ANN001 - calendar.Session
         self._opened = session.date
@@ -516,126 +473,6 @@ class PaperBrokerEngine:
             account.bought_today = Decimal(0)
             account.last_equity_date = day
             self.store.save_account(account)
-
-    # -- matching --------------------------------------------------------------------------------------------
-    def _match_minute(self, minute_start: datetime) -> None:
-        self.stats.minutes_matched += 1
-        working = sorted(
-            (o for o in self._open.values() if self._is_working(o)),
-            key=lambda o: (o.submitted_at, o.sequence),
-        )
-        for order in working:
-            if order.submitted_at is not None and order.submitted_at >= minute_start + MINUTE:
-                continue
-            if order.status in ("new", "partially_filled"):  # not ended by a group member's fill
-                self._match_order(order, minute_start)
-        self.groups.trigger_stops(minute_start)
-        self.stats.taken = {k: v for k, v in self.stats.taken.items() if k[2] == minute_start}
-
-    def _match_order(self, order: Order, minute_start: datetime) -> None:
-        account = self.accounts[order.account_id]
-        bar = self.market.minute(order.symbol, minute_start)
-        quote = self.market.quote(order.symbol, minute_start)
-        if bar is None or quote is None or bar.volume <= 0:
-            self._after_attempt(order)
-            return
-        if triggers.pending(order):  # a stop trades only from its trigger on (``triggers.py``)
-            elected = triggers.elect(order, quote, bar, minute_start + MINUTE)
-            self.store.save_order(order)
-            if elected is None:
-                return
-            quote, bar = elected
-        price = self._fill_price(order, quote, bar)
-        if price is None:
-            self._after_attempt(order)
-            return
-        wanted = order.remaining_qty(price)
-        room = self._participation_room(order, minute_start, bar.volume)
-        qty = self._fill_qty(order, account, wanted, room, price)
-        if order.time_in_force == "fok" and qty < wanted:
-            self._finish(order, "canceled")
-            return
-        if qty > 0:
-            booking.apply_fill(self, account, order, qty, price, minute_start + MINUTE)
-            self.stats.taken[(order.account_id, order.symbol, minute_start)] = self.stats.taken.get(
-                (order.account_id, order.symbol, minute_start), 0.0
-            ) + float(qty)
-            self._remember_impact(order, float(qty), minute_start)
-        self._after_attempt(order)
-
-    def _after_attempt(self, order: Order) -> None:
-        """IOC orders get one minute to fill; what is left is canceled."""
-        if order.is_open and order.time_in_force in ("ioc", "fok"):
-            self._finish(order, "canceled")
-
-    def _fill_price(self, order: Order, quote, bar) -> Decimal | None:  # noqa: ANN001 - market types
-        size = (
-            float(order.qty) if order.qty is not None else float(order.notional or 0) / max(quote.mid, 1e-9)
-        )
-        impact = self._impact_fraction(order.symbol, size, order)
-        half_spread = (quote.ask - quote.bid) / 2
-        if order.side == "buy":
-            price = Decimal(str(quote.ask * (1 + impact))).quantize(CENT, ROUND_HALF_UP)
-            if order.limit_price is not None:
-                best_ask = bar.low + half_spread
-                if Decimal(str(best_ask)) > order.limit_price:
-                    return None
-                price = min(price, order.limit_price)
-        else:
-            price = Decimal(str(quote.bid * (1 - impact))).quantize(CENT, ROUND_HALF_UP)
-            if order.limit_price is not None:
-                best_bid = bar.high - half_spread
-                if Decimal(str(best_bid)) < order.limit_price:
-                    return None
-                price = max(price, order.limit_price)
-        return price if price > 0 else None
-
-    def _impact_fraction(self, symbol: str, size: float, order: Order | None = None) -> float:
-        """Temporary impact as a fraction of price: Y * sigma_daily * sqrt((size + recent volume) / ADV)."""
-        day = self.now.astimezone(NEW_YORK).date()
-        adv = self.market.data.adv(symbol, day)
-        if adv <= 0:
-            return 0.0
-        recent = 0.0
-        if order is not None:
-            memory = self._impact.get((order.account_id, symbol, order.side))
-            if memory is not None and memory.at is not None:
-                age = (self.now - memory.at).total_seconds() / 60.0
-                recent = memory.qty * 0.5 ** (age / self.matching.impact_half_life_minutes)
-        sigma = self.market.data.sigma_daily(symbol, day)
-        return impact_fraction(size + recent, adv, sigma, self.matching.impact_coefficient)
-
-    def _remember_impact(self, order: Order, qty: float, minute_start: datetime) -> None:
-        key = (order.account_id, order.symbol, order.side)
-        memory = self._impact.setdefault(key, _ImpactMemory())
-        if memory.at is not None:
-            age = (minute_start - memory.at).total_seconds() / 60.0
-            memory.qty *= 0.5 ** (max(age, 0.0) / self.matching.impact_half_life_minutes)
-        memory.qty += qty
-        memory.at = minute_start
-
-    def _participation_room(self, order: Order, minute_start: datetime, volume: float) -> Decimal:
-        taken = self.stats.taken.get((order.account_id, order.symbol, minute_start), 0.0)
-        room = self.matching.max_minute_participation * volume - taken
-        return Decimal(str(max(room, 0.0))).quantize(QTY_STEP, ROUND_DOWN)
-
-    def _fill_qty(
-        self, order: Order, account: Account, wanted: Decimal, room: Decimal, price: Decimal
-    ) -> Decimal:
-        qty = min(wanted, room)
-        whole_shares = order.qty is not None and order.qty == order.qty.to_integral_value()
-        if whole_shares:
-            qty = qty.to_integral_value(ROUND_DOWN)
-        if order.side == "buy":
-            spendable = self.balances(account, release=order.reserved).buying_power
-            affordable = (spendable / price).quantize(QTY_STEP, ROUND_DOWN) if price > 0 else Decimal(0)
-            if whole_shares:
-                affordable = affordable.to_integral_value(ROUND_DOWN)
-            qty = min(qty, max(affordable, Decimal(0)))
-        else:
-            position = account.positions.get(order.symbol)
-            qty = min(qty, position.qty if position else Decimal(0))
-        return max(qty, Decimal(0))
 
     # -- account configuration -------------------------------------------------------------------------------
     def update_settings(self, account: Account, changes: dict) -> dict:

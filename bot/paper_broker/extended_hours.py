@@ -143,7 +143,9 @@ class ExtendedHours:
                 continue
             size = quote.ask_size if order.side == "buy" else quote.bid_size
             account = engine.accounts[order.account_id]
-            qty = engine._fill_qty(order, account, order.remaining_qty(price), Decimal(str(size)), price)  # noqa: SLF001
+            qty = engine.matcher.fill_qty(
+                order, account, order.remaining_qty(price), Decimal(str(size)), price
+            )
             if qty > 0:
                 booking.apply_fill(engine, account, order, qty, price, engine.now)
 
