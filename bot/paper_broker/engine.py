@@ -1,11 +1,18 @@
-"""The paper broker's engine: accounts, order acceptance, matching on the simulated market, and time.
+"""The paper broker's engine: accounts, order acceptance, valuations, and the one lock over them and time.
 
 Everything the HTTP layer does goes through one ``PaperBrokerEngine`` under one lock. Time moves only through
 ``advance_to``; the engine never reads wall time, so a test can step a trading day in microseconds and the
 demo can run a quarter in a minute.
 
-How orders meet the market (spread, impact, participation, stops, auctions) is ``matching.py``.
-* Day orders expire at the close; dividends are paid in cash at the open of their ex-date (``dividends.py``).
+The engine holds the parts it delegates to, each called under its lock (documented in README "Paper broker"):
+* ``sessions.py`` steps the clock and runs each session's open and close (day orders expire at the close;
+  dividends, ``dividends.py``, are paid in cash at the open of their ex-date);
+* ``matching.py`` matches working orders minute by minute (spread, square-root impact, participation cap;
+  stops through ``triggers.py``); ``auctions.py`` crosses opg and cls orders; ``extended_hours.py`` trades
+  extended-hours limit orders outside the session;
+* ``booking.py`` books each fill (cash, position, order progress, activity);
+* ``order_groups.py`` keeps bracket, oco and oto groups; ``replace.py`` replaces orders; ``margin.py`` gives
+  the buying powers; ``publish`` tells the trade_updates stream of each order event.
 """
 
 from __future__ import annotations
@@ -20,18 +27,18 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from bot.paper_broker import (
     auctions,
     booking,
-    dividends,
     errors,
     extended_hours,
     margin,
     order_groups,
+    sessions,
     triggers,
 )
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
 from bot.paper_broker.equity_history import price_at
 from bot.paper_broker.group_requests import is_group_request, parse_group_request
 from bot.paper_broker.market import SimMarket
-from bot.paper_broker.matching import MINUTE, Matcher, MatchingConfig
+from bot.paper_broker.matching import Matcher, MatchingConfig
 from bot.paper_broker.models import Account, Activity, Order
 from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
 from bot.paper_broker.store import BrokerStore
@@ -42,6 +49,9 @@ QTY_STEP = Decimal("1e-9")
 
 @dataclass
 class EngineStats:
+    """Counters for benchmarks and tests, and ``taken``: what each account took of each symbol's current
+    minute, against the participation cap (``matching.py``)."""
+
     minutes_matched: int = 0
     fills: int = 0
     sessions_opened: int = 0
@@ -77,6 +87,7 @@ class PaperBrokerEngine:
         self.auctions = auctions.Auctions(self)
         self.groups = order_groups.OrderGroups(self)
         self.matcher = Matcher(self)
+        self.sessions = sessions.Sessions(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -88,8 +99,6 @@ class PaperBrokerEngine:
         for order in self.store.load_orders():
             self._index(order)
         self.activities = self.store.load_activities()
-        self._opened = _date_or_none(self.store.get_meta("opened_session"))
-        self._closed = _date_or_none(self.store.get_meta("closed_session"))
         known = {a.key_id for a in self.accounts.values()}
         with self.store.transaction():
             for spec in accounts.accounts:
@@ -113,8 +122,8 @@ class PaperBrokerEngine:
         for position in spec.positions:
             for lot in sorted(position.lots, key=lambda lot: lot.date):
                 self._book_starting_lot(account, position.symbol, lot.qty, lot.price, lot.date)
-        account.last_equity = self._equity(account)
-        account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
+        account.last_equity = self.equity(account)
+        account.last_maintenance_margin = margin.maintenance_margin(self.market_value(account))
         account.bought_today = Decimal(0)  # starting lots were bought before the simulation
         self.store.save_account(account)
         return account
@@ -190,13 +199,13 @@ class PaperBrokerEngine:
             previous = self.calendar.previous_session(previous.date)
         return self.price(symbol)
 
-    def _market_value(self, account: Account) -> Decimal:
+    def market_value(self, account: Account) -> Decimal:
         return sum((p.qty * self.price(p.symbol) for p in account.positions.values()), Decimal(0)).quantize(
             CENT
         )
 
-    def _equity(self, account: Account) -> Decimal:
-        return (account.cash + self._market_value(account)).quantize(CENT)
+    def equity(self, account: Account) -> Decimal:
+        return (account.cash + self.market_value(account)).quantize(CENT)
 
     def reserved_cash(self, account: Account) -> Decimal:
         return sum((o.reserved for o in self.open_orders(account)), Decimal(0))
@@ -211,7 +220,7 @@ class PaperBrokerEngine:
                 max_multiplier=int(settings.get("max_margin_multiplier", "4")),
                 pattern_day_trader=bool(settings.get("pattern_day_trader", False)),
                 cash=account.cash,
-                long_market_value=self._market_value(account),
+                long_market_value=self.market_value(account),
                 last_equity=account.last_equity,
                 last_maintenance_margin=account.last_maintenance_margin,
                 reserved=self.reserved_cash(account) - release,
@@ -231,7 +240,7 @@ class PaperBrokerEngine:
         return held
 
     def account_summary(self, account: Account) -> dict[str, Decimal]:
-        market_value = self._market_value(account)
+        market_value = self.market_value(account)
         return {
             "cash": account.cash.quantize(CENT),
             "long_market_value": market_value,
@@ -407,72 +416,12 @@ class PaperBrokerEngine:
         self.advance_to(self.now + delta)
 
     def advance_to(self, target: datetime) -> None:
-        """Move simulated time forward to ``target``, opening, matching and closing sessions on the way."""
+        """Move simulated time forward to ``target``, opening, matching and closing sessions on the way
+        (``sessions.py``), in one store transaction."""
         with self.lock, self.store.transaction():
             while self.now < target:
-                self._step(target)
+                self.sessions.step(target)
             self.store.set_meta("now", self.now.isoformat())
-
-    def _step(self, target: datetime) -> None:
-        session = self.calendar.session_at(self.now)
-        if session is None:
-            self._close_pending_session()
-            if self.extended.orders():
-                self.extended.step(target)
-                return
-            next_open = self.calendar.next_open(self.now)
-            self.now = min(target, next_open)
-            if self.now == next_open:
-                self._open_session(self.calendar.session_at(next_open))
-            return
-        if self._opened != session.date:
-            self._open_session(session)
-        if not self.matcher.has_working_orders():
-            self.now = min(target, session.close)
-        else:
-            minute_start = self.now.replace(second=0, microsecond=0)
-            boundary = minute_start + MINUTE
-            self.now = min(target, boundary)
-            if self.now == boundary:
-                self.matcher.match_minute(minute_start)
-        if self.now >= session.close:
-            self._close_session(session.date)
-
-    def _open_session(self, session) -> None:  # noqa: ANN001 - calendar.Session
-        self._opened = session.date
-        self.stats.sessions_opened += 1
-        self.store.set_meta("opened_session", session.date.isoformat())
-        dividends.pay_dividends(self, session.date)
-        for order in list(self._open.values()):
-            if order.status == "accepted":
-                order.status = "new"
-                order.updated_at = self.now
-                self.store.save_order(order)
-                self.publish("new", order)
-        self.auctions.open(session)
-
-    def _close_pending_session(self) -> None:
-        if self._opened is not None and self._closed != self._opened:
-            self._close_session(self._opened)
-
-    def _close_session(self, day: date) -> None:
-        """Expire day orders and remember each account's equity at the close (Alpaca's ``last_equity``)."""
-        if self._closed == day:
-            return
-        self._closed = day
-        self.store.set_meta("closed_session", day.isoformat())
-        if (session := self.calendar.session(day)) is not None:
-            self.auctions.close(session)
-        for order in list(self._open.values()):
-            working = order.status in ("new", "partially_filled")
-            if working and order.time_in_force == "day" and not order.extended_hours:  # those: to 20:00
-                self._finish(order, "expired")
-        for account in self.accounts.values():
-            account.last_equity = self._equity(account)
-            account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
-            account.bought_today = Decimal(0)
-            account.last_equity_date = day
-            self.store.save_account(account)
 
     # -- account configuration -------------------------------------------------------------------------------
     def update_settings(self, account: Account, changes: dict) -> dict:
@@ -480,7 +429,3 @@ class PaperBrokerEngine:
             account.settings = {**account.settings, **changes}
             self.store.save_account(account)
             return account.settings
-
-
-def _date_or_none(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
