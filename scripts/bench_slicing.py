@@ -66,9 +66,10 @@ from bot.paper_broker import errors as paper_errors
 from bot.paper_broker.accounts import AccountsFile, AccountSpec, StartingLot, StartingPosition
 from bot.paper_broker.app import _bars
 from bot.paper_broker.calendar import TradingCalendar
-from bot.paper_broker.engine import MatchingConfig, PaperBrokerEngine
+from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.market import SimMarket
 from bot.paper_broker.marketdata import MarketData
+from bot.paper_broker.matching import MatchingConfig
 from bot.paper_broker.serialize import account_json, order_json, ts, ts_new_york
 from bot.paper_broker.store import BrokerStore
 from bot.slicing.policies import SlicingSettings, TwapPolicy, choose_policy

@@ -12,7 +12,7 @@ follow Alpaca's TimeInForce documentation (``trading-api.json``):
   "will be rejected"; a 422 is how the paper broker refuses every other request it cannot take).
 * The opening auction crosses at the session's first print (the first minute's open), the closing auction
   at its last (the last minute's close). An auction has one price for every side, so no half spread is
-  paid; the square-root impact of the order's size still moves it (``engine._impact_fraction``), and an
+  paid; the square-root impact of the order's size still moves it (``matching.py``), and an
   order takes at most ``max_minute_participation`` of the first (last) minute's volume. A limit on open or
   close trades only if the auction price reaches its limit, never at a worse price.
 * What the auction does not fill expires at once (Alpaca: "any unfilled orders after the open/close will
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from bot.paper_broker import errors
+from bot.paper_broker import booking, errors
 from bot.paper_broker.calendar import EXCHANGE_TZ, Session, TradingCalendar
 from bot.paper_broker.market import Bar
 from bot.paper_broker.models import Order
@@ -112,7 +112,7 @@ class Auctions:
         engine = self.engine
         account = engine.accounts[order.account_id]
         size = float(order.qty - order.filled_qty) if order.qty is not None else 0.0
-        impact = Decimal(str(engine._impact_fraction(order.symbol, size, order)))  # noqa: SLF001
+        impact = Decimal(str(engine.matcher.impact_fraction(order.symbol, size, order)))
         limit = order.limit_price
         if order.side == "buy":
             if limit is not None and auction_price > limit:
@@ -124,11 +124,9 @@ class Auctions:
                 return
             price = (auction_price * (1 - impact)).quantize(CENT, ROUND_HALF_UP)
             price = max(price, limit) if limit is not None else price
-        room = engine._participation_room(order, minute, volume)  # noqa: SLF001
-        qty = engine._fill_qty(order, account, order.remaining_qty(price), room, price)  # noqa: SLF001
+        room = engine.matcher.participation_room(order, minute, volume)
+        qty = engine.matcher.fill_qty(order, account, order.remaining_qty(price), room, price)
         if qty <= 0:
             return
-        engine._apply_fill(account, order, qty, price, when)  # noqa: SLF001
-        key = (order.account_id, order.symbol, minute)
-        engine.stats.taken[key] = engine.stats.taken.get(key, 0.0) + float(qty)
-        engine._remember_impact(order, float(qty), minute)  # noqa: SLF001
+        booking.apply_fill(engine, account, order, qty, price, when)
+        engine.matcher.took(order, qty, minute)

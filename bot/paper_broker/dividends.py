@@ -10,6 +10,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
+from bot.paper_broker import booking
+
 if TYPE_CHECKING:
     from bot.paper_broker.engine import PaperBrokerEngine
 
@@ -27,7 +29,8 @@ def pay_dividends(engine: PaperBrokerEngine, day: date) -> None:
             rate = Decimal(str(per_share))
             amount = (position.qty * rate).quantize(CENT, ROUND_HALF_UP)
             account.cash += amount
-            engine._add_activity(  # noqa: SLF001 - the engine's activity log
+            booking.add_activity(
+                engine,
                 account,
                 "DIV",
                 engine.now,

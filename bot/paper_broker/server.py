@@ -25,10 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.paper_broker.accounts import AccountsFile, default_accounts, load_accounts
 from bot.paper_broker.app import create_app
 from bot.paper_broker.calendar import TradingCalendar
-from bot.paper_broker.engine import MatchingConfig, PaperBrokerEngine
+from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.market import MarketConfig, SimMarket
 from bot.paper_broker.marketdata import MarketData
+from bot.paper_broker.matching import MatchingConfig
 from bot.paper_broker.store import BrokerStore
 
 

@@ -11,7 +11,7 @@ Model (documented in README "The paper broker"):
   close when it closes down), the usual convention when only OHLC is known. The stop triggers at the first
   point that touches it: at the stop price itself when the path runs through it, at the minute's open when
   the price gapped past it. The fill in that minute is priced from the trigger price with the broker's
-  usual spread and impact (``engine._fill_price``), against what is left of the minute after the trigger,
+  usual spread and impact (``matching.py``), against what is left of the minute after the trigger,
   so a stop never fills at a price the path had left before it triggered.
 * A trailing stop keeps its high-water mark (``hwm``): the last trade when it is sent, then the best price
   the path reaches (highest for a sell, lowest for a buy), and ``stop_price`` = hwm - trail_price, or
