@@ -9,7 +9,7 @@ cancels, lives in :class:`bot.cycle.AccountBot` and :class:`bot.household.Househ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -19,19 +19,11 @@ import structlog
 from bot.approval.lifecycle import lapsed
 from bot.broker.models import BrokerClock
 from bot.config import ScheduleConfig
+from bot.pipeline.outcome import CycleOutcome
 from bot.state.store import PlanRecord, StateStore
 
 NEW_YORK = ZoneInfo("America/New_York")
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class CycleOutcome:
-    """What one tick did, for the caller's summary and for tests."""
-
-    action: str
-    plan_id: str | None = None
-    detail: str = ""
 
 
 class Advancing(Protocol):

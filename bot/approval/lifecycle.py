@@ -37,11 +37,14 @@ def drift_of(details: Mapping) -> dict[str, Decimal]:
     return {a["symbol"]: Decimal(a["drift"]) for a in details.get("trigger", {}).get("assets", [])}
 
 
-def drift_moved(rejected_details: Mapping, plan: RebalancePlan, threshold: Decimal) -> bool:
+def drift_changed(before: Mapping[str, Decimal], now: Mapping[str, Decimal], threshold: Decimal) -> bool:
     """Whether the drift has changed enough since a rejection to ask again: some asset's drift moved by more
     than ``threshold`` (weight units), or the set of assets changed."""
-    before = drift_of(rejected_details)
-    now = plan.drift_before
     if before.keys() != now.keys():
         return True
     return any(abs(now[symbol] - before[symbol]) > threshold for symbol in now)
+
+
+def drift_moved(rejected_details: Mapping, plan: RebalancePlan, threshold: Decimal) -> bool:
+    """:func:`drift_changed` between a rejected plan's stored drift and an account plan's."""
+    return drift_changed(drift_of(rejected_details), plan.drift_before, threshold)
