@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from strategies.plan import RebalancePlan
-
 
 def expiry_time(now: datetime, next_close: datetime, expiry: str | int) -> datetime:
     """When a request made at ``now`` lapses: the market close, or after ``expiry`` minutes (never later
@@ -43,8 +41,3 @@ def drift_changed(before: Mapping[str, Decimal], now: Mapping[str, Decimal], thr
     if before.keys() != now.keys():
         return True
     return any(abs(now[symbol] - before[symbol]) > threshold for symbol in now)
-
-
-def drift_moved(rejected_details: Mapping, plan: RebalancePlan, threshold: Decimal) -> bool:
-    """:func:`drift_changed` between a rejected plan's stored drift and an account plan's."""
-    return drift_changed(drift_of(rejected_details), plan.drift_before, threshold)
