@@ -20,7 +20,7 @@ from bot.approval.recheck import Recheck
 from bot.broker.models import BrokerClock
 from bot.config import ScheduleConfig
 from bot.pipeline import CycleOutcome, PlanPipeline, Replacement
-from bot.pipeline.adapters import Advancing
+from bot.pipeline.protocols import Advancing
 from bot.state.store import PlanRecord, StateStore
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -90,7 +90,7 @@ class PlanningTurn:
     def run_cycle(self, run_id: str) -> CycleOutcome:
         raise NotImplementedError
 
-    # the approved plan's start (bot.pipeline.adapters.ApprovedStart)
+    # the approved plan's start (bot.pipeline.protocols.ApprovedStart)
     def resume_start(self, plan: PlanRecord, run_id: str) -> bool:
         """True when a crash cut the plan's start short and it is now finished; by default there is none."""
         return False

@@ -13,7 +13,7 @@ A fresh plan goes through :meth:`PlanPipeline.gate`:
 An approved plan goes through :meth:`PlanPipeline.start_approved`: a start cut short is resumed, a lapsed
 approval expires, the plan is re-checked on fresh quotes and either starts or is voided and replaced (at
 most ``approval.max_reasks_per_day`` times a day). What differs between the account and the household
-bot comes in through :mod:`bot.pipeline.adapters`; everything else is an explicit input (store, clock,
+bot comes in through :mod:`bot.pipeline.protocols`; everything else is an explicit input (store, clock,
 notices, the config's approval and limits), so a fleet worker can run one pipeline per owner.
 """
 
@@ -37,9 +37,9 @@ from bot.config import ApprovalConfig, LimitsConfig
 from bot.guards import check_limits
 from bot.limit_refusal import clear_limits, refusal_line, refuse_on_limits
 from bot.pipeline import stages
-from bot.pipeline.adapters import Advancing, ApprovedStart, Assessment, Proposal
 from bot.pipeline.notices import Notices
 from bot.pipeline.outcome import CycleOutcome
+from bot.pipeline.protocols import Advancing, ApprovedStart, Assessment, Proposal
 from bot.state.store import PlanRecord, StateStore
 from bot.tradable import clear_untradable, refuse_untradable
 from strategies.approval_recheck import order_changes
