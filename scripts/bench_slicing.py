@@ -64,10 +64,10 @@ from bot.cost_table import calibrated_spread
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.paper_broker import errors as paper_errors
 from bot.paper_broker.accounts import AccountsFile, AccountSpec, StartingLot, StartingPosition
-from bot.paper_broker.app import _bars
 from bot.paper_broker.calendar import TradingCalendar
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.market import SimMarket
+from bot.paper_broker.market_routes import _bars, _bars_query
 from bot.paper_broker.marketdata import MarketData
 from bot.paper_broker.matching import MatchingConfig
 from bot.paper_broker.serialize import account_json, order_json, ts, ts_new_york
@@ -150,9 +150,7 @@ class InProcessBroker(AlpacaBroker):
                     quotes[symbol] = {"ap": quote.ask, "bp": quote.bid, "t": ts(quote.t)}
             return {"quotes": quotes}
         if method == "GET" and path == "/stocks/bars":
-            return _bars(
-                engine,
-                params["symbols"].split(","),
+            query = _bars_query(
                 params["timeframe"],
                 params.get("start"),
                 params.get("end"),
@@ -160,6 +158,7 @@ class InProcessBroker(AlpacaBroker):
                 params.get("page_token"),
                 params.get("sort", "asc"),
             )
+            return _bars(engine, params["symbols"].split(","), query)
         raise AssertionError(f"route not served in process: {method} {path}")
 
 
