@@ -15,7 +15,7 @@ import structlog
 
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import BrokerClock
-from bot.config import BotConfig
+from bot.config import AccountConfig, BotConfig
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +28,7 @@ def banner_lines(
     live = trading_mode(config) == "LIVE"
     lines = [f"rebalance-bot starting: {'LIVE - real money' if live else 'PAPER - no real money'}"]
     for account in config.accounts:
-        kind = {"alpaca_live": "LIVE", "alpaca_paper": "paper"}.get(account.broker, "embedded paper broker")
+        kind = _kind(account)
         manual = ", manual: plans only on request" if account.manual else ""
         lines.append(f"  account {account.name}: {kind} at {broker_urls.get(account.name, '?')}{manual}")
     if config.household is not None:
@@ -51,9 +51,16 @@ def banner_lines(
 
 
 def trading_mode(config: BotConfig) -> str:
-    """``LIVE`` when any account trades real money (an ``alpaca_live`` broker), else ``PAPER``: the banner's
-    first line and the dashboard's badge say the same thing."""
-    return "LIVE" if any(a.broker == "alpaca_live" for a in config.accounts) else "PAPER"
+    """``LIVE`` when any account trades real money (an ``alpaca_live`` broker or the production Broker API),
+    else ``PAPER``: the banner's first line and the dashboard's badge say the same thing."""
+    return "LIVE" if any(a.is_live for a in config.accounts) else "PAPER"
+
+
+def _kind(account: AccountConfig) -> str:
+    if account.broker_api is not None:
+        where = "LIVE" if account.is_live else "paper"
+        return f"{where} Broker API account {account.broker_api.account_id}"
+    return {"alpaca_live": "LIVE", "alpaca_paper": "paper"}.get(account.broker, "embedded paper broker")
 
 
 def next_check(config: BotConfig, clock: BrokerClock | None) -> str:

@@ -608,7 +608,7 @@ def paper_broker(
     broker.start()
     typer.echo(f"paper broker on {broker.url} at simulated {broker.now:%Y-%m-%d %H:%M} UTC (Ctrl-C to stop)")
     for account in broker.engine.accounts.values():
-        typer.echo(f"  account {account.name}: key id {account.key_id}")
+        typer.echo(f"  account {account.name}: key id {account.key_id}, Broker API account_id {account.id}")
     broker.serve_forever()
 
 

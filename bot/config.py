@@ -26,6 +26,8 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot import broker_api_config
+from bot.broker_api_config import BrokerApiConfig
 from bot.chat.settings import TelegramConfig
 from bot.config_checks import http_url, number_problems
 from strategies.bands import Band, BandPolicy
@@ -84,10 +86,11 @@ def _raise_if(problems: list[tuple[KeyPath, str]]) -> None:
 
 
 class AccountConfig(_Model):
-    """One brokerage account to keep on target. ``embedded`` is the offline paper broker (no keys)."""
+    """One brokerage account to keep on target. ``embedded`` is the offline paper broker (no keys);
+    ``alpaca_broker_api`` a customer account of an adviser's Broker API (``bot/broker_api_config.py``)."""
 
     name: str
-    broker: Literal["embedded", "alpaca_paper", "alpaca_live"]
+    broker: Literal["embedded", "alpaca_paper", "alpaca_live", "alpaca_broker_api"]
     key_id_env: str = "APCA_API_KEY_ID"
     """Name of the environment variable holding the API key id (never the key itself)."""
     secret_key_env: str = "APCA_API_SECRET_KEY"
@@ -96,6 +99,13 @@ class AccountConfig(_Model):
     it points at an already running ``rebalance-bot paper-broker`` (e.g. http://127.0.0.1:8765)."""
     manual: bool = False
     """True: the scheduler leaves this account alone; it is rebalanced only when a human runs the CLI."""
+    broker_api: BrokerApiConfig | None = None
+    """For ``alpaca_broker_api`` (and only then): which customer account this is."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broker_api_keys(cls, raw: Any) -> Any:
+        return broker_api_config.with_key_defaults(raw)
 
     @field_validator("name")
     @classmethod
@@ -118,6 +128,7 @@ class AccountConfig(_Model):
 
     @model_validator(mode="after")
     def _url_matches_broker(self) -> AccountConfig:
+        _raise_if(broker_api_config.account_problems(self.broker, self.broker_api, self.base_url))
         if self.base_url is None:
             return self
         host = urlparse(self.base_url).netloc
@@ -137,8 +148,19 @@ class AccountConfig(_Model):
     @property
     def trading_url(self) -> str | None:
         """The trading API this account talks to (None: an embedded broker the bot starts itself)."""
-        defaults = {"alpaca_paper": PAPER_API_URL, "alpaca_live": LIVE_API_URL}
+        defaults = {
+            "alpaca_paper": PAPER_API_URL,
+            "alpaca_live": LIVE_API_URL,
+            broker_api_config.BROKER_API: broker_api_config.SANDBOX_URL,
+        }
         return self.base_url or defaults.get(self.broker)
+
+    @property
+    def is_live(self) -> bool:
+        """Real money: Alpaca's live Trading API, or the production Broker API."""
+        if self.broker == broker_api_config.BROKER_API:
+            return broker_api_config.is_production(self.base_url)
+        return self.broker == "alpaca_live"
 
 
 # --- targets ----------------------------------------------------------------------------------------
@@ -924,6 +946,7 @@ class BotConfig(_Model):
         problems += self._tax_checks(seen)
         problems += self._household_checks(seen)
         problems += self._embedded_checks(seen)
+        problems += broker_api_config.shared_account_problems(self.accounts)
         problems += number_problems(self)  # finite, sane magnitudes (bot/config_checks.py)
         _raise_if(problems)
         return self

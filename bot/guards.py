@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from bot.approval.policy import PlanFacts, approval_required
 from bot.config import ApprovalConfig, LimitsConfig
-from strategies.approval_recheck import order_changes, order_dicts
 from strategies.plan import RebalancePlan
 
 
@@ -60,21 +59,3 @@ def needs_approval(
     manual-account rules only; the bot uses :func:`bot.approval.policy.approval_required` with all facts."""
     verdict = approval_required(plan, approval, PlanFacts(manual_account=manual_account))
     return GuardVerdict(verdict.required, verdict.reasons)
-
-
-MATERIAL_CHANGE = Decimal("0.10")
-"""A held plan is replaced by a new one only if the trades change this much (share of gross notional);
-the default of ``approval.change_tolerance``."""
-
-
-def materially_different(
-    held_details: dict, plan: RebalancePlan, tolerance: Decimal = MATERIAL_CHANGE
-) -> bool:
-    """Whether a fresh plan differs enough from a held one to ask again.
-
-    Prices move every minute, so a plan recomputed five minutes later never has the same content hash; asking
-    a person again each time would mean nothing could ever be approved. A held plan stands until the set of
-    trades changes (a symbol or side appears or disappears) or any trade's size moves by more than
-    ``tolerance`` of the plan's gross notional.
-    """
-    return bool(order_changes(held_details["orders"], order_dicts(plan), tolerance))

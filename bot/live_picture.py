@@ -19,9 +19,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.adapters import adapter_for
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker_watch import BROKER_FAILURES, describe
-from bot.config import AccountConfig, BotConfig, ConfigError, resolve_credentials
+from bot.config import BotConfig, ConfigError, resolve_credentials
 from bot.state.equity_history import EquityDay, EquityHistory
 from bot.state.store import StateStore
 
@@ -234,21 +235,9 @@ def status_pictures(config: BotConfig, store: StateStore) -> dict[str, LivePictu
             except ConfigError as exc:
                 problem = exc.problems[0]
             else:
-                broker, problem = _quick_broker(account, keys.key_id, keys.secret_key), ""
+                broker, problem = adapter_for(account, keys, max_attempts=2, max_wait=2.0, timeout=5.0), ""
         out[account.name] = picture_or_last(config, store, account.name, broker, problem)
     return out
-
-
-def _quick_broker(account: AccountConfig, key_id: str, secret_key: str) -> AlpacaBroker:
-    return AlpacaBroker(
-        key_id,
-        secret_key,
-        trading_url=account.trading_url,
-        paper=account.broker != "alpaca_live",
-        max_attempts=2,
-        max_wait=2.0,
-        timeout=5.0,
-    )
 
 
 def _text(value: Decimal | None) -> str | None:

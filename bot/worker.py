@@ -35,6 +35,7 @@ import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.adapters import adapter_for
 from bot.approval.links import LinkSigner, approval_links
 from bot.banner import next_check
 from bot.broker.alpaca import AlpacaBroker
@@ -93,12 +94,7 @@ def connect(config: BotConfig, environ: Mapping[str, str] | None = None, speed: 
             continue
         credentials = resolve_credentials(account, environ)
         secrets += [credentials.key_id, credentials.secret_key]
-        brokers[account.name] = AlpacaBroker(
-            credentials.key_id,
-            credentials.secret_key,
-            trading_url=account.trading_url,
-            paper=account.broker != "alpaca_live",
-        )
+        brokers[account.name] = adapter_for(account, credentials)
     return Connections(brokers, embedded, secrets)
 
 

@@ -46,6 +46,7 @@ into the paper broker engine through the same JSON serialisers as the HTTP serve
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Iterable
@@ -64,11 +65,13 @@ from bot.cost_table import calibrated_spread
 from bot.execution import ExecutionSettings, PlanExecutor
 from bot.paper_broker import errors as paper_errors
 from bot.paper_broker.accounts import AccountsFile, AccountSpec, StartingLot, StartingPosition
-from bot.paper_broker.app import _bars
+from bot.paper_broker.bar_pages import bars_page
 from bot.paper_broker.calendar import TradingCalendar
-from bot.paper_broker.engine import MatchingConfig, PaperBrokerEngine
+from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.market import SimMarket
+from bot.paper_broker.market_routes import bars_query
 from bot.paper_broker.marketdata import MarketData
+from bot.paper_broker.matching import MatchingConfig
 from bot.paper_broker.serialize import account_json, order_json, ts, ts_new_york
 from bot.paper_broker.store import BrokerStore
 from bot.slicing.policies import SlicingSettings, TwapPolicy, choose_policy
@@ -149,9 +152,7 @@ class InProcessBroker(AlpacaBroker):
                     quotes[symbol] = {"ap": quote.ask, "bp": quote.bid, "t": ts(quote.t)}
             return {"quotes": quotes}
         if method == "GET" and path == "/stocks/bars":
-            return _bars(
-                engine,
-                params["symbols"].split(","),
+            query = bars_query(
                 params["timeframe"],
                 params.get("start"),
                 params.get("end"),
@@ -159,6 +160,7 @@ class InProcessBroker(AlpacaBroker):
                 params.get("page_token"),
                 params.get("sort", "asc"),
             )
+            return json.loads(bars_page(engine.market, engine.now, params["symbols"].split(","), query))
         raise AssertionError(f"route not served in process: {method} {path}")
 
 

@@ -119,7 +119,7 @@ def test_config_is_frozen() -> None:
         (
             "accounts.0.broker",
             "alpaca",
-            "accounts[0].broker: must be 'embedded', 'alpaca_paper' or 'alpaca_live'",
+            "accounts[0].broker: must be 'embedded', 'alpaca_paper', 'alpaca_live' or 'alpaca_broker_api'",
         ),
         ("accounts.0.name", "my demo", "accounts[0].name: must be letters, digits, '-' or '_'"),
         (

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from strategies.plan import RebalancePlan
-
 
 def expiry_time(now: datetime, next_close: datetime, expiry: str | int) -> datetime:
     """When a request made at ``now`` lapses: the market close, or after ``expiry`` minutes (never later
@@ -37,11 +35,9 @@ def drift_of(details: Mapping) -> dict[str, Decimal]:
     return {a["symbol"]: Decimal(a["drift"]) for a in details.get("trigger", {}).get("assets", [])}
 
 
-def drift_moved(rejected_details: Mapping, plan: RebalancePlan, threshold: Decimal) -> bool:
+def drift_changed(before: Mapping[str, Decimal], now: Mapping[str, Decimal], threshold: Decimal) -> bool:
     """Whether the drift has changed enough since a rejection to ask again: some asset's drift moved by more
     than ``threshold`` (weight units), or the set of assets changed."""
-    before = drift_of(rejected_details)
-    now = plan.drift_before
     if before.keys() != now.keys():
         return True
     return any(abs(now[symbol] - before[symbol]) > threshold for symbol in now)

@@ -15,8 +15,8 @@ from datetime import date
 import structlog
 
 from bot.approval.recheck import Recheck
+from bot.pipeline.outcome import CycleOutcome
 from bot.state.store import PlanRecord, StateStore
-from bot.turn import CycleOutcome
 
 log = structlog.get_logger(__name__)
 

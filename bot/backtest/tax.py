@@ -419,7 +419,10 @@ class _TaxSimulation:
         costs = {s: AssetCosts(spread_bps=self.options.spread_bps) for s in self.history.symbols}
         market = MarketState(self.history.symbols, self.returns[max(0, k - lookback) : k], costs)
         if self.options.aware:
-            market = market.with_tax(sell_tax_fractions(self.lots, ACCOUNT, self._mids(k), day, self.tax))
+            fractions = sell_tax_fractions(
+                self.lots, ACCOUNT, self._mids(k), day, self.tax, self._events(day)
+            )
+            market = market.with_tax(fractions)
         return TriggerContext(now=now, market=market)
 
     def _plan(self, k: int, snapshot: PortfolioSnapshot, planner) -> RebalancePlan:  # noqa: ANN001 - callable

@@ -1,6 +1,8 @@
-"""The bot's broker adapter: Alpaca over alpaca-py, typed values, controlled retries, submit-exactly-once."""
+"""The bot's broker adapters: Alpaca's Trading API, or one customer account of its Broker API, over alpaca-py;
+typed values, controlled retries, submit-exactly-once."""
 
 from bot.broker.alpaca import AlpacaBroker
+from bot.broker.broker_api import AlpacaBrokerApi
 from bot.broker.models import (
     AccountState,
     AssetInfo,
@@ -20,6 +22,7 @@ __all__ = [
     "MIN_NOTIONAL",
     "AccountState",
     "AlpacaBroker",
+    "AlpacaBrokerApi",
     "AssetInfo",
     "BrokerClock",
     "BrokerError",

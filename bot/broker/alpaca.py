@@ -21,13 +21,14 @@ ever goes through a float.
 from __future__ import annotations
 
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import InvalidOperation
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 import structlog
@@ -52,11 +53,13 @@ from bot.broker.models import (
     QuoteState,
     SubmitOutcomeUnknown,
 )
+from bot.broker.parsing import bar_state, dec, iso, opt_dec, order_state, position_state, ts
 from bot.broker.rounding import round_limit_price, round_notional, round_qty, wire
 
 log = structlog.get_logger(__name__)
 
 DUPLICATE_CLIENT_ORDER_ID = "client_order_id must be unique"
+ACCOUNT_NOT_FOUND = "account not found"
 BACKOFF_INITIAL = 0.5
 BACKOFF_JITTER = 0.5
 ORDERS_MAX_LIMIT = 500
@@ -97,6 +100,32 @@ class _TimeoutCountingAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+@dataclass(frozen=True)
+class Routes:
+    """Where one account's resources live, below the trading client's versioned base URL. The Trading API
+    serves the keys' own account at fixed paths; the Broker API names a customer's (``broker_api.py``)."""
+
+    account: str = "/account"
+    positions: str = "/positions"
+    orders: str = "/orders"
+    fills: str = "/account/activities/FILL"
+    fills_query: tuple[tuple[str, str], ...] = ()
+    """Query parameters every activities request carries (the Broker API's ``account_id``)."""
+
+
+TRADING_API = Routes()
+
+
+def market_data_url(trading_url: str | None) -> str | None:
+    """Where market data is read for a trading API at ``trading_url``: Alpaca serves it from its own host
+    (``data.alpaca.markets``, alpaca-py's default: None) for its paper and live trading hosts alike, while
+    the embedded paper broker (any other URL) serves both APIs from one server. Sending data requests to
+    ``paper-api.alpaca.markets`` itself would get 404s on every bar and quote."""
+    if trading_url is None or (urlparse(trading_url).hostname or "").endswith(".alpaca.markets"):
+        return None
+    return trading_url
+
+
 class AlpacaBroker:
     """Alpaca's Trading and Market Data APIs as the bot needs them (see the module docstring)."""
 
@@ -115,10 +144,39 @@ class AlpacaBroker:
         wall_clock: Callable[[], float] = time.time,
         feed: str | None = None,
     ) -> None:
+        self._connect(
+            TradingClient(key_id, secret_key, paper=paper, url_override=trading_url),
+            StockHistoricalDataClient(
+                key_id, secret_key, url_override=data_url or market_data_url(trading_url)
+            ),
+            TRADING_API,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            max_wait=max_wait,
+            sleep=sleep,
+            wall_clock=wall_clock,
+            feed=feed,
+        )
+
+    def _connect(
+        self,
+        trading: RESTClient,
+        data: RESTClient,
+        routes: Routes,
+        *,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        feed: str | None = None,
+    ) -> None:
+        """Take over alpaca-py's clients (its retries off, a timeout on) and set the retry policy."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
-        self._trading = TradingClient(key_id, secret_key, paper=paper, url_override=trading_url)
-        self._data = StockHistoricalDataClient(key_id, secret_key, url_override=data_url or trading_url)
+        self._trading = trading
+        self._data = data
+        self._routes = routes
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._max_wait = max_wait
@@ -145,24 +203,24 @@ class AlpacaBroker:
     def clock(self) -> BrokerClock:
         raw = self._read(self._trading, "GET", "/clock")
         return BrokerClock(
-            timestamp=_ts(raw["timestamp"]),
+            timestamp=ts(raw["timestamp"]),
             is_open=bool(raw["is_open"]),
-            next_open=_ts(raw["next_open"]),
-            next_close=_ts(raw["next_close"]),
+            next_open=ts(raw["next_open"]),
+            next_close=ts(raw["next_close"]),
         )
 
     def account(self) -> AccountState:
-        raw = self._read(self._trading, "GET", "/account")
+        raw = self._read(self._trading, "GET", self._routes.account)
         return AccountState(
-            cash=_dec(raw["cash"]),
-            equity=_dec(raw["equity"]),
-            buying_power=_dec(raw["buying_power"]),
+            cash=dec(raw["cash"]),
+            equity=dec(raw["equity"]),
+            buying_power=dec(raw["buying_power"]),
             status=str(raw["status"]),
-            last_equity=_opt_dec(raw.get("last_equity")),
+            last_equity=opt_dec(raw.get("last_equity")),
         )
 
     def positions(self) -> list[PositionState]:
-        return [_position(p) for p in self._read(self._trading, "GET", "/positions")]
+        return [position_state(p) for p in self._read(self._trading, "GET", self._routes.positions)]
 
     def open_orders(self) -> list[OrderState]:
         return self.orders(status="open", limit=ORDERS_MAX_LIMIT)
@@ -177,22 +235,21 @@ class AlpacaBroker:
         """One page of orders (Alpaca does not paginate orders: at most 500, newest first by default)."""
         params: dict[str, Any] = {"status": status, "limit": limit, "direction": direction}
         if after is not None:
-            params["after"] = _iso(after)
-        return [_order(o) for o in self._read(self._trading, "GET", "/orders", params)]
+            params["after"] = iso(after)
+        return [order_state(o) for o in self._read(self._trading, "GET", self._routes.orders, params)]
 
     def order(self, order_id: str) -> OrderState:
-        return _order(self._read(self._trading, "GET", f"/orders/{order_id}"))
+        return order_state(self._read(self._trading, "GET", f"{self._routes.orders}/{order_id}"))
 
     def order_by_client_id(self, client_order_id: str) -> OrderState | None:
         try:
-            raw = self._read(
-                self._trading, "GET", "/orders:by_client_order_id", {"client_order_id": client_order_id}
-            )
+            path = f"{self._routes.orders}:by_client_order_id"
+            raw = self._read(self._trading, "GET", path, {"client_order_id": client_order_id})
         except BrokerError as exc:
-            if exc.status == 404:
+            if _no_such_order(exc):
                 return None
             raise
-        return _order(raw)
+        return order_state(raw)
 
     def latest_quotes(self, symbols: Sequence[str]) -> dict[str, QuoteState]:
         """Latest quotes of all ``symbols`` in one request; symbols without a quote are left out."""
@@ -207,9 +264,9 @@ class AlpacaBroker:
         for symbol, q in (raw.get("quotes") or {}).items():
             quotes[symbol] = QuoteState(
                 symbol=symbol,
-                bid=_dec(q.get("bp") or 0),
-                ask=_dec(q.get("ap") or 0),
-                timestamp=_ts(q["t"]) if q.get("t") else None,
+                bid=dec(q.get("bp") or 0),
+                ask=dec(q.get("ap") or 0),
+                timestamp=ts(q["t"]) if q.get("t") else None,
             )
         return quotes
 
@@ -224,12 +281,12 @@ class AlpacaBroker:
         params: dict[str, Any] = {
             "symbols": ",".join(wanted),
             "timeframe": timeframe,
-            "start": _iso(start),
+            "start": iso(start),
             "limit": BARS_MAX_PAGE,
             "sort": "asc",
         }
         if end is not None:
-            params["end"] = _iso(end)
+            params["end"] = iso(end)
         if self._feed:
             params["feed"] = self._feed
         out: dict[str, list[BarState]] = {}
@@ -237,7 +294,7 @@ class AlpacaBroker:
         while True:
             raw = self._read(self._data, "GET", "/stocks/bars", {**params, "page_token": token}) or {}
             for symbol, bars in (raw.get("bars") or {}).items():
-                out.setdefault(symbol, []).extend(_bar(symbol, b) for b in bars or [])
+                out.setdefault(symbol, []).extend(bar_state(symbol, b) for b in bars or [])
             next_token = raw.get("next_page_token")
             if not next_token:
                 return out
@@ -287,14 +344,18 @@ class AlpacaBroker:
         """All FILL activities (oldest first), following ``page_token`` until a short page."""
         if not 1 <= page_size <= ACTIVITIES_MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {ACTIVITIES_MAX_PAGE_SIZE}")
-        params: dict[str, Any] = {"direction": "asc", "page_size": page_size}
+        params: dict[str, Any] = {
+            **dict(self._routes.fills_query),
+            "direction": "asc",
+            "page_size": page_size,
+        }
         if after is not None:
-            params["after"] = _iso(after)
+            params["after"] = iso(after)
         out: list[dict] = []
         token: str | None = None
         while True:
             query = {**params, "page_token": token}
-            page = self._read(self._trading, "GET", "/account/activities/FILL", query) or []
+            page = self._read(self._trading, "GET", self._routes.fills, query) or []
             out.extend(page)
             if len(page) < page_size:
                 return out
@@ -306,16 +367,16 @@ class AlpacaBroker:
     # -- orders ------------------------------------------------------------------------------------------
     def cancel(self, order_id: str) -> None:
         try:
-            self._read(self._trading, "DELETE", f"/orders/{order_id}")
+            self._read(self._trading, "DELETE", f"{self._routes.orders}/{order_id}")
         except BrokerError as exc:
-            if exc.status in (404, 422):
+            if _no_such_order(exc) or exc.status == 422:
                 log.info("cancel: order already final or unknown", order_id=order_id, status=exc.status)
                 return
             raise
 
     def cancel_all(self) -> int:
         """Cancel every open order; returns how many the broker accepted to cancel."""
-        raw = self._read(self._trading, "DELETE", "/orders") or []
+        raw = self._read(self._trading, "DELETE", self._routes.orders) or []
         return sum(1 for item in raw if 200 <= int(item.get("status", 200)) < 300)
 
     def submit(self, intent: OrderIntent) -> OrderState:
@@ -329,7 +390,7 @@ class AlpacaBroker:
         for send in range(1, self._max_attempts + 1):
             bound.info("submit: sending", attempt=send)
             try:
-                raw = self._once(self._trading, "POST", "/orders", body)
+                raw = self._once(self._trading, "POST", self._routes.orders, body)
             except BrokerError as exc:
                 if exc.status == 422 and DUPLICATE_CLIENT_ORDER_ID in exc.message:
                     bound.warning("submit: client_order_id already used, looking the order up")
@@ -359,7 +420,7 @@ class AlpacaBroker:
                     self._sleep(wait)
                 continue
             try:
-                state = _order(raw)
+                state = order_state(raw)
             except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
                 # Accepted (2xx) but unreadable: never send again; the lookup may still tell what was booked.
                 bound.error("submit: accepted but the answer could not be read", error=_brief(exc))
@@ -502,6 +563,12 @@ def _error_details(exc: APIError) -> tuple[int, int | None, str, float | None]:
     return status, code, message, reset
 
 
+def _no_such_order(exc: BrokerError) -> bool:
+    """A 404 about the order. Alpaca answers an unknown *account* with 404 too (a Broker API account id
+    that is wrong); that one must not pass as "the order does not exist", which would let a submit resend."""
+    return exc.status == 404 and ACCOUNT_NOT_FOUND not in exc.message
+
+
 def _check_same_order(intent: OrderIntent, found: OrderState) -> None:
     """A client_order_id reused for a different order must not pass as this one."""
     if found.symbol.upper() != intent.symbol.upper() or found.side != intent.side:
@@ -518,77 +585,3 @@ def _brief(exc: BaseException | None) -> str:
         return "unknown"
     text = str(exc)
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
-
-
-def _dec(value: Any) -> Decimal:
-    if value is None:
-        raise ValueError("missing decimal")
-    return Decimal(str(value))
-
-
-def _opt_dec(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else Decimal(str(value))
-
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def _ts(value: str) -> datetime:
-    """RFC 3339 (Z or offset, up to nanoseconds) to an aware UTC datetime."""
-    parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("z", "Z")))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _opt_ts(value: str | None) -> datetime | None:
-    return _ts(value) if value else None
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("give an aware datetime")
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _position(raw: dict) -> PositionState:
-    return PositionState(
-        symbol=str(raw["symbol"]),
-        qty=_dec(raw["qty"]),
-        market_value=_dec(raw.get("market_value") or 0),
-        avg_entry_price=_dec(raw.get("avg_entry_price") or 0),
-        current_price=_dec(raw.get("current_price") or 0),
-        unrealized_pl=_opt_dec(raw.get("unrealized_pl")),
-        unrealized_intraday_pl=_opt_dec(raw.get("unrealized_intraday_pl")),
-    )
-
-
-def _bar(symbol: str, raw: dict) -> BarState:
-    return BarState(
-        symbol=symbol,
-        t=_ts(raw["t"]),
-        open=_dec(raw["o"]),
-        high=_dec(raw["h"]),
-        low=_dec(raw["l"]),
-        close=_dec(raw["c"]),
-        volume=_dec(raw.get("v") or 0),
-    )
-
-
-def _order(raw: dict) -> OrderState:
-    return OrderState(
-        id=str(raw["id"]),
-        client_order_id=str(raw["client_order_id"]),
-        symbol=str(raw["symbol"]),
-        side=str(raw["side"]),
-        type=str(raw.get("type") or raw.get("order_type")),
-        time_in_force=str(raw["time_in_force"]),
-        qty=_opt_dec(raw.get("qty")),
-        notional=_opt_dec(raw.get("notional")),
-        limit_price=_opt_dec(raw.get("limit_price")),
-        filled_qty=_dec(raw.get("filled_qty") or 0),
-        filled_avg_price=_opt_dec(raw.get("filled_avg_price")),
-        status=str(raw["status"]),
-        submitted_at=_opt_ts(raw.get("submitted_at")),
-        updated_at=_opt_ts(raw.get("updated_at")),
-    )

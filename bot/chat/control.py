@@ -106,7 +106,7 @@ class ChatControl:
         """Mode, each account as its broker shows it now (or its last known picture and why), what waits for
         a decision, and whether the bot is halted."""
         config = self.bot.config
-        live = any(a.broker == "alpaca_live" for a in config.accounts)
+        live = any(a.is_live for a in config.accounts)
         pictures = {
             a.name: picture_or_last(config, self.store, a.name, self.bot.brokers.get(a.name))
             for a in config.accounts

@@ -1,6 +1,8 @@
 """The accounts file: which accounts the paper broker hosts, their keys, starting cash and holdings.
 
 One server hosts several accounts (a household of taxable, IRA and 401k accounts), each with its own key pair.
+An optional ``broker_api`` key pair is the adviser's: like Alpaca's Broker API credentials it may act on every
+account, naming the account by its id in the path (``/v1/trading/accounts/{account_id}/...``).
 Starting positions carry their purchase dates and prices, so that a lot ledger can be rebuilt later from the
 broker's FILL activities, as it would be from a real account's history.
 """
@@ -76,9 +78,19 @@ class AccountSpec(BaseModel):
         return self
 
 
+class BrokerApiKeys(BaseModel):
+    """The one key pair of the Broker API (HTTP Basic auth), which may act on every hosted account."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    key_id: str = Field(min_length=1)
+    secret_key: str = Field(min_length=1, repr=False)
+
+
 class AccountsFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     accounts: tuple[AccountSpec, ...] = Field(min_length=1)
+    broker_api: BrokerApiKeys | None = None
+    """Without it the Broker API routes refuse every request (401)."""
 
     @model_validator(mode="after")
     def _unique(self) -> AccountsFile:

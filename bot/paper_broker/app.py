@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.paper_broker import errors
+from bot.paper_broker import errors, replace
+from bot.paper_broker.broker_api_routes import broker_api_routes, data_caller
 from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
+from bot.paper_broker.market_clock import market_clock_routes
 from bot.paper_broker.market_routes import market_data_routes
-from bot.paper_broker.models import Account, asset_id
+from bot.paper_broker.models import Account, find_symbol
 from bot.paper_broker.params import (
     ACTIVITY_CATEGORIES,
     ACTIVITY_TYPES,
@@ -35,6 +36,9 @@ from bot.paper_broker.params import (
     time_param,
     uuid_param,
 )
+from bot.paper_broker.params import json_body as _json_body
+from bot.paper_broker.portfolio_history import portfolio_history_routes
+from bot.paper_broker.position_routes import position_routes
 from bot.paper_broker.serialize import (
     NEW_YORK,
     account_json,
@@ -45,6 +49,8 @@ from bot.paper_broker.serialize import (
     position_json,
     ts_new_york,
 )
+from bot.paper_broker.trade_stream import TradeUpdates, trade_stream_route
+from bot.paper_broker.watchlists import watchlist_routes
 
 CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "stopped"}
@@ -60,8 +66,18 @@ def create_app(engine: PaperBrokerEngine, faults: FaultInjector | None = None) -
     app.state.faults = injector
     _install_error_handlers(app)
     _trading_routes(app, engine)
-    app.state.market_data_pool = market_data_routes(app, engine, Depends(_account_dependency(engine)))
+    current = Depends(_account_dependency(engine))
+    position_routes(app, engine, current)
+    portfolio_history_routes(app, engine, current)
+    watchlist_routes(app, engine, current)
+    market_clock_routes(app, engine, current)
+    broker_api_routes(app, engine)
+    data_auth = Depends(data_caller(engine, _account_dependency(engine)))  # a customer's keys or the broker's
+    app.state.market_data_pool = market_data_routes(app, engine, data_auth)
     _control_routes(app, engine, injector)
+    app.state.trade_updates = TradeUpdates()
+    engine.publish = app.state.trade_updates.publish
+    trade_stream_route(app, engine, app.state.trade_updates)
     return FaultMiddleware(app, injector)  # type: ignore[return-value]
 
 
@@ -106,18 +122,6 @@ def _account_dependency(engine: PaperBrokerEngine):  # noqa: ANN202 - FastAPI de
     return authenticated_account
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else None
-        json.dumps(
-            body, ensure_ascii=False
-        ).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
-    except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
-        raise errors.malformed_body() from None
-    return body
-
-
 # -- trading API ---------------------------------------------------------------------------------------------
 def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C901 - one place lists the routes
     current = Depends(_account_dependency(engine))
@@ -157,7 +161,8 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
         body = await _json_body(request)
         order = engine.submit_order(account, body)
         request.scope[DROP_FLAG] = True
-        return order_json(order)
+        with engine.lock:
+            return order_json(order, engine.groups.legs_of(order))  # Alpaca answers with the legs
 
     @app.get("/v2/orders")
     def list_orders(
@@ -190,8 +195,10 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
                 and (after_t is None or o.submitted_at > after_t)
                 and (until_t is None or o.submitted_at < until_t)
             ]
+            if nested:  # legs roll up under their top-level order, which is listed if any of them matches
+                orders = list({top.id: top for top in map(engine.groups.top_of, orders)}.values())
             orders.sort(key=lambda o: (o.submitted_at, o.sequence), reverse=direction == "desc")
-            return [order_json(o) for o in orders[:limit]]
+            return [order_json(o, engine.groups.legs_of(o) if nested else None) for o in orders[:limit]]
 
     @app.get("/v2/orders:by_client_order_id")
     def get_order_by_client_id(client_order_id: str, account: Account = current) -> dict:
@@ -201,7 +208,14 @@ def _trading_routes(app: FastAPI, engine: PaperBrokerEngine) -> None:  # noqa: C
     @app.get("/v2/orders/{order_id}")
     def get_order(order_id: str, account: Account = current, nested: bool = False) -> dict:
         with engine.lock:
-            return order_json(engine.get_order(account, order_id))
+            order = engine.get_order(account, order_id)
+            return order_json(order, engine.groups.legs_of(order) if nested else None)
+
+    @app.patch("/v2/orders/{order_id}")
+    async def replace_order(order_id: str, request: Request, account: Account = current) -> dict:
+        order = replace.replace_order(engine, account, order_id, await _json_body(request))
+        with engine.lock:
+            return order_json(order, engine.groups.legs_of(order))
 
     @app.delete("/v2/orders/{order_id}", status_code=204)
     def cancel_order(order_id: str, account: Account = current) -> Response:
@@ -356,11 +370,10 @@ def _calendar_day(engine: PaperBrokerEngine, session) -> dict:  # noqa: ANN001 -
 
 
 def _symbol_for(engine: PaperBrokerEngine, symbol_or_id: str) -> str:
-    wanted = symbol_or_id.upper()
-    for symbol in engine.market.data.symbols:
-        if symbol == wanted or asset_id(symbol) == symbol_or_id:
-            return symbol
-    raise errors.asset_not_found(symbol_or_id)
+    symbol = find_symbol(engine.market.data.symbols, symbol_or_id)
+    if symbol is None:
+        raise errors.asset_not_found(symbol_or_id)
+    return symbol
 
 
 # -- simulator controls --------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 Why a module of its own: the market builds bars and the market-data pages encode them, and both sides need
 the one definition; it also keeps ``market.py`` about paths and point-in-time views.
+
+`BarColumns.rows` is the JSON of a page of the market's own bars (1Min, 1Day) as Alpaca sends it, the same
+rows ``timeframes.bar_json`` makes of single `Bar` objects (the snapshots' and aggregated timeframes').
 """
 
 from __future__ import annotations
@@ -72,6 +75,24 @@ class BarColumns:
             trade_count=np.array([b.trade_count for b in bars], dtype=np.int64),
             **floats,
         )
+
+    def rows(self, factors: list[float] | None = None) -> list[dict]:
+        """Alpaca's bar objects, oldest first: stamps ``YYYY-MM-DDTHH:MM:SSZ``, prices times ``factors`` (each
+        bar's dividend adjustment, None for none) rounded to 4 decimals where a factor is not 1."""
+        stamps = np.datetime_as_string(self.t.astype("datetime64[ns]"), unit="s", timezone="UTC").tolist()
+        prices = [self.open, self.high, self.low, self.close, self.vwap]
+        if factors is None:
+            o, h, lo, c, vw = (column.tolist() for column in prices)
+        else:
+            o, h, lo, c, vw = (
+                [v if f == 1.0 else round(v * f, 4) for v, f in zip(column.tolist(), factors, strict=True)]
+                for column in prices
+            )
+        volumes, counts = self.volume.astype(np.int64).tolist(), self.trade_count.tolist()
+        return [
+            {"t": t, "o": o_, "h": h_, "l": l_, "c": c_, "v": v, "n": n, "vw": w}
+            for t, o_, h_, l_, c_, v, n, w in zip(stamps, o, h, lo, c, volumes, counts, vw, strict=True)
+        ]
 
     def to_bars(self, symbol: str) -> list[Bar]:
         floats = [getattr(self, k).tolist() for k in _FLOAT_COLUMNS]

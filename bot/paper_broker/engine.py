@@ -1,66 +1,57 @@
-"""The paper broker's engine: accounts, order acceptance, matching on the simulated market, and time.
+"""The paper broker's engine: accounts, order acceptance, valuations, and the one lock over them and time.
 
 Everything the HTTP layer does goes through one ``PaperBrokerEngine`` under one lock. Time moves only through
 ``advance_to``; the engine never reads wall time, so a test can step a trading day in microseconds and the
 demo can run a quarter in a minute.
 
-Matching model (documented in README "Paper broker"):
-* Orders fill minute by minute while the market is open: minute ``[m, m+1)`` is matched when the clock
-  reaches ``m+1``. Orders sent while the market is closed are ``accepted`` and become ``new`` at the open.
-* A fill takes at most ``max_minute_participation`` of the minute's traded volume, so large orders fill
-  partially across time.
-* Market orders fill at the ask (buys) or bid (sells) moved by a temporary impact that grows with the square
-  root of size over volume: ``impact = Y * sigma_daily * sqrt(Q / ADV)`` (Y = 0.7, the square-root law in
-  ``research/NOTES.md``). ``Q`` is the order's size plus this account's recent same-side volume in the symbol,
-  which decays with a half-life of ``impact_half_life_minutes``: trading slowly costs less than trading fast.
-* Limit orders rest and fill when the minute's range crosses them, never at a worse price than the limit.
-* Day orders expire at the close; dividends are paid in cash at the open of their ex-date.
+The engine holds the parts it delegates to, each called under its lock (documented in README "Paper broker"):
+* ``sessions.py`` steps the clock and runs each session's open and close (day orders expire at the close;
+  dividends, ``dividends.py``, are paid in cash at the open of their ex-date);
+* ``matching.py`` matches working orders minute by minute (spread, square-root impact, participation cap;
+  stops through ``triggers.py``); ``auctions.py`` crosses opg and cls orders; ``extended_hours.py`` trades
+  extended-hours limit orders outside the session;
+* ``booking.py`` books each fill (cash, position, order progress, activity);
+* ``order_groups.py`` keeps bracket, oco and oto groups; ``replace.py`` replaces orders; ``margin.py`` gives
+  the buying powers; ``publish`` tells the trade_updates stream of each order event.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
-from zoneinfo import ZoneInfo
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from bot.paper_broker import errors, extended_hours, margin
+from bot.paper_broker import (
+    auctions,
+    booking,
+    errors,
+    extended_hours,
+    margin,
+    order_groups,
+    sessions,
+    triggers,
+)
 from bot.paper_broker.accounts import AccountsFile, AccountSpec
+from bot.paper_broker.equity_history import price_at
+from bot.paper_broker.group_requests import is_group_request, parse_group_request
 from bot.paper_broker.market import SimMarket
-from bot.paper_broker.models import Account, Activity, Order, Position
+from bot.paper_broker.matching import Matcher, MatchingConfig
+from bot.paper_broker.models import Account, Activity, Order
 from bot.paper_broker.order_validation import OrderRequest, could_cross, parse_order_request
 from bot.paper_broker.store import BrokerStore
-from strategies.costs import DEFAULT_IMPACT_COEFFICIENT, impact_fraction
 
 CENT = Decimal("0.01")
 QTY_STEP = Decimal("1e-9")
-MINUTE = timedelta(minutes=1)
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-@dataclass(frozen=True)
-class MatchingConfig:
-    """How orders meet the simulated market. Defaults follow ``../shared/research/NOTES.md`` section 3."""
-
-    impact_coefficient: float = DEFAULT_IMPACT_COEFFICIENT
-    impact_half_life_minutes: float = 30.0
-    max_minute_participation: float = 0.5
-    non_fractionable: frozenset[str] = frozenset()
-    """Symbols treated as not fractionable, to exercise Alpaca's whole-share rule (all bundled ETFs are)."""
-
-
-@dataclass
-class _ImpactMemory:
-    """Recent same-side volume of one account in one symbol, decaying exponentially with time."""
-
-    qty: float = 0.0
-    at: datetime | None = None
 
 
 @dataclass
 class EngineStats:
+    """Counters for benchmarks and tests, and ``taken``: what each account took of each symbol's current
+    minute, against the participation cap (``matching.py``)."""
+
     minutes_matched: int = 0
     fills: int = 0
     sessions_opened: int = 0
@@ -82,15 +73,21 @@ class PaperBrokerEngine:
         self.calendar = market.calendar
         self.store = store
         self.matching = matching or MatchingConfig()
+        self.broker_api_keys = accounts.broker_api  # the adviser's key pair (broker_api_routes.py)
         self.lock = threading.RLock()
         self.stats = EngineStats()
-        self._impact: dict[tuple[str, str, str], _ImpactMemory] = {}
         self.accounts: dict[str, Account] = {}
         self.orders: dict[str, Order] = {}
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, Order] = {}
         self.activities: list[Activity] = []
         self.extended = extended_hours.ExtendedHours(self)
+        self.publish: Callable[..., None] = lambda event, order, **execution: None
+        """Hears each order event under the lock: Alpaca's trade_updates (``trade_stream.TradeUpdates``)."""
+        self.auctions = auctions.Auctions(self)
+        self.groups = order_groups.OrderGroups(self)
+        self.matcher = Matcher(self)
+        self.sessions = sessions.Sessions(self)
         self._load_or_create(accounts, start)
 
     # -- start-up --------------------------------------------------------------------------------------------
@@ -102,8 +99,6 @@ class PaperBrokerEngine:
         for order in self.store.load_orders():
             self._index(order)
         self.activities = self.store.load_activities()
-        self._opened = _date_or_none(self.store.get_meta("opened_session"))
-        self._closed = _date_or_none(self.store.get_meta("closed_session"))
         known = {a.key_id for a in self.accounts.values()}
         with self.store.transaction():
             for spec in accounts.accounts:
@@ -127,8 +122,8 @@ class PaperBrokerEngine:
         for position in spec.positions:
             for lot in sorted(position.lots, key=lambda lot: lot.date):
                 self._book_starting_lot(account, position.symbol, lot.qty, lot.price, lot.date)
-        account.last_equity = self._equity(account)
-        account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
+        account.last_equity = self.equity(account)
+        account.last_maintenance_margin = margin.maintenance_margin(self.market_value(account))
         account.bought_today = Decimal(0)  # starting lots were bought before the simulation
         self.store.save_account(account)
         return account
@@ -145,7 +140,7 @@ class PaperBrokerEngine:
             client_order_id=f"starting-lot-{symbol}-{day.isoformat()}-{account.order_sequence + 1}",
         )
         order.status = "filled"
-        self._apply_fill(account, order, qty, price, when)
+        booking.apply_fill(self, account, order, qty, price, when)
         account.cash += (qty * price).quantize(
             CENT, ROUND_HALF_UP
         )  # the starting cash is what is left after it
@@ -190,13 +185,7 @@ class PaperBrokerEngine:
     # -- valuations -----------------------------------------------------------------------------------------
     def price(self, symbol: str) -> Decimal:
         """Latest trade price at the simulated now (the last close while the market is closed)."""
-        trade = self.market.trade(symbol, self.now)
-        if trade is None:
-            quote = self.market.quote(symbol, self.now)
-            if quote is None:
-                return Decimal(0)
-            return Decimal(str(quote.mid)).quantize(CENT)
-        return Decimal(str(trade.price)).quantize(CENT)
+        return price_at(self.market, symbol, self.now)
 
     def lastday_price(self, symbol: str) -> Decimal:
         """The close of the last completed session before today's (or before now, while closed)."""
@@ -210,13 +199,13 @@ class PaperBrokerEngine:
             previous = self.calendar.previous_session(previous.date)
         return self.price(symbol)
 
-    def _market_value(self, account: Account) -> Decimal:
+    def market_value(self, account: Account) -> Decimal:
         return sum((p.qty * self.price(p.symbol) for p in account.positions.values()), Decimal(0)).quantize(
             CENT
         )
 
-    def _equity(self, account: Account) -> Decimal:
-        return (account.cash + self._market_value(account)).quantize(CENT)
+    def equity(self, account: Account) -> Decimal:
+        return (account.cash + self.market_value(account)).quantize(CENT)
 
     def reserved_cash(self, account: Account) -> Decimal:
         return sum((o.reserved for o in self.open_orders(account)), Decimal(0))
@@ -231,7 +220,7 @@ class PaperBrokerEngine:
                 max_multiplier=int(settings.get("max_margin_multiplier", "4")),
                 pattern_day_trader=bool(settings.get("pattern_day_trader", False)),
                 cash=account.cash,
-                long_market_value=self._market_value(account),
+                long_market_value=self.market_value(account),
                 last_equity=account.last_equity,
                 last_maintenance_margin=account.last_maintenance_margin,
                 reserved=self.reserved_cash(account) - release,
@@ -246,12 +235,12 @@ class PaperBrokerEngine:
         """Shares committed to open sell orders (unavailable to new sells)."""
         held = Decimal(0)
         for order in self.open_orders(account):
-            if order.side == "sell" and order.symbol == symbol:
+            if order.side == "sell" and order.symbol == symbol and self.groups.holds_shares(order):
                 held += order.remaining_qty(self.price(symbol) or Decimal(1))
         return held
 
     def account_summary(self, account: Account) -> dict[str, Decimal]:
-        market_value = self._market_value(account)
+        market_value = self.market_value(account)
         return {
             "cash": account.cash.quantize(CENT),
             "long_market_value": market_value,
@@ -263,19 +252,22 @@ class PaperBrokerEngine:
     # -- orders -------------------------------------------------------------------------------------------
     def submit_order(self, account: Account, body: object) -> Order:
         """Validate and accept an order as Alpaca would, or raise the BrokerError Alpaca would answer."""
-        request = parse_order_request(body)
+        group = parse_group_request(body) if is_group_request(body) else None  # bracket, oco, oto
+        request = group.top if group else parse_order_request(body)
         with self.lock, self.store.transaction(), localcontext() as context:
             context.prec = 60  # amounts up to 10^15 times prices up to 10^15, to the cent, stay exact
+            if group:
+                self.groups.check(account, group)
             self._check_acceptable(account, request)
-            order = self._new_order(account, request, self.now)
             working = self.calendar.is_open(self.now) or (
                 request.extended_hours and extended_hours.window_at(self.calendar, self.now) is not None
             )
-            order.status = "new" if working else "accepted"
+            order = self._new_order(account, request, self.now, status="new" if working else "accepted")
             order.reserved = self._reservation(order)
-            self._index(order)
             self.store.save_order(order)
             self.store.save_account(account)
+            if group:
+                self.groups.attach_legs(account, order, group)
             return order
 
     def _check_acceptable(self, account: Account, request: OrderRequest) -> None:
@@ -290,6 +282,7 @@ class PaperBrokerEngine:
             raise errors.unknown_order_symbol(request.symbol)
         if not self._tradable_now_or_next(request.symbol):
             raise errors.asset_not_tradable(request.symbol)
+        auctions.check_submission(self.calendar, self.now, request.time_in_force)
         if request.is_fractional and not account.settings.get("fractional_trading", True):
             raise errors.invalid_request("fractional trading is not enabled for this account")
         if request.is_fractional and not self.is_fractionable(request.symbol):
@@ -321,7 +314,7 @@ class PaperBrokerEngine:
         if wanted > existing - held:
             raise errors.insufficient_qty(
                 request.symbol,
-                str(wanted.quantize(QTY_STEP).normalize()),
+                format(wanted.quantize(QTY_STEP).normalize(), "f"),  # 80, not 8E+1
                 str(existing - held),
                 str(held),
                 str(existing),
@@ -331,32 +324,24 @@ class PaperBrokerEngine:
         if request.notional is not None:
             return request.notional
         assert request.qty is not None
-        if request.type == "limit":
-            assert request.limit_price is not None
+        if request.limit_price is not None:  # limit and stop_limit: never more than the limit
             return (request.qty * request.limit_price).quantize(CENT, ROUND_HALF_UP)
         quote = self.market.quote(request.symbol, self.now)
         ask = Decimal(str(quote.ask)) if quote else self.price(request.symbol)
-        impact = Decimal(str(self._impact_fraction(request.symbol, float(request.qty))))
+        ask = max(ask, triggers.initial_stop(request, self.price(request.symbol)) or ask)
+        impact = Decimal(str(self.matcher.impact_fraction(request.symbol, float(request.qty))))
         return (request.qty * ask * (1 + impact)).quantize(CENT, ROUND_HALF_UP)
 
     def _reservation(self, order: Order) -> Decimal:
-        if order.side != "buy":
-            return Decimal(0)
-        request = OrderRequest(
-            order.symbol,
-            order.side,
-            order.type,
-            order.time_in_force,
-            order.qty,
-            order.notional,
-            order.limit_price,
-            order.client_order_id,
-            order.extended_hours,
-        )
-        return self._estimated_cost(request)
+        return self._estimated_cost(OrderRequest.of(order)) if order.side == "buy" else Decimal(0)
 
     def _new_order(
-        self, account: Account, request: OrderRequest, when: datetime, client_order_id: str | None = None
+        self,
+        account: Account,
+        request: OrderRequest,
+        when: datetime,
+        client_order_id: str | None = None,
+        status: str = "new",
     ) -> Order:
         account.order_sequence += 1
         order = Order(
@@ -370,14 +355,19 @@ class PaperBrokerEngine:
             qty=request.qty,
             notional=request.notional,
             limit_price=request.limit_price,
-            status="new",
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            status=status,
             created_at=when,
             updated_at=when,
             submitted_at=when,
             extended_hours=request.extended_hours,
             sequence=account.order_sequence,
         )
+        triggers.start(order, self.price(order.symbol))
         self._index(order)
+        self.publish(status, order)
         return order
 
     def cancel_order(self, account: Account, order_id: str) -> Order:
@@ -392,20 +382,26 @@ class PaperBrokerEngine:
         with self.lock, self.store.transaction():
             open_orders = self.open_orders(account)
             for order in open_orders:
-                self._finish(order, "canceled")
+                if order.is_open:  # a group's legs end with their top-level order
+                    self._finish(order, "canceled")
             return open_orders
 
     def _finish(self, order: Order, status: str) -> None:
-        """End an order without further fills (canceled, expired), releasing what it reserved."""
+        """End an order without further fills (canceled, expired, replaced), releasing what it reserved; the
+        rest of its bracket, oco or oto group follows (``order_groups.py``)."""
         order.status = status
         order.updated_at = self.now
         if status == "canceled":
             order.canceled_at = self.now
         elif status == "expired":
             order.expired_at = self.now
+        elif status == "replaced":
+            order.replaced_at = self.now
         order.reserved = Decimal(0)
         self._index(order)
         self.store.save_order(order)
+        self.publish(status, order)
+        self.groups.after_finish(order)
 
     def is_fractionable(self, symbol: str) -> bool:
         return symbol not in self.matching.non_fractionable
@@ -420,277 +416,12 @@ class PaperBrokerEngine:
         self.advance_to(self.now + delta)
 
     def advance_to(self, target: datetime) -> None:
-        """Move simulated time forward to ``target``, opening, matching and closing sessions on the way."""
+        """Move simulated time forward to ``target``, opening, matching and closing sessions on the way
+        (``sessions.py``), in one store transaction."""
         with self.lock, self.store.transaction():
             while self.now < target:
-                self._step(target)
+                self.sessions.step(target)
             self.store.set_meta("now", self.now.isoformat())
-
-    def _step(self, target: datetime) -> None:
-        session = self.calendar.session_at(self.now)
-        if session is None:
-            self._close_pending_session()
-            if self.extended.orders():
-                self.extended.step(target)
-                return
-            next_open = self.calendar.next_open(self.now)
-            self.now = min(target, next_open)
-            if self.now == next_open:
-                self._open_session(self.calendar.session_at(next_open))
-            return
-        if self._opened != session.date:
-            self._open_session(session)
-        if not self._has_working_orders():
-            self.now = min(target, session.close)
-        else:
-            minute_start = self.now.replace(second=0, microsecond=0)
-            boundary = minute_start + MINUTE
-            self.now = min(target, boundary)
-            if self.now == boundary:
-                self._match_minute(minute_start)
-        if self.now >= session.close:
-            self._close_session(session.date)
-
-    def _has_working_orders(self) -> bool:
-        return any(o.status in ("new", "partially_filled") for o in self._open.values())
-
-    def _open_session(self, session) -> None:  # noqa: ANN001 - calendar.Session
-        self._opened = session.date
-        self.stats.sessions_opened += 1
-        self.store.set_meta("opened_session", session.date.isoformat())
-        self._pay_dividends(session.date)
-        for order in list(self._open.values()):
-            if order.status == "accepted":
-                order.status = "new"
-                order.updated_at = self.now
-                self.store.save_order(order)
-
-    def _close_pending_session(self) -> None:
-        if self._opened is not None and self._closed != self._opened:
-            self._close_session(self._opened)
-
-    def _close_session(self, day: date) -> None:
-        """Expire day orders and remember each account's equity at the close (Alpaca's ``last_equity``)."""
-        if self._closed == day:
-            return
-        self._closed = day
-        self.store.set_meta("closed_session", day.isoformat())
-        for order in list(self._open.values()):
-            working = order.status in ("new", "partially_filled")
-            if working and order.time_in_force == "day" and not order.extended_hours:  # those: to 20:00
-                self._finish(order, "expired")
-        for account in self.accounts.values():
-            account.last_equity = self._equity(account)
-            account.last_maintenance_margin = margin.maintenance_margin(self._market_value(account))
-            account.bought_today = Decimal(0)
-            account.last_equity_date = day
-            self.store.save_account(account)
-
-    def _pay_dividends(self, day: date) -> None:
-        dividends = self.market.data.dividends_on(day)
-        for account in self.accounts.values():
-            for symbol, per_share in dividends.items():
-                position = account.positions.get(symbol)
-                if not position or position.qty <= 0 or per_share <= 0:
-                    continue
-                rate = Decimal(str(per_share))
-                amount = (position.qty * rate).quantize(CENT, ROUND_HALF_UP)
-                account.cash += amount
-                self._add_activity(
-                    account,
-                    "DIV",
-                    self.now,
-                    {
-                        "activity_sub_type": "CDIV",
-                        "date": day.isoformat(),
-                        "net_amount": amount,
-                        "symbol": symbol,
-                        "qty": position.qty,
-                        "per_share_amount": rate,
-                        "status": "executed",
-                        "description": f"Cash dividend {symbol} {rate} per share",
-                    },
-                )
-                self.store.save_account(account)
-
-    # -- matching --------------------------------------------------------------------------------------------
-    def _match_minute(self, minute_start: datetime) -> None:
-        self.stats.minutes_matched += 1
-        working = sorted(
-            (o for o in self._open.values() if o.status in ("new", "partially_filled")),
-            key=lambda o: (o.submitted_at, o.sequence),
-        )
-        for order in working:
-            if order.submitted_at is not None and order.submitted_at >= minute_start + MINUTE:
-                continue
-            self._match_order(order, minute_start)
-        self.stats.taken = {k: v for k, v in self.stats.taken.items() if k[2] == minute_start}
-
-    def _match_order(self, order: Order, minute_start: datetime) -> None:
-        account = self.accounts[order.account_id]
-        bar = self.market.minute(order.symbol, minute_start)
-        quote = self.market.quote(order.symbol, minute_start)
-        if bar is None or quote is None or bar.volume <= 0:
-            self._after_attempt(order)
-            return
-        price = self._fill_price(order, quote, bar)
-        if price is None:
-            self._after_attempt(order)
-            return
-        wanted = order.remaining_qty(price)
-        room = self._participation_room(order, minute_start, bar.volume)
-        qty = self._fill_qty(order, account, wanted, room, price)
-        if order.time_in_force == "fok" and qty < wanted:
-            self._finish(order, "canceled")
-            return
-        if qty > 0:
-            self._apply_fill(account, order, qty, price, minute_start + MINUTE)
-            self.stats.taken[(order.account_id, order.symbol, minute_start)] = self.stats.taken.get(
-                (order.account_id, order.symbol, minute_start), 0.0
-            ) + float(qty)
-            self._remember_impact(order, float(qty), minute_start)
-        self._after_attempt(order)
-
-    def _after_attempt(self, order: Order) -> None:
-        """IOC orders get one minute to fill; what is left is canceled."""
-        if order.is_open and order.time_in_force in ("ioc", "fok"):
-            self._finish(order, "canceled")
-
-    def _fill_price(self, order: Order, quote, bar) -> Decimal | None:  # noqa: ANN001 - market types
-        size = (
-            float(order.qty) if order.qty is not None else float(order.notional or 0) / max(quote.mid, 1e-9)
-        )
-        impact = self._impact_fraction(order.symbol, size, order)
-        half_spread = (quote.ask - quote.bid) / 2
-        if order.side == "buy":
-            price = Decimal(str(quote.ask * (1 + impact))).quantize(CENT, ROUND_HALF_UP)
-            if order.limit_price is not None:
-                best_ask = bar.low + half_spread
-                if Decimal(str(best_ask)) > order.limit_price:
-                    return None
-                price = min(price, order.limit_price)
-        else:
-            price = Decimal(str(quote.bid * (1 - impact))).quantize(CENT, ROUND_HALF_UP)
-            if order.limit_price is not None:
-                best_bid = bar.high - half_spread
-                if Decimal(str(best_bid)) < order.limit_price:
-                    return None
-                price = max(price, order.limit_price)
-        return price if price > 0 else None
-
-    def _impact_fraction(self, symbol: str, size: float, order: Order | None = None) -> float:
-        """Temporary impact as a fraction of price: Y * sigma_daily * sqrt((size + recent volume) / ADV)."""
-        day = self.now.astimezone(NEW_YORK).date()
-        adv = self.market.data.adv(symbol, day)
-        if adv <= 0:
-            return 0.0
-        recent = 0.0
-        if order is not None:
-            memory = self._impact.get((order.account_id, symbol, order.side))
-            if memory is not None and memory.at is not None:
-                age = (self.now - memory.at).total_seconds() / 60.0
-                recent = memory.qty * 0.5 ** (age / self.matching.impact_half_life_minutes)
-        sigma = self.market.data.sigma_daily(symbol, day)
-        return impact_fraction(size + recent, adv, sigma, self.matching.impact_coefficient)
-
-    def _remember_impact(self, order: Order, qty: float, minute_start: datetime) -> None:
-        key = (order.account_id, order.symbol, order.side)
-        memory = self._impact.setdefault(key, _ImpactMemory())
-        if memory.at is not None:
-            age = (minute_start - memory.at).total_seconds() / 60.0
-            memory.qty *= 0.5 ** (max(age, 0.0) / self.matching.impact_half_life_minutes)
-        memory.qty += qty
-        memory.at = minute_start
-
-    def _participation_room(self, order: Order, minute_start: datetime, volume: float) -> Decimal:
-        taken = self.stats.taken.get((order.account_id, order.symbol, minute_start), 0.0)
-        room = self.matching.max_minute_participation * volume - taken
-        return Decimal(str(max(room, 0.0))).quantize(QTY_STEP, ROUND_DOWN)
-
-    def _fill_qty(
-        self, order: Order, account: Account, wanted: Decimal, room: Decimal, price: Decimal
-    ) -> Decimal:
-        qty = min(wanted, room)
-        whole_shares = order.qty is not None and order.qty == order.qty.to_integral_value()
-        if whole_shares:
-            qty = qty.to_integral_value(ROUND_DOWN)
-        if order.side == "buy":
-            spendable = self.balances(account, release=order.reserved).buying_power
-            affordable = (spendable / price).quantize(QTY_STEP, ROUND_DOWN) if price > 0 else Decimal(0)
-            if whole_shares:
-                affordable = affordable.to_integral_value(ROUND_DOWN)
-            qty = min(qty, max(affordable, Decimal(0)))
-        else:
-            position = account.positions.get(order.symbol)
-            qty = min(qty, position.qty if position else Decimal(0))
-        return max(qty, Decimal(0))
-
-    def _apply_fill(
-        self, account: Account, order: Order, qty: Decimal, price: Decimal, when: datetime
-    ) -> None:
-        """Book one execution: cash, position, the order's progress and a FILL activity."""
-        value = (qty * price).quantize(CENT, ROUND_HALF_UP)
-        position = account.positions.setdefault(order.symbol, Position(order.symbol))
-        if order.side == "buy":
-            account.cash -= value
-            account.bought_today += value
-            position.qty += qty
-            position.cost_basis += value
-        else:
-            account.cash += value
-            account.bought_today = max(Decimal(0), account.bought_today - value)
-            basis_sold = (position.cost_basis * qty / position.qty) if position.qty else Decimal(0)
-            position.qty -= qty
-            position.cost_basis = (position.cost_basis - basis_sold) if position.qty else Decimal(0)
-        order.filled_qty += qty
-        order.filled_value += qty * price
-        order.updated_at = when
-        done = self._is_complete(order, price)
-        if done:
-            order.status = "filled"
-            order.filled_at = when
-            order.reserved = Decimal(0)
-        else:
-            order.status = "partially_filled"
-            if order.side == "buy":
-                order.reserved = max(Decimal(0), order.reserved - value)
-        self.stats.fills += 1
-        self._add_activity(
-            account,
-            "FILL",
-            when,
-            {
-                "type": "fill" if done else "partial_fill",
-                "price": price,
-                "qty": qty,
-                "side": order.side,
-                "symbol": order.symbol,
-                "leaves_qty": Decimal(0) if done else order.remaining_qty(price),
-                "order_id": order.id,
-                "cum_qty": order.filled_qty,
-                "order_status": order.status,
-            },
-        )
-        self.store.save_position(account.id, position)
-        if position.qty == 0:
-            account.positions.pop(order.symbol, None)
-        self._index(order)
-        self.store.save_order(order)
-        self.store.save_account(account)
-
-    def _is_complete(self, order: Order, price: Decimal) -> bool:
-        if order.qty is not None:
-            return order.filled_qty >= order.qty
-        assert order.notional is not None
-        return order.remaining_qty(price) <= 0 or order.notional - order.filled_value < price * QTY_STEP * 10
-
-    def _add_activity(self, account: Account, kind: str, when: datetime, fields: dict) -> None:
-        stamp = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}"
-        activity = Activity(
-            id=f"{stamp}::{uuid.uuid4()}", account_id=account.id, activity_type=kind, time=when, fields=fields
-        )
-        self.activities.append(activity)
-        self.store.add_activity(activity)
 
     # -- account configuration -------------------------------------------------------------------------------
     def update_settings(self, account: Account, changes: dict) -> dict:
@@ -698,7 +429,3 @@ class PaperBrokerEngine:
             account.settings = {**account.settings, **changes}
             self.store.save_account(account)
             return account.settings
-
-
-def _date_or_none(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None

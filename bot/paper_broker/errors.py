@@ -60,7 +60,13 @@ def insufficient_qty(symbol: str, requested: str, available: str, held: str, exi
         403,
         40310000,
         f"insufficient qty available for order (requested: {requested}, available: {available})",
-        {"symbol": symbol, "existing_qty": existing, "held_for_orders": held, "related_orders": []},
+        {
+            "symbol": symbol,
+            "existing_qty": existing,
+            "held_for_orders": held,
+            "available": available,
+            "related_orders": [],
+        },
     )
 
 

@@ -18,6 +18,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bot.paper_broker import booking
 from bot.paper_broker.calendar import EXCHANGE_TZ, Session, TradingCalendar
 from bot.paper_broker.models import Order
 
@@ -129,6 +130,7 @@ class ExtendedHours:
             if order.status == "accepted":
                 order.status, order.updated_at = "new", self.engine.now
                 self.engine.store.save_order(order)
+                self.engine.publish("new", order)
 
     def _match(self, minute_start: dt.datetime) -> None:
         engine = self.engine
@@ -141,9 +143,11 @@ class ExtendedHours:
                 continue
             size = quote.ask_size if order.side == "buy" else quote.bid_size
             account = engine.accounts[order.account_id]
-            qty = engine._fill_qty(order, account, order.remaining_qty(price), Decimal(str(size)), price)  # noqa: SLF001
+            qty = engine.matcher.fill_qty(
+                order, account, order.remaining_qty(price), Decimal(str(size)), price
+            )
             if qty > 0:
-                engine._apply_fill(account, order, qty, price, engine.now)  # noqa: SLF001
+                booking.apply_fill(engine, account, order, qty, price, engine.now)
 
     def _expire(self) -> None:
         for order in self.orders():

@@ -36,6 +36,13 @@ from bot.cost_table import calibrated_spread
 from bot.paper_broker.bar_columns import Bar, BarColumns
 from bot.paper_broker.calendar import EXCHANGE_TZ, NS_PER_MINUTE, Session, TradingCalendar, from_ns, to_ns
 from bot.paper_broker.marketdata import DailyBar, MarketData, MarketDataError
+from bot.paper_broker.quoting import (
+    QUOTE_DEPTH_FRACTION,
+    TRADE_SIZE_FRACTION,
+    floor_tick,
+    lots,
+    nbbo,
+)
 
 __all__ = ["Bar", "BarColumns", "IntradayPath", "MarketConfig", "Quote", "SimMarket", "Trade", "build_path"]
 
@@ -58,9 +65,6 @@ REAL_MIN_COVERAGE = 0.5
 REAL_MAX_DRIFT = 0.02  # conforming may move prices by at most 2%; more means the data disagree
 SPLIT_BASIS_TOLERANCE = 0.2  # minute/daily price ratio beyond 1 +- this is a different split basis
 
-QUOTE_DEPTH_FRACTION = 0.02  # shares shown on each side: ~2% of the minute's volume, in round lots
-TRADE_SIZE_FRACTION = 0.001
-ROUND_LOT = 100
 AVG_TRADE_SIZE = 100  # shares per print, to derive trade_count from volume
 PRICE_DECIMALS = 6  # cleans float noise off prices that are sums of grid values
 
@@ -163,11 +167,6 @@ class IntradayPath:
 # ------------------------------------------------------------------------------------ path construction
 
 
-def price_tick(price: float) -> float:
-    """Minimum price increment: a cent at $1 and above, 1/100 cent below (Reg NMS sub-penny rule)."""
-    return 0.01 if price >= 1.0 else 0.0001
-
-
 def path_tick(bar: DailyBar) -> float:
     """Grid for intraday prices: cents when the day's prices are in cents, else 1/100 cent.
 
@@ -177,14 +176,6 @@ def path_tick(bar: DailyBar) -> float:
     prices = np.array([bar.open, bar.high, bar.low, bar.close])
     in_cents = np.abs(prices * 100 - np.round(prices * 100)) < 1e-6
     return 0.01 if bar.low >= 1.0 and bool(in_cents.all()) else 0.0001
-
-
-def _floor_tick(x: np.ndarray | float, tick: float) -> np.ndarray:
-    return np.floor(np.asarray(x) / tick + 1e-7) * tick
-
-
-def _ceil_tick(x: np.ndarray | float, tick: float) -> np.ndarray:
-    return np.ceil(np.asarray(x) / tick - 1e-7) * tick
 
 
 def _on_grid(x: np.ndarray, tick: float) -> np.ndarray:
@@ -270,8 +261,8 @@ def _wicks(
     scale = WICK_NOISE * math.hypot(*_noise_scales(bar, o.size))
     z = np.abs(rng.standard_normal((2, o.size))) * scale
     top, bottom = np.maximum(o, c), np.minimum(o, c)
-    up = _floor_tick(np.minimum(z[0], (bar.high - top) / 2), tick)
-    down = _floor_tick(np.minimum(z[1], (bottom - bar.low) / 2), tick)
+    up = floor_tick(np.minimum(z[0], (bar.high - top) / 2), tick)
+    down = floor_tick(np.minimum(z[1], (bottom - bar.low) / 2), tick)
     return np.round(top + up, PRICE_DECIMALS), np.round(bottom - down, PRICE_DECIMALS)
 
 
@@ -364,7 +355,7 @@ def build_path(
 
 
 def _lots(shares: float) -> float:
-    return float(ROUND_LOT * max(1, round(shares / ROUND_LOT)))
+    return float(lots(shares))
 
 
 def _trade_count(volume: float) -> int:
@@ -537,17 +528,10 @@ class SimMarket:
             raise KeyError(f"unknown symbol {symbol!r}")
 
     def _quote(self, symbol: str, t: dt.datetime, mid: float, depth: float, u: float = 0.5) -> Quote:
-        """Bid/ask around ``mid``: the configured spread, widened outward to the tick (never collapses)."""
-        tick = price_tick(mid)
-        half = mid * self.config.spread_for(symbol) / 20_000
-        bid = float(_floor_tick(mid - half, tick))
-        ask = float(_ceil_tick(mid + half, tick))
-        if ask - bid < tick / 2:
-            ask = bid + tick
-        bid = max(bid, tick)
-        decimals = 2 if tick >= 0.01 else 4
-        bid_size, ask_size = _lots(depth * (0.5 + u)), _lots(depth * (1.5 - u))
-        return Quote(symbol, t, round(bid, decimals), round(ask, decimals), bid_size, ask_size)
+        """Bid/ask around ``mid`` by the one quote model (``quoting.nbbo``) the historical quotes share."""
+        arrays = nbbo(np.array([mid]), self.config.spread_for(symbol), np.array([depth]), np.array([u]))
+        bid, ask, bid_size, ask_size = (float(x[0]) for x in arrays)
+        return Quote(symbol, t, bid, ask, bid_size, ask_size)
 
     def _days_in(self, start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date] | None:
         """ET dates spanned by [start, end], clamped to the calendar; None if the range is empty."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +25,15 @@ ASSET_NAMESPACE = uuid.UUID("5d4f1c0e-7c52-4e8a-9c54-6f1f7b9a2c11")
 def asset_id(symbol: str) -> str:
     """A stable asset id per symbol, so ids survive restarts and match across accounts."""
     return str(uuid.uuid5(ASSET_NAMESPACE, symbol))
+
+
+def find_symbol(symbols: Iterable[str], symbol_or_id: str) -> str | None:
+    """The symbol a path's ``{symbol_or_asset_id}`` names (any case, or its ``asset_id``), None if unknown."""
+    wanted = symbol_or_id.upper()
+    for symbol in symbols:
+        if symbol == wanted or asset_id(symbol) == symbol_or_id:
+            return symbol
+    return None
 
 
 @dataclass
@@ -66,6 +76,25 @@ class Order:
     """Buying power an open buy order holds; released as it fills, is canceled or expires."""
     sequence: int = 0
     """Submission order within the account: ties in timestamps are broken by it."""
+    # Conditional orders (``triggers.py``): Alpaca's stop_price, trail_price, trail_percent and hwm fields.
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None
+    """A trailing stop's high-water mark: the best price seen since submission (highest for a sell)."""
+    triggered_at: datetime | None = None
+    """When the stop was elected; from then on the order works as a market (stop) or limit (stop_limit)."""
+    order_class: str = ""
+    """Alpaca's order class: "" for a simple order, else bracket, oco or oto (``order_groups.py``)."""
+    group_id: str | None = None
+    """Shared by every order of one bracket, oco or oto order, as Alpaca's ``group_id``."""
+    group_role: str | None = None
+    """entry, take_profit or stop_loss within the group (Alpaca's ``group_role``)."""
+    parent_id: str | None = None
+    """For a leg, the group's top-level order, under whose ``legs`` Alpaca nests it."""
+    replaces: str | None = None
+    replaced_by: str | None = None
+    replaced_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -113,6 +142,19 @@ class Account:
     """Maintenance margin at the previous close (a pattern day trader's day-trading power is based on it)."""
     bought_today: Decimal = Decimal(0)
     """Net cost of today's purchases, which uses up a pattern day trader's day-trading buying power."""
+
+
+@dataclass
+class Watchlist:
+    """A named, ordered list of symbols an account keeps (Alpaca's watchlists); names are unique per account
+    (the store enforces it too)."""
+
+    id: str
+    account_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    symbols: list[str] = field(default_factory=list)
 
 
 def to_record(obj: Any) -> dict[str, Any]:

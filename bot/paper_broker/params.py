@@ -1,17 +1,37 @@
-"""The paper broker's date and time query parameters, read as Alpaca reads them and range-checked.
+"""The paper broker's request parameters and JSON bodies, read as Alpaca reads them and range-checked.
 
 Every ``start``/``end``/``after``/``until``/``date`` parameter goes through here, so that no value can reach
-date arithmetic it would overflow: out-of-range values get Alpaca's 422 with a message, never a 500.
+date arithmetic it would overflow: out-of-range values get Alpaca's 422 with a message, never a 500. Every
+JSON body goes through ``json_body``, so malformed JSON is Alpaca's 400 on every route.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from bot.paper_broker import errors
+from bot.paper_broker.calendar import EXCHANGE_TZ
 from bot.paper_broker.margin import MULTIPLIERS
-from bot.paper_broker.serialize import NEW_YORK
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (None when empty); Alpaca's 400 for anything that is not valid JSON."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+        json.dumps(
+            body, ensure_ascii=False
+        ).encode()  # "\ud800" parses to a lone surrogate UTF-8 cannot encode
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an int over Python's digit limit, deep nesting
+        raise errors.malformed_body() from None
+    return body
+
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -38,7 +58,7 @@ def time_param(value: str | None, name: str) -> datetime | None:
     try:
         if parsed.tzinfo is None:
             if len(value) <= 10:  # a bare date means midnight New York time
-                parsed = datetime.combine(parsed.date(), time(), NEW_YORK)
+                parsed = datetime.combine(parsed.date(), time(), EXCHANGE_TZ)
             else:
                 parsed = parsed.replace(tzinfo=UTC)
         parsed = parsed.astimezone(UTC)
@@ -164,10 +184,30 @@ LATEST_FEEDS = ("delayed_sip", "iex", "otc", "sip", "boats", "overnight")
 ADJUSTMENTS = ("raw", "split", "dividend", "spin-off", "all")
 
 
+def market_data_error(message: str) -> errors.BrokerError:
+    """The Market Data API's answer to a bad parameter: 400, code 40010000, the message naming it."""
+    return errors.BrokerError(400, 40010000, message)
+
+
+def check_feed_and_currency(feed: str | None, feeds: tuple[str, ...], currency: str | None) -> None:
+    """The ``feed`` and ``currency`` every Market Data endpoint takes: one of ``feeds``, and USD only."""
+    choice(feed, "feed", feeds, market_data=True)
+    if currency not in (None, "", "USD"):
+        raise market_data_error(f"invalid currency: {currency!r}, the paper broker quotes USD only")
+
+
+def symbols_param(text: str) -> list[str]:
+    """A comma-separated ``symbols`` list, upper-cased; 400 when it names none."""
+    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise market_data_error("symbols is required")
+    return symbols
+
+
 def _invalid(name: str, value: str, allowed: tuple[str, ...], market_data: bool) -> errors.BrokerError:
     message = f"invalid {name}: {value!r}, must be one of {', '.join(allowed)}"
     # The Market Data API answers a bad parameter with 400, the Trading API with 422 (as its other fields).
-    return errors.BrokerError(400, 40010000, message) if market_data else errors.invalid_request(message)
+    return market_data_error(message) if market_data else errors.invalid_request(message)
 
 
 def choice(

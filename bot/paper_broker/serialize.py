@@ -36,8 +36,11 @@ def dec(value: Decimal | None) -> str | None:
     return text
 
 
-def order_json(order: Order) -> dict[str, Any]:
-    return {
+def order_json(order: Order, legs: list[Order] | None = None) -> dict[str, Any]:
+    """Alpaca's order; ``legs`` are the orders nested under a bracket, oco or oto order's top-level order
+    (Alpaca nests them only when asked, ``legs`` is null otherwise). ``group_id`` and ``group_role`` are sent
+    only for orders of such a group, as Alpaca omits them for the others."""
+    body = {
         "id": order.id,
         "client_order_id": order.client_order_id,
         "created_at": ts(order.created_at),
@@ -47,9 +50,9 @@ def order_json(order: Order) -> dict[str, Any]:
         "expired_at": ts(order.expired_at),
         "canceled_at": ts(order.canceled_at),
         "failed_at": ts(order.failed_at),
-        "replaced_at": None,
-        "replaced_by": None,
-        "replaces": None,
+        "replaced_at": ts(order.replaced_at),
+        "replaced_by": order.replaced_by,
+        "replaces": order.replaces,
         "asset_id": asset_id(order.symbol),
         "symbol": order.symbol,
         "asset_class": "us_equity",
@@ -59,21 +62,24 @@ def order_json(order: Order) -> dict[str, Any]:
         "filled_avg_price": dec(order.filled_avg_price.quantize(Decimal("0.0001")))
         if order.filled_qty
         else None,
-        "order_class": "",
+        "order_class": order.order_class,
         "order_type": order.type,
         "type": order.type,
         "side": order.side,
         "position_intent": "buy_to_open" if order.side == "buy" else "sell_to_close",
         "time_in_force": order.time_in_force,
         "limit_price": dec(order.limit_price),
-        "stop_price": None,
+        "stop_price": dec(order.stop_price),
         "status": order.status,
         "extended_hours": order.extended_hours,
-        "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "legs": [order_json(leg) for leg in legs] if legs else None,
+        "trail_percent": dec(order.trail_percent),
+        "trail_price": dec(order.trail_price),
+        "hwm": dec(order.hwm),
     }
+    if order.group_id is not None:
+        body["group_id"], body["group_role"] = order.group_id, order.group_role
+    return body
 
 
 def account_json(engine: PaperBrokerEngine, account: Account) -> dict[str, Any]:

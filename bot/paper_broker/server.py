@@ -25,10 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.paper_broker.accounts import AccountsFile, default_accounts, load_accounts
 from bot.paper_broker.app import create_app
 from bot.paper_broker.calendar import TradingCalendar
-from bot.paper_broker.engine import MatchingConfig, PaperBrokerEngine
+from bot.paper_broker.engine import PaperBrokerEngine
 from bot.paper_broker.faults import FaultConfig, FaultInjector
 from bot.paper_broker.market import MarketConfig, SimMarket
 from bot.paper_broker.marketdata import MarketData
+from bot.paper_broker.matching import MatchingConfig
 from bot.paper_broker.store import BrokerStore
 
 
@@ -148,6 +149,7 @@ class PaperBroker:
         self.faults = FaultInjector(self.config.faults, clock=wall_clock)
         self.app = create_app(self.engine, self.faults)
         self._market_data_pool = self.app.state.market_data_pool
+        self.trade_updates = self.app.state.trade_updates
         """Kept here: callers may wrap ``self.app`` in middleware of their own before ``start``."""
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
@@ -168,6 +170,11 @@ class PaperBroker:
     def url(self) -> str:
         """What to pass as alpaca-py's ``url_override`` (no ``/v2``, no trailing slash)."""
         return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def stream_url(self) -> str:
+        """What to pass as alpaca-py ``TradingStream``'s ``url_override``: the trade_updates websocket."""
+        return f"ws://{self.config.host}:{self.port}/stream"
 
     def start(self) -> PaperBroker:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening

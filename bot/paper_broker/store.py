@@ -1,4 +1,5 @@
-"""SQLite persistence for the paper broker: accounts, positions, orders, activities and the simulated time.
+"""SQLite persistence for the paper broker: accounts, positions, orders, activities, watchlists and the
+simulated time.
 
 Like a real paper account, state survives a server restart. The engine keeps the live state in memory and
 writes every change through this store inside one transaction per request or per clock step, so an
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from bot.paper_broker.models import Account, Activity, Order, Position, decode, to_record
+from bot.paper_broker.models import Account, Activity, Order, Position, Watchlist, decode, to_record
 from bot.state.private import private_file
 
 SCHEMA = """
@@ -28,6 +29,9 @@ CREATE TABLE IF NOT EXISTS orders (
     UNIQUE (account_id, client_order_id));
 CREATE TABLE IF NOT EXISTS activities (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL, time TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS watchlists (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, record TEXT NOT NULL,
+    UNIQUE (account_id, name));
 """
 
 
@@ -71,7 +75,7 @@ class BrokerStore:
 
     def reset(self) -> None:
         with self.transaction():
-            for table in ("meta", "accounts", "positions", "orders", "activities"):
+            for table in ("meta", "accounts", "positions", "orders", "activities", "watchlists"):
                 self._db.execute(f"DELETE FROM {table}")
 
     # -- writes -------------------------------------------------------------------------------------------
@@ -118,6 +122,19 @@ class BrokerStore:
                 ),
             )
 
+    def save_watchlist(self, watchlist: Watchlist) -> None:
+        with self.transaction():
+            self._db.execute(
+                # An upsert, not INSERT OR REPLACE: a clash of names must fail, never delete the other list.
+                "INSERT INTO watchlists VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "name = excluded.name, record = excluded.record",
+                (watchlist.id, watchlist.account_id, watchlist.name, json.dumps(to_record(watchlist))),
+            )
+
+    def delete_watchlist(self, watchlist_id: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM watchlists WHERE id=?", (watchlist_id,))
+
     # -- reads (at start-up) --------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         with self._lock:
@@ -142,6 +159,11 @@ class BrokerStore:
         with self._lock:
             rows = self._db.execute("SELECT record FROM activities ORDER BY time, id")
             return [_build(Activity, row[0]) for row in rows]
+
+    def load_watchlists(self) -> list[Watchlist]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM watchlists")
+            return [_build(Watchlist, row[0]) for row in rows]
 
 
 def _build(cls: type, record: str):  # noqa: ANN202 - returns an instance of cls

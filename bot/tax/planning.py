@@ -55,7 +55,8 @@ class TaxContext:
     ) -> dict[str, float]:
         """Tax per dollar sold of every asset the objective may sell (``snapshot``: the account as it is,
         substitutes unfolded, so each member is priced at its own price)."""
-        return sell_tax_fractions(self.trusted_lots(account), account, snapshot.prices, day, settings)
+        lots = self.trusted_lots(account)
+        return sell_tax_fractions(lots, account, snapshot.prices, day, settings, self.events())
 
     def events(self) -> tuple[Realisation | Fill, ...]:
         """What the wash-sale guards look at: every realisation and every fill of the household."""

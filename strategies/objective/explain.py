@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from strategies.objective.problem import Decision, DecisionInputs, idle_cost, risk_cost, trade_costs
+from strategies.tax.marginal import WASH_BLOCKED
 
 BP = 10_000
 
@@ -54,7 +55,11 @@ def _sell_taxes(inputs: DecisionInputs, symbols: list[str]) -> str:
     """The tax a sale would pay per dollar, for every asset where it is not zero: the number that holds a
     gain sale back even when the decision trades something else (or only idle cash)."""
     taxes = inputs.vector("sell_tax")
-    named = [f"{s} {t:.2%}" for s, t in zip(symbols, taxes, strict=True) if t > 0]
+    named = [
+        f"{s} none: a sale now would be a wash sale" if t >= WASH_BLOCKED else f"{s} {t:.2%}"
+        for s, t in zip(symbols, taxes, strict=True)
+        if t > 0
+    ]
     return f"; estimated tax per dollar sold: {', '.join(named)}" if named else ""
 
 

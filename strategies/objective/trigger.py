@@ -25,11 +25,13 @@ from strategies.costs import half_spread_fraction
 from strategies.market_state import AssetCosts, MarketState
 from strategies.objective.calibrate import FitCache, TrackingTarget, fit_risk_aversion, refit_period
 from strategies.objective.explain import explain
-from strategies.objective.problem import DEFAULT_CASH_DRAG, TRADE_EPSILON, Decision, DecisionInputs, decide
+from strategies.objective.problem import DEFAULT_CASH_DRAG, TRADE_EPSILON, Decision, DecisionInputs
 from strategies.objective.risk import RiskModel
+from strategies.objective.tax_aware import decide_with_tax
 from strategies.portfolio import PortfolioSnapshot, apply_open_orders, open_sides, total_equity
 from strategies.simulation.path import SimCosts
 from strategies.targets import CASH, ZERO, TargetAllocation
+from strategies.tax.marginal import WASH_BLOCKED
 from strategies.triggers import NO_CONTEXT, AssetCheck, Trigger, TriggerContext, TriggerDecision
 
 MARKET_ZONE = ZoneInfo("America/New_York")
@@ -125,8 +127,9 @@ class ObjectiveTrigger:
         day = context.now.date() if context.now is not None else None
         inputs = self._inputs(projected, targets, symbols, covariance, market, equity, day)
         gamma, fit_note = self._gamma(returns, inputs, context.now)
-        decision = decide(inputs, gamma)
-        text = explain(inputs, decision, gamma, symbols, fit_note, covariance)
+        taxed = decide_with_tax(inputs, gamma)
+        decision = taxed.decision
+        text = explain(inputs, decision, taxed.gamma, symbols, fit_note + taxed.describe(), covariance)
         return _as_trigger_decision(projected, targets, symbols, inputs, decision, text, equity)
 
     # -- inputs ------------------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ class ObjectiveTrigger:
             covariance=risk.scaled(covariance, target),
             half_spread=np.array([half_spread_fraction(c.spread_bps) for c in costs]),
             impact=np.array([_impact(c, p, float(equity)) for c, p in zip(costs, prices, strict=True)]),
-            sell_tax=np.array([c.tax_fraction * self.spec.tax_share(day) for c in costs]),
+            sell_tax=np.array([_sell_tax(c.tax_fraction, self.spec.tax_share(day)) for c in costs]),
             cash_min=min(buffer, cash),
             frozen=np.array([s in busy or p <= 0 for s, p in zip(symbols, prices, strict=True)]),
             cash_goal=max(float(targets.cash), buffer),
@@ -219,6 +222,12 @@ class SessionsDecided:
                 return f"objective: decides once a session, at the first check from {at}"
             self.last = local.date()
         return None
+
+
+def _sell_tax(fraction: float, share: float) -> float:
+    """The tax the objective counts per dollar sold: the estimate times its present-value share, except a
+    sale the wash-sale rule blocks now, which counts in full (``strategies.tax.marginal.WASH_BLOCKED``)."""
+    return fraction if fraction >= WASH_BLOCKED else fraction * share
 
 
 def _symbols(projected: PortfolioSnapshot, targets: TargetAllocation) -> list[str]:

@@ -21,14 +21,18 @@ which a per-dollar price cannot respect. Tax-advantaged accounts pay 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
 from strategies.tax.estimate import TaxRates, estimate_sale
 from strategies.tax.lots import ZERO, Lot, ReliefMethod, relief_order
 from strategies.tax.planning import TaxSettings
+from strategies.tax.wash_sale import Fill, Realisation, loss_sale_risk
 
+WASH_BLOCKED = 1.0
+"""Tax per dollar counted for a sale the wash-sale rule blocks now: all of its proceeds, so the objective
+sells it only when nothing else reduces the risk."""
 MARGINAL_SHARE = Decimal("0.05")
 """Share of the position a typical rebalancing sale relieves (see the module docstring)."""
 
@@ -64,19 +68,33 @@ def marginal_tax_fraction(
 
 
 def sell_tax_fractions(
-    lots: Sequence[Lot], account: str, prices: Mapping[str, Decimal], day: date, settings: TaxSettings
+    lots: Sequence[Lot],
+    account: str,
+    prices: Mapping[str, Decimal],
+    day: date,
+    settings: TaxSettings,
+    household_events: Iterable[Realisation | Fill] | None = None,
 ) -> dict[str, float]:
     """``symbol -> tax per dollar sold`` for every symbol ``account`` holds lots of and every sleeve primary
     with a held member (the objective sees a sleeve as its primary); a symbol not listed pays nothing.
 
     A sleeve's sale is carried by the member whose lots cost the least tax per dollar (the tax-aware
-    planner's choice), so a primary is priced at the cheapest of its held members."""
+    planner's choice), so a primary is priced at the cheapest of its held members.
+
+    With ``household_events`` (every account's recent buys and realisations), a member whose sale now would
+    be a wash sale (its first lot is at a loss and an identical security was bought in the last 30 days)
+    costs :data:`WASH_BLOCKED` per dollar: the tax-aware planner would defer that sale and sell something
+    else, so the objective must reach its risk by selling something else itself (in a crash it otherwise
+    planned the blocked sale and the planner replaced it with bonds, leaving the stocks overweight)."""
     held = {lot.symbol for lot in lots if lot.account == account}
+    events = None if household_events is None else tuple(household_events)
     out = {}
     for symbol in held | {settings.primary(s) for s in held}:
         members = settings.sleeve(symbol) if settings.primary(symbol) == symbol else (symbol,)
         fractions = [
-            marginal_tax_fraction(
+            WASH_BLOCKED
+            if events is not None and _washed(lots, account, member, prices[member], day, settings, events)
+            else marginal_tax_fraction(
                 lots,
                 account,
                 member,
@@ -91,3 +109,28 @@ def sell_tax_fractions(
         ]
         out[symbol] = min(fractions, default=0.0)
     return out
+
+
+def _washed(
+    lots: Sequence[Lot],
+    account: str,
+    symbol: str,
+    price: Decimal,
+    day: date,
+    settings: TaxSettings,
+    events: Sequence[Realisation | Fill],
+) -> bool:
+    """Would a sale of ``symbol`` now start at a loss lot that a recent identical buy washes?"""
+    if settings.tax_advantaged:
+        return False
+    mine = [lot for lot in lots if lot.account == account and lot.symbol == symbol]
+    if not mine:
+        return False
+    method = (
+        ReliefMethod.MIN_TAX if settings.relief_method is ReliefMethod.SPECIFIC else settings.relief_method
+    )
+    head = relief_order(mine, method, price=price, sold=day)[0]
+    if head.basis_per_share <= price:
+        return False
+    risk = loss_sale_risk(events, symbol, day, settings.rules(account), exclude_fill_ids=(head.fill_id,))
+    return risk.at_risk

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.approval.estimates import estimate
-from bot.approval.lifecycle import drift_moved, expiry_time
+from bot.approval.lifecycle import drift_changed, drift_of, expiry_time
 from bot.approval.policy import PlanFacts, approval_required
 from bot.config import ApprovalConfig
 from bot.cycle import plan_details
@@ -107,10 +107,10 @@ def test_requests_expire_at_the_close_or_after_minutes_never_past_the_close():
 
 
 def test_a_rejected_plan_is_asked_again_only_once_the_drift_moved():
-    rejected = plan_details(a_plan(spy=70, agg=30))
-    assert not drift_moved(rejected, a_plan(spy=70, agg=30), D("0.01"))
-    assert not drift_moved(rejected, a_plan(spy=70, agg=30, spy_price="100.5"), D("0.01"))
-    assert drift_moved(rejected, a_plan(spy=75, agg=25), D("0.01"))
+    rejected = drift_of(plan_details(a_plan(spy=70, agg=30)))
+    assert not drift_changed(rejected, a_plan(spy=70, agg=30).drift_before, D("0.01"))
+    assert not drift_changed(rejected, a_plan(spy=70, agg=30, spy_price="100.5").drift_before, D("0.01"))
+    assert drift_changed(rejected, a_plan(spy=75, agg=25).drift_before, D("0.01"))
 
 
 # --- estimates ----------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 
 from bot.backtest.costs import CostModel
 from bot.cost_table import calibrated_spread
-from bot.paper_broker.engine import MatchingConfig
 from bot.paper_broker.market import MarketConfig
+from bot.paper_broker.matching import MatchingConfig
 from strategies.costs import (
     DEFAULT_IMPACT_COEFFICIENT,
     DEFAULT_SPREAD_BPS,

@@ -23,8 +23,8 @@ import pytest
 from bot.broker.alpaca import AlpacaBroker
 from bot.broker.models import OrderIntent
 from bot.execution import PlanExecutor
-from bot.paper_broker.engine import MatchingConfig
 from bot.paper_broker.faults import FaultConfig
+from bot.paper_broker.matching import MatchingConfig
 from bot.paper_broker.server import ClockConfig, PaperBroker, ServerConfig
 from bot.reports import print_history
 from bot.state.store import StateStore

@@ -182,3 +182,21 @@ def test_bars_of_several_symbols_follow_every_page(
     assert all(isinstance(b.volume, Decimal) and b.volume > 0 and b.low <= b.close <= b.high for b in spy)
     daily = adapter.bars(["SPY"], "1Day", start - timedelta(days=10), broker.now)["SPY"]
     assert len(daily) == 7 and daily[-1].t.date() == broker.now.date()  # the running session's bar last
+
+
+@pytest.mark.parametrize(
+    ("trading_url", "data_host"),
+    [
+        ("https://paper-api.alpaca.markets", "https://data.alpaca.markets"),
+        ("https://api.alpaca.markets", "https://data.alpaca.markets"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+    ],
+)
+def test_market_data_goes_to_alpacas_data_host_and_to_the_paper_broker_itself(
+    trading_url: str, data_host: str
+) -> None:
+    # Alpaca serves bars and quotes from data.alpaca.markets for paper and live accounts alike; the
+    # embedded paper broker serves both APIs from one server
+    adapter = AlpacaBroker("KEY", "SECRET", trading_url=trading_url, paper="paper" in trading_url)
+    assert adapter._data._base_url == data_host
+    assert adapter._trading._base_url == trading_url

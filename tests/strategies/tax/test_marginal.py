@@ -8,8 +8,8 @@ from decimal import Decimal as D
 import pytest
 
 from strategies.tax.estimate import TaxRates
-from strategies.tax.lots import Lot, ReliefMethod
-from strategies.tax.marginal import marginal_tax_fraction, sell_tax_fractions
+from strategies.tax.lots import Fill, Lot, ReliefMethod
+from strategies.tax.marginal import WASH_BLOCKED, marginal_tax_fraction, sell_tax_fractions
 from strategies.tax.planning import TaxSettings
 
 RATES = TaxRates(D("0.35"), D("0.15"))
@@ -71,3 +71,23 @@ def test_a_sleeve_is_priced_at_its_cheapest_held_member_and_other_accounts_are_i
     prices = {"VTI": D(100), "ITOT": D(100), "AGG": D(100)}
     found = sell_tax_fractions(lots, "main", prices, DAY, settings)
     assert found == pytest.approx({"VTI": 0.03, "ITOT": 0.03})  # AGG: no lots in this account
+
+
+def test_a_sale_the_wash_sale_rule_blocks_now_costs_its_whole_proceeds_unless_a_sleeve_member_is_free():
+    # VTI's first lot (FIFO) stands at a loss and VTI was bought 10 days ago: selling now would wash that
+    # loss, so the tax-aware planner would defer the sale. The objective must see that, or it plans the sale
+    # and the planner sells something else instead (in 2008, bonds: the stocks stayed overweight)
+    settings = TaxSettings(rates=RATES, substitutes=[["VTI", "ITOT"]])
+    lots = [lot("VTI", 10, "120", date(2019, 1, 2)), lot("VTI", 2, "99", date(2021, 5, 22))]
+    recent_buy = Fill("main", "VTI", "buy", D(2), D(99), date(2021, 5, 22), fill_id="f1")
+    prices = {"VTI": D(100), "ITOT": D(100)}
+    assert sell_tax_fractions(lots, "main", prices, DAY, settings) == {"VTI": 0.0}  # no events: a loss
+    blocked = sell_tax_fractions(lots, "main", prices, DAY, settings, [recent_buy])
+    assert blocked == {"VTI": WASH_BLOCKED}
+    # 31 days later the buy no longer washes anything
+    later = date(2021, 6, 22)
+    assert sell_tax_fractions(lots, "main", prices, later, settings, [recent_buy]) == {"VTI": 0.0}
+    # a member of the sleeve that can be sold freely carries the sleeve's sale
+    with_itot = [*lots, lot("ITOT", 10, "90", date(2019, 1, 2))]
+    free = sell_tax_fractions(with_itot, "main", prices, DAY, settings, [recent_buy])
+    assert free["VTI"] == pytest.approx(0.015) and free["ITOT"] == pytest.approx(0.015)
