@@ -209,24 +209,20 @@ def objective(tax_weight: float) -> Policy:
     return replace(objective_policy(config), schedule=Periodic(Period.WEEK))
 
 
-def test_the_objective_given_the_lots_tax_realises_less_gain_tax_than_without_it() -> None:
-    # 60/40 over 2010-2014 on the bundled data, tax-aware mode; the only difference is whether the
-    # objective counts the tax per dollar sold from the simulated lots (tax_weight 1) or not (0)
-    # (no tax horizon: the whole tax counts to the end; with the liquidation day as the horizon, below)
-    h = load_history(SIXTY_FORTY.symbols, date(2010, 1, 1), date(2014, 12, 31))
+def test_the_objective_given_the_lots_tax_keeps_the_tax_blind_risk_and_ends_no_poorer() -> None:
+    # 2010-2014 on the bundled data, tax-aware mode; the only difference is whether the objective counts
+    # the tax per dollar sold from the simulated lots (tax_weight 1) or not (0). The tax chooses the trades,
+    # the tracking keeps the risk (strategies/objective/tax_aware.py): on 60/40, where selling the overweight
+    # asset is the only way back, it trades as the tax-blind account does; on the diversified mix it may
+    # choose other trades, and ends no poorer after tax (measured: $143,479 against $143,398).
     options = TaxBacktestOptions(TaxSettings(rates=RATES), horizon_at_end=False)
+    h = load_history(SIXTY_FORTY.symbols, date(2010, 1, 1), date(2014, 12, 31))
     blind, taxed = (simulate_tax(h, SIXTY_FORTY, objective(w), options) for w in (0.0, 1.0))
-
-    def gains(run) -> Decimal:  # noqa: ANN001 - realised before the liquidation at the last close
-        return sum((r.gain for r in run.realisations if r.sold < h.days[-1] and r.gain > 0), start=D(0))
-
-    # measured: $1,619 of tax paid over 2010-2013 ($15,707 of gains) against $7 ($83)
-    assert blind.taxes_paid > 1000 and taxed.taxes_paid < blind.taxes_paid / 10
-    assert gains(taxed) < gains(blind) / 10
-    # it waited rather than sold: fewer rebalances, more drift (the price of the tax saved)
-    assert taxed.rebalances < blind.rebalances and taxed.worst_drift > blind.worst_drift
-    # told it sells everything on the last day (issue 15), it counts a sale's tax only at the value of paying
-    # it that much early, which shrinks to nothing as the day nears: more tax than counting all of it to the
-    # end, still less than not counting it (measured: $453)
-    near = simulate_tax(h, SIXTY_FORTY, objective(1.0), replace(options, horizon_at_end=True))
-    assert taxed.taxes_paid < near.taxes_paid < blind.taxes_paid
+    assert blind.taxes_paid > 1000  # measured: $1,619 of tax paid over 2010-2013 (before, taxed paid $7)
+    assert abs(taxed.taxes_paid - blind.taxes_paid) < D("0.01") * blind.taxes_paid
+    assert abs(taxed.rebalances - blind.rebalances) <= 1
+    assert abs(taxed.worst_drift - blind.worst_drift) < 1e-3
+    h = load_history(DIVERSIFIED.symbols, date(2010, 1, 1), date(2014, 12, 31))
+    blind, taxed = (simulate_tax(h, DIVERSIFIED, objective(w), options) for w in (0.0, 1.0))
+    assert taxed.worst_drift <= blind.worst_drift * 1.1
+    assert taxed.after_tax_value >= blind.after_tax_value
