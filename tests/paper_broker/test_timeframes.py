@@ -133,7 +133,7 @@ def test_week_and_month_bars_are_the_daily_bars_of_each_period(
     stamps = got.loc["SPY"].index.tz_convert(NEW_YORK)
     assert (stamps.hour == 0).all()  # New York midnight: 05:00Z in winter, 04:00Z in summer, as Alpaca's
     if period == "W-SUN":
-        assert (stamps.dayofweek == 0).all()
+        assert (stamps.day_of_week == 0).all()
     else:
         assert (stamps.day == 1).all()
     last = got.loc["SPY"].iloc[-1]  # the period in progress holds today's bar so far
