@@ -105,3 +105,16 @@ def other_trading(broker: PaperBroker) -> TradingClient:
 @pytest.fixture
 def market_data(broker: PaperBroker) -> StockHistoricalDataClient:
     return StockHistoricalDataClient(KEY, SECRET, url_override=broker.url)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A throwaway PostgreSQL server for this test process (``tests/postgres.py``); ``.database()`` gives the
+    URL of a new, empty database on it."""
+    from tests.postgres import start_or_skip
+
+    server = start_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()
