@@ -15,6 +15,7 @@ second, empty database). PostgreSQL: a small pool of psycopg 3 connections.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import fields
@@ -40,7 +41,13 @@ from bot.state.errors import StateError
 from bot.state.private import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 15_000
-WRITE_LOCK_KEY = 0x7265_6261_6C61_6E63  # "rebalanc": the advisory lock every writer takes on PostgreSQL
+LOCK_NAMESPACE = 0x72626F74  # "rbot": the first key of the bot's advisory locks on PostgreSQL
+WRITE_LOCK = 1
+"""Second key of the lock every write transaction takes (with the schema's hash: one writer per state)."""
+BOT_LOCK = 2
+"""Second key of the session lock the running bot holds: one bot per state, whatever the host."""
+BOT_LOCK_WAIT = 3.0
+"""Seconds a starting bot waits for the lock: a killed holder's session takes the server a moment to end."""
 _WRITE = "state_write"
 _OPTIONS = {"preserve_rowcount": True}
 """Keep INSERTs' row counts: ``ON CONFLICT DO NOTHING`` tells "new" from "already there" by them."""
@@ -98,7 +105,7 @@ class Database:
         """One write transaction holding the write lock from its start; committed when the block ends."""
         with self._lock, self._writer.begin() as conn:
             if self.dialect == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
+                conn.execute(select(func.pg_advisory_xact_lock(*_lock_keys(WRITE_LOCK))))
             yield conn
 
     @contextmanager
@@ -106,6 +113,25 @@ class Database:
         """One read transaction (rolled back at the end: reads change nothing)."""
         with self._lock, self.engine.connect() as conn:
             yield conn
+
+    def hold_bot_lock(self) -> Connection | None:
+        """PostgreSQL: take the one-bot-per-database lock on a connection of its own, held until that
+        connection closes (the server drops it when the bot dies, even on SIGKILL or a lost host); None when
+        another bot holds it. SQLite files are guarded by the state directory's lock file alone."""
+        if self.dialect != "postgresql":
+            raise StateError("the bot lock on the database is for PostgreSQL")
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            deadline = time.monotonic() + BOT_LOCK_WAIT
+            while not conn.execute(select(func.pg_try_advisory_lock(*_lock_keys(BOT_LOCK)))).scalar():
+                if time.monotonic() > deadline:
+                    conn.close()
+                    return None
+                time.sleep(0.1)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def insert(self, table: Table) -> Any:
         """An INSERT that takes ``on_conflict_do_nothing`` / ``on_conflict_do_update`` (both engines have the
@@ -116,6 +142,12 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self.engine.dispose()
+
+
+def _lock_keys(kind: int) -> tuple[Any, Any]:
+    """An advisory lock's two keys: the bot's namespace and kind, and the schema (states in two schemas of
+    one database are two states)."""
+    return LOCK_NAMESPACE + kind, func.hashtext(func.current_schema())
 
 
 def _sqlite_engine(path: Path | None) -> Engine:

@@ -18,18 +18,19 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from bot.state.db import Database
 from bot.state.errors import StateError
+
+if TYPE_CHECKING:  # Alembic is imported when a database is upgraded, not by every user of the store
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,8 @@ BASELINE = "0001"
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration without an ini file: the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -51,6 +54,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -63,7 +68,9 @@ def head() -> str:
 
 def current_revision(conn: Connection) -> str | None:
     """The database's Alembic revision (None: not managed by Alembic yet)."""
-    return MigrationContext.configure(conn).get_current_revision()
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(db: Database) -> str:
@@ -77,6 +84,8 @@ def upgrade(db: Database) -> str:
         before = current_revision(conn)
         legacy = _user_version(conn) if db.is_sqlite else 0
         _refuse_newer(db, before, legacy)
+        from alembic import command
+
         command.upgrade(alembic_config(conn), "head")
         if db.is_sqlite:
             conn.exec_driver_sql(f"PRAGMA user_version = {ALEMBIC_USER_VERSION}")

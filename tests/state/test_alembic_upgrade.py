@@ -63,22 +63,21 @@ def test_a_file_of_every_pre_alembic_schema_version_upgrades_in_place(tmp_path: 
         assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [(head(),)]
 
 
-def test_a_v6_file_left_by_a_killed_bot_upgrades_and_the_bot_resumes_without_sending_twice(
-    tmp_path: Path,
-) -> None:
-    """The proof of issue 19's migration item: the file the pre-Alembic store wrote, killed mid-plan, is
-    upgraded by Alembic at open; the plan and its intent are there, and the bot, restarted on it against the
-    broker of that moment, finds the order the broker already has instead of sending it again, then
-    finishes the plan."""
+def v6_state(tmp_path: Path) -> Path:
+    """A copy of the v6 fixture: ``state/bot.sqlite`` and the paper broker's ``broker.sqlite`` beside it."""
     shutil.copy(V6_CRASHED / "broker.sqlite", tmp_path / "broker.sqlite")
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     shutil.copy(V6_CRASHED / "bot.sqlite", state / "bot.sqlite")
     with sqlite3.connect(state / "bot.sqlite") as raw:
         assert raw.execute("PRAGMA user_version").fetchone() == (6,)
+    return state
 
+
+def test_a_v6_file_left_by_a_killed_bot_upgrades_in_place_with_its_plan_and_intent(tmp_path: Path) -> None:
+    state = v6_state(tmp_path)
     with StateStore(state / "bot.sqlite") as store:
-        assert store.schema_version == head() and BASELINE in (head(), *_ancestors())
+        assert store.schema_version == head() and BASELINE in _revisions()
         assert store.pragma("user_version") == ALEMBIC_USER_VERSION
         assert differences(store) == []
         assert [p.plan_id for p in store.unfinished_plans("main")] == [PLAN]
@@ -86,20 +85,30 @@ def test_a_v6_file_left_by_a_killed_bot_upgrades_and_the_bot_resumes_without_sen
             (FIRST_ORDER, "intent")
         ]
         assert len(store.exec_parents(plan_id=PLAN)) == 4
+        assert store.orders_and_executions.get_order(FIRST_ORDER) == store.get_order(FIRST_ORDER)
 
+
+@pytest.mark.slow
+def test_a_v6_file_left_by_a_killed_bot_upgrades_and_the_bot_resumes_without_sending_twice(
+    tmp_path: Path,
+) -> None:
+    """The proof of issue 19's migration item: the file the pre-Alembic store wrote, killed mid-plan, is
+    upgraded by Alembic when the restarted bot opens it, and the bot, against the broker of that moment,
+    finds the order the broker already has instead of sending it again, then finishes the plan."""
+    state = v6_state(tmp_path)
     broker, recorder = start_broker(tmp_path, FaultConfig(rate_limit_per_minute=None))
     try:
         argv = ["--url", broker.url, "--state-dir", str(state), "--events", str(tmp_path / "events.log")]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         run = subprocess.run(
             [sys.executable, "-m", "tests.bot.crash_child", *argv],
             cwd=ROOT,
-            env=env,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "state database upgraded" in run.stdout + run.stderr
         posted = recorder.client_order_ids
         assert FIRST_ORDER not in posted, "the order the broker already had was sent again"
         assert [cid for cid, n in Counter(posted).items() if n > 1] == []
@@ -107,12 +116,13 @@ def test_a_v6_file_left_by_a_killed_bot_upgrades_and_the_bot_resumes_without_sen
     finally:
         broker.stop()
     with StateStore(state / "bot.sqlite") as store:
+        assert store.schema_version == head()
         assert store.get_plan(PLAN).status == "done"
         first = store.get_order(FIRST_ORDER)
         assert first.status == "filled" and first.broker_id is not None
 
 
-def _ancestors() -> list[str]:
+def _revisions() -> list[str]:
     from bot.state.migrate import _scripts
 
     return [script.revision for script in _scripts().walk_revisions()]
