@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Connection, delete, select
 
-from bot.state.db import Database, matching, record
+from bot.state.db import Database, find, insert_row, record, update_rows
 from bot.state.errors import ApprovalError
 from bot.state.schema import approvals, audit, flags, plans, used_links
 from bot.state.types import utc_text
@@ -74,14 +74,16 @@ class ApprovalsAndAudit:
                 if existing.status == "pending" and existing.content_hash == content_hash:
                     return existing
                 raise ApprovalError(f"plan {plan_id} already has an approval ({existing.status})")
-            conn.execute(
-                insert(approvals).values(
+            insert_row(
+                conn,
+                approvals,
+                dict(
                     plan_id=plan_id,
                     content_hash=content_hash,
                     status="pending",
                     requested_at=self._now(),
                     expires_at=expires_at,
-                )
+                ),
             )
             return _approval_row(conn, plan_id)  # type: ignore[return-value]
 
@@ -122,25 +124,27 @@ class ApprovalsAndAudit:
             expires_at = approval.expires_at
             if now is not None and expires_at is not None and utc_text(now) >= utc_text(expires_at):  # type: ignore[operator]
                 raise ApprovalError(f"plan {plan_id}: approval expired at {expires_at:%Y-%m-%d %H:%M} UTC")
-            conn.execute(
-                update(approvals)
-                .where(approvals.c.plan_id == plan_id)
-                .values(
+            update_rows(
+                conn,
+                approvals,
+                {"plan_id": plan_id},
+                dict(
                     status=decision,
                     decided_at=now if now is not None else self._now(),
                     decided_by=who,
                     channel=channel,
                     reason=reason,
-                )
+                ),
             )
-            conn.execute(
-                update(plans)
-                .where(plans.c.plan_id == plan_id)
-                .values(
+            update_rows(
+                conn,
+                plans,
+                {"plan_id": plan_id},
+                dict(
                     status=decision,
                     status_reason=reason or f"{decision} by {who} via {channel}",
                     updated_at=self._now(),
-                )
+                ),
             )
             return _approval_row(conn, plan_id)  # type: ignore[return-value]
 
@@ -150,22 +154,17 @@ class ApprovalsAndAudit:
         if status not in ("expired", "superseded", "canceled"):
             raise ValueError(f"status must be expired, superseded or canceled, not {status!r}")
         with self.db.write() as conn:
-            result = conn.execute(
-                update(approvals)
-                .where(approvals.c.plan_id == plan_id, approvals.c.status == "pending")
-                .values(status=status, decided_at=self._now(), reason=reason)
+            pending = {"plan_id": plan_id, "status": "pending"}
+            result = update_rows(
+                conn, approvals, pending, dict(status=status, decided_at=self._now(), reason=reason)
             )
             return result.rowcount == 1
 
     def pending_approvals(self) -> list[ApprovalRecord]:
         """Oldest request first."""
-        query = (
-            select(approvals)
-            .where(approvals.c.status == "pending")
-            .order_by(approvals.c.requested_at, approvals.c.plan_id)
-        )
         with self.db.read() as conn:
-            return [record(ApprovalRecord, row) for row in conn.execute(query)]
+            found = find(conn, approvals, ("requested_at", "plan_id"), status="pending")
+        return [record(ApprovalRecord, row) for row in found]
 
     def get_approval(self, plan_id: str) -> ApprovalRecord | None:
         with self.db.read() as conn:
@@ -174,20 +173,13 @@ class ApprovalsAndAudit:
     def use_link(self, nonce: str, plan_id: str, action: str) -> bool:
         """Record that a signed link was used; False if that link (nonce) was used before: links are
         single-use, whatever the outcome of their first use."""
-        statement = (
-            self.db.insert(used_links)
-            .values(nonce=nonce, plan_id=plan_id, action=action, used_at=self._now())
-            .on_conflict_do_nothing(index_elements=["nonce"])
-        )
+        row = {"nonce": nonce, "plan_id": plan_id, "action": action, "used_at": self._now()}
         with self.db.write() as conn:
-            return conn.execute(statement).rowcount == 1
+            return conn.execute(self.db.upsert(used_links, ("nonce",)), row).rowcount == 1
 
     def link_used(self, nonce: str) -> bool:
         with self.db.read() as conn:
-            return (
-                conn.execute(select(used_links.c.nonce).where(used_links.c.nonce == nonce)).first()
-                is not None
-            )
+            return bool(find(conn, used_links, nonce=nonce))
 
     # -- flags -----------------------------------------------------------------------------------------------
     def set_flag(self, name: str, value: str | None) -> None:
@@ -196,21 +188,17 @@ class ApprovalsAndAudit:
             if value is None:
                 conn.execute(delete(flags).where(flags.c.name == name))
                 return
-            statement = self.db.insert(flags).values(name=name, value=str(value), updated_at=self._now())
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["name"],
-                    set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
-                )
-            )
+            row = {"name": name, "value": str(value), "updated_at": self._now()}
+            conn.execute(self.db.upsert(flags, ("name",), ("value", "updated_at")), row)
 
     def get_flag(self, name: str) -> str | None:
         with self.db.read() as conn:
-            return conn.execute(select(flags.c.value).where(flags.c.name == name)).scalar()
+            found = find(conn, flags, name=name)
+        return found[0].value if found else None
 
     def flags(self) -> dict[str, str]:
         with self.db.read() as conn:
-            return {row.name: row.value for row in conn.execute(select(flags).order_by(flags.c.name))}
+            return {row.name: row.value for row in find(conn, flags, ("name",))}
 
     # -- audit -----------------------------------------------------------------------------------------------
     def audit(
@@ -226,8 +214,10 @@ class ApprovalsAndAudit:
         """Append an audit event (never updated or deleted); returns its id. Extra fields are stored as JSON
         (Decimal and datetime as text)."""
         with self.db.write() as conn:
-            result = conn.execute(
-                insert(audit).values(
+            result = insert_row(
+                conn,
+                audit,
+                dict(
                     at=self._now(),
                     event=event,
                     run_id=run_id,
@@ -235,7 +225,7 @@ class ApprovalsAndAudit:
                     plan_id=plan_id,
                     client_order_id=client_order_id,
                     fields=fields,
-                )
+                ),
             )
             return int(result.inserted_primary_key[0] or 0)  # type: ignore[index]
 
@@ -248,16 +238,13 @@ class ApprovalsAndAudit:
         plan_id: str | None = None,
     ) -> list[AuditRecord]:
         """Newest first."""
-        query = (
-            select(audit)
-            .where(*matching(audit, event=event, account=account, plan_id=plan_id))
-            .order_by(audit.c.id.desc())
-            .limit(limit)
-        )
         with self.db.read() as conn:
-            return [record(AuditRecord, row) for row in conn.execute(query)]
+            found = find(
+                conn, audit, ("id desc",), limit=limit, event=event, account=account, plan_id=plan_id
+            )
+        return [record(AuditRecord, row) for row in found]
 
 
-def _approval_row(conn: Any, plan_id: str) -> ApprovalRecord | None:
-    row: Row[Any] | None = conn.execute(select(approvals).where(approvals.c.plan_id == plan_id)).first()
-    return record(ApprovalRecord, row) if row else None
+def _approval_row(conn: Connection, plan_id: str) -> ApprovalRecord | None:
+    found = find(conn, approvals, plan_id=plan_id)
+    return record(ApprovalRecord, found[0]) if found else None

@@ -17,22 +17,31 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import fields
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
     Engine,
+    Insert,
+    Integer,
     Row,
+    Select,
     Table,
+    Update,
+    bindparam,
     create_engine,
     event,
     func,
+    insert,
     make_url,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
@@ -48,7 +57,6 @@ BOT_LOCK = 2
 """Second key of the session lock the running bot holds: one bot per state, whatever the host."""
 BOT_LOCK_WAIT = 3.0
 """Seconds a starting bot waits for the lock: a killed holder's session takes the server a moment to end."""
-_WRITE = "state_write"
 _OPTIONS = {"preserve_rowcount": True}
 """Keep INSERTs' row counts: ``ON CONFLICT DO NOTHING`` tells "new" from "already there" by them."""
 T = TypeVar("T")
@@ -59,36 +67,21 @@ class Database:
     URL (``sqlite:///...``, ``postgresql+psycopg://...``)."""
 
     def __init__(self, target: Path | str | None) -> None:
-        self.path: Path | None = None
-        if target is None:
-            self.engine = _sqlite_engine(None)
-        elif isinstance(target, Path) or "://" not in str(target):
-            self.path = Path(target)
+        self.path = _sqlite_path(target)
+        if self.path is not None:
             private_dir(self.path.parent)
             private_file(self.path)  # before SQLite opens it: its -wal and -shm files copy this mode
-            self.engine = _sqlite_engine(self.path)
-        elif make_url(str(target)).get_backend_name() == "sqlite":
-            database = make_url(str(target)).database
-            self.path = Path(database) if database and database != ":memory:" else None
-            if self.path is not None:
-                private_dir(self.path.parent)
-                private_file(self.path)
-            self.engine = _sqlite_engine(self.path)
-        else:
+        if target is not None and self.path is None and make_url(str(target)).get_backend_name() != "sqlite":
             self.engine = create_engine(str(target), pool_pre_ping=True, execution_options=_OPTIONS)
+        else:
+            self.engine = _sqlite_engine(self.path)
         self.dialect = self.engine.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise StateError(f"the state database must be SQLite or PostgreSQL, not {self.dialect}")
-        self._writer = self.engine.execution_options(**{_WRITE: True})
-        # SQLite: one shared connection, one user at a time; PostgreSQL connections are per thread.
-        self._lock: threading.RLock | nullcontext[None] = (
-            threading.RLock() if self.dialect == "sqlite" else nullcontext()
-        )
-        if self.dialect == "sqlite" and self.path is not None:
-            with self.read() as conn:
-                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-            if str(mode).lower() != "wal":
-                raise StateError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+        self._lock = threading.RLock()
+        self._shared: Connection | None = None
+        if self.is_sqlite:
+            self._open_shared()
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,16 +96,51 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction holding the write lock from its start; committed when the block ends."""
-        with self._lock, self._writer.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(*_lock_keys(WRITE_LOCK))))
+        if self._shared is not None:
+            with self._lock:
+                self._writing = True  # read by the "begin" hook: BEGIN IMMEDIATE
+                try:
+                    with self._shared.begin():
+                        yield self._shared
+                finally:
+                    self._writing = False
+            return
+        with self.engine.begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(*_lock_keys(WRITE_LOCK))))
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """One read transaction (rolled back at the end: reads change nothing)."""
-        with self._lock, self.engine.connect() as conn:
+        """Reads: on SQLite each statement on its own (autocommit, as the hand-written store read), on
+        PostgreSQL one transaction, rolled back at the end."""
+        if self._shared is not None:
+            with self._lock:
+                try:
+                    yield self._shared
+                finally:
+                    self._shared.rollback()
+            return
+        with self.engine.connect() as conn:
             yield conn
+
+    def _open_shared(self) -> None:
+        """SQLite's one connection, kept open: shared by the store's threads behind the lock."""
+        self._writing = False
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A writer takes the write lock up front, so it cannot deadlock upgrading a read lock; a reader
+            # starts no transaction at all.
+            if self._writing:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        self._shared = self.engine.connect()
+        if self.path is not None:
+            mode = self._shared.exec_driver_sql("PRAGMA journal_mode").scalar()
+            self._shared.rollback()
+            if str(mode).lower() != "wal":
+                self.close()
+                raise StateError(f"{self.path}: cannot use WAL journal mode (got {mode})")
 
     def hold_bot_lock(self) -> Connection | None:
         """PostgreSQL: take the one-bot-per-database lock on a connection of its own, held until that
@@ -139,15 +167,49 @@ class Database:
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         return dialect.insert(table)
 
+    def upsert(
+        self, table: Table, key: tuple[str, ...], replace: tuple[str, ...] = (), where: Any = None
+    ) -> Any:
+        """INSERT ... ON CONFLICT (``key``) DO NOTHING, or DO UPDATE SET the ``replace`` columns to the new
+        row's (``where``: a function of the new row's columns, for a conditional update). Built once per
+        engine and shape; executed with the row's values as parameters."""
+        return _upsert(self.dialect, table, key, replace, where)
+
     def close(self) -> None:
         with self._lock:
+            shared, self._shared = self._shared, None
+            if shared is not None:
+                shared.close()
             self.engine.dispose()
+
+
+@cache
+def _upsert(dialect: str, table: Table, key: tuple[str, ...], replace: tuple[str, ...], where: Any) -> Any:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    if not replace:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: new[name] for name in replace},
+        where=where(new) if where is not None else None,
+    )
 
 
 def _lock_keys(kind: int) -> tuple[Any, Any]:
     """An advisory lock's two keys: the bot's namespace and kind, and the schema (states in two schemas of
     one database are two states)."""
     return LOCK_NAMESPACE + kind, func.hashtext(func.current_schema())
+
+
+def _sqlite_path(target: Path | str | None) -> Path | None:
+    """The file of a SQLite target (None: in memory, or not SQLite)."""
+    if isinstance(target, Path) or (target is not None and "://" not in target):
+        return Path(target)
+    if target is None or make_url(target).get_backend_name() != "sqlite":
+        return None
+    database = make_url(target).database
+    return Path(database) if database and database != ":memory:" else None
 
 
 def _sqlite_engine(path: Path | None) -> Engine:
@@ -162,7 +224,7 @@ def _sqlite_engine(path: Path | None) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own transaction handling would COMMIT before DDL and never BEGIN IMMEDIATE: turn it
-        # off and let the "begin" hook below say how each transaction starts.
+        # off and let the Database's "begin" hook say how each transaction starts.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -172,27 +234,90 @@ def _sqlite_engine(path: Path | None) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # A writer takes the write lock up front, so it cannot deadlock upgrading a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
-
     return engine
 
 
-def matching(table: Table, **columns: Any) -> list[ColumnElement[bool]]:
-    """WHERE conditions for the given column filters (None = no filter; a tuple = one of)."""
-    conditions: list[ColumnElement[bool]] = []
-    for name, value in columns.items():
-        if value is None:
-            continue
-        column = table.c[name]
-        conditions.append(column.in_(value) if isinstance(value, tuple) else column == value)
-    return conditions
+def find(
+    conn: Connection,
+    table: Table,
+    order_by: tuple[str, ...] = (),
+    *conditions: ColumnElement[bool],
+    limit: int | None = None,
+    **columns: Any,
+) -> list[Row[Any]]:
+    """The rows of ``table`` whose columns equal the given values (None = no filter; a tuple = one of), plus
+    ``conditions`` (module constants), in ``order_by`` (``"col"``, ``"col desc"``, ``"col not null"``).
+
+    The statement is built once per shape of the question and reused with new values: building and keying a
+    statement costs SQLAlchemy far more than running it on SQLite, and the bot asks the same few questions
+    every tick.
+    """
+    shape = tuple((name, isinstance(value, tuple)) for name, value in columns.items() if value is not None)
+    params = {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in columns.items()
+        if value is not None
+    }
+    if limit is not None:
+        params["limit_"] = limit
+    query = _query(table, shape, order_by, conditions, limit is not None)
+    return conn.execute(query, params).all()
+
+
+@cache
+def _query(
+    table: Table,
+    shape: tuple[tuple[str, bool], ...],
+    order_by: tuple[str, ...],
+    conditions: tuple[ColumnElement[bool], ...],
+    limited: bool,
+) -> Select[Any]:
+    where = [
+        table.c[name].in_(bindparam(name, expanding=True)) if several else table.c[name] == bindparam(name)
+        for name, several in shape
+    ]
+    query = select(table).where(*where, *conditions).order_by(*(_ordering(table, term) for term in order_by))
+    return query.limit(bindparam("limit_", type_=Integer)) if limited else query
+
+
+def _ordering(table: Table, term: str) -> ColumnElement[Any]:
+    name, _, how = term.partition(" ")
+    column = table.c[name]
+    return {"": column, "desc": column.desc(), "not null": column.is_not(None)}[how]
+
+
+def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> CursorResult[Any]:
+    """INSERT one row (the statement is shared: SQLAlchemy compiles it once per set of columns given)."""
+    return conn.execute(_insert(table), values)
+
+
+def update_rows(
+    conn: Connection, table: Table, where: dict[str, Any], values: dict[str, Any]
+) -> CursorResult[Any]:
+    """UPDATE ``table`` SET ``values`` WHERE each ``where`` column equals its value (statement built once
+    per shape, like :func:`find`)."""
+    statement = _update(table, tuple(where), tuple(values))
+    params = {**{f"k_{k}": v for k, v in where.items()}, **{f"v_{k}": v for k, v in values.items()}}
+    return conn.execute(statement, params)
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
+def _update(table: Table, where: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    conditions = (table.c[name] == bindparam(f"k_{name}") for name in where)
+    return update(table).where(*conditions).values({name: bindparam(f"v_{name}") for name in columns})
 
 
 def record(cls: type[T], row: Row[Any], **extra: Any) -> T:
     """A record dataclass from a row: its fields by name (columns it has no field for are left out)."""
     values = row._mapping
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    return cls(**{name: extra[name] if name in extra else values[name] for name in names})
+    return cls(**{name: extra[name] if name in extra else values[name] for name in _field_names(cls)})
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Text, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.state.db import Database, matching, record
+from bot.state.db import Database, find, insert_row, record, update_rows
 from bot.state.errors import StateError, UnknownRecord
 from bot.state.order_records import (
     FINAL_ORDER_STATUSES,
@@ -90,15 +90,17 @@ class OrdersAndExecutions:
                 raise StateError(f"order {client_order_id!r} already recorded with different content")
             stamp = self._now()
             try:
-                conn.execute(
-                    insert(orders).values(
+                insert_row(
+                    conn,
+                    orders,
+                    dict(
                         client_order_id=client_order_id,
                         **values,
                         status=status,
                         created_at=created_at or stamp,
                         updated_at=stamp,
                         final_at=stamp if status in FINAL_ORDER_STATUSES else None,
-                    )
+                    ),
                 )
             except IntegrityError as exc:
                 raise StateError(f"cannot record order {client_order_id!r}: {exc.orig}") from exc
@@ -139,7 +141,7 @@ class OrdersAndExecutions:
             if status in FINAL_ORDER_STATUSES and current["final_at"] is None and "final_at" not in changes:
                 changes["final_at"] = self._now()
             changes["updated_at"] = self._now()
-            conn.execute(update(orders).where(orders.c.client_order_id == client_order_id).values(**changes))
+            update_rows(conn, orders, {"client_order_id": client_order_id}, changes)
             return _order(_order_row(conn, client_order_id))
 
     def get_order(self, client_order_id: str) -> OrderRecord | None:
@@ -149,8 +151,8 @@ class OrdersAndExecutions:
 
     def get_order_by_broker_id(self, broker_id: str) -> OrderRecord | None:
         with self.db.read() as conn:
-            row = conn.execute(select(orders).where(orders.c.broker_id == broker_id)).first()
-        return _order(row) if row else None
+            found = find(conn, orders, broker_id=broker_id)
+        return _order(found[0]) if found else None
 
     def orders(
         self,
@@ -161,17 +163,11 @@ class OrdersAndExecutions:
     ) -> list[OrderRecord]:
         """For one plan: in plan order (seq). Otherwise newest first. ``open_only``: not final (intents
         included: they may be live at the broker)."""
-        conditions = matching(orders, plan_id=plan_id, account=account)
-        if open_only:
-            conditions.append(orders.c.status.not_in(sorted(FINAL_ORDER_STATUSES)))
-        order_by = (
-            [orders.c.seq]
-            if plan_id is not None
-            else [orders.c.created_at.desc(), orders.c.plan_id.desc(), orders.c.seq.desc()]
-        )
-        query = select(orders).where(*conditions).order_by(*order_by).limit(limit)
+        order_by = ("seq",) if plan_id is not None else ("created_at desc", "plan_id desc", "seq desc")
+        conditions = (_OPEN,) if open_only else ()
         with self.db.read() as conn:
-            return [_order(row) for row in conn.execute(query)]
+            found = find(conn, orders, order_by, *conditions, limit=limit, plan_id=plan_id, account=account)
+        return [_order(row) for row in found]
 
     def submitted_notional_on(self, account: str, day: date) -> Decimal:
         """Sum of ``est_notional`` of the account's orders submitted on ``day`` (UTC date): the daily limit.
@@ -208,34 +204,25 @@ class OrdersAndExecutions:
         self, client_order_id: str, activity_id: str, qty: Decimal, price: Decimal, at: datetime
     ) -> bool:
         """Record one fill activity; True when new, False when that activity_id was already recorded."""
-        statement = (
-            self.db.insert(fills)
-            .values(
-                activity_id=activity_id,
-                client_order_id=client_order_id,
-                qty=qty,
-                price=price,
-                at=at,
-                recorded_at=self._now(),
-            )
-            .on_conflict_do_nothing(index_elements=["activity_id"])
+        row = dict(
+            activity_id=activity_id,
+            client_order_id=client_order_id,
+            qty=qty,
+            price=price,
+            at=at,
+            recorded_at=self._now(),
         )
         try:
             with self.db.write() as conn:
-                return conn.execute(statement).rowcount == 1
+                return conn.execute(self.db.upsert(fills, ("activity_id",)), row).rowcount == 1
         except IntegrityError as exc:
             raise UnknownRecord(f"fill {activity_id!r}: no order {client_order_id!r}") from exc
 
     def fills(self, client_order_id: str | None = None, limit: int = 1000) -> list[FillRecord]:
         """Oldest first."""
-        query = (
-            select(fills)
-            .where(*matching(fills, client_order_id=client_order_id))
-            .order_by(fills.c.at, fills.c.activity_id)
-            .limit(limit)
-        )
         with self.db.read() as conn:
-            return [record(FillRecord, row) for row in conn.execute(query)]
+            found = find(conn, fills, ("at", "activity_id"), limit=limit, client_order_id=client_order_id)
+        return [record(FillRecord, row) for row in found]
 
     # -- execution: parents, child schedules, reports (order slicing) ---------------------------------------
     def start_parent(
@@ -280,11 +267,10 @@ class OrdersAndExecutions:
 
     def exec_parents(self, plan_id: str | None = None, account: str | None = None) -> list[ExecParentRecord]:
         """In plan order for one plan, else newest first."""
-        p = exec_parents.c
-        order_by = [p.seq] if plan_id is not None else [p.started_at.desc(), p.plan_id.desc(), p.seq]
-        query = select(exec_parents).where(*matching(exec_parents, plan_id=plan_id, account=account))
+        order_by = ("seq",) if plan_id is not None else ("started_at desc", "plan_id desc", "seq")
         with self.db.read() as conn:
-            return [record(ExecParentRecord, row) for row in conn.execute(query.order_by(*order_by))]
+            found = find(conn, exec_parents, order_by, plan_id=plan_id, account=account)
+        return [record(ExecParentRecord, row) for row in found]
 
     def finish_parent(
         self, parent_id: str, status: str, reason: str, finished_at: datetime
@@ -308,11 +294,8 @@ class OrdersAndExecutions:
 
     def exec_children(self, parent_id: str) -> list[ExecChildRecord]:
         """The parent's children in order (k), each with its order row once it has one."""
-        query = (
-            select(exec_children).where(exec_children.c.parent_id == parent_id).order_by(exec_children.c.k)
-        )
         with self.db.read() as conn:
-            rows = conn.execute(query).all()
+            rows = find(conn, exec_children, ("k",), parent_id=parent_id)
             found = _orders_by_id(conn, [row._mapping["client_order_id"] for row in rows])
         by_id = {order.client_order_id: order for order in found}
         return [
@@ -385,8 +368,10 @@ class OrdersAndExecutions:
                     .values(status="repriced", updated_at=stamp)
                 )
             try:
-                conn.execute(
-                    insert(orders).values(
+                insert_row(
+                    conn,
+                    orders,
+                    dict(
                         client_order_id=child.client_order_id,
                         plan_id=plan_id,
                         account=account,
@@ -401,7 +386,7 @@ class OrdersAndExecutions:
                         status=INTENT,
                         created_at=created_at,
                         updated_at=stamp,
-                    )
+                    ),
                 )
             except IntegrityError as exc:
                 raise StateError(f"cannot record child {child.client_order_id!r}: {exc.orig}") from exc
@@ -452,14 +437,11 @@ class OrdersAndExecutions:
         limit: int = 10_000,
     ) -> list[ExecutionReportRecord]:
         """Newest first."""
-        query = (
-            select(execution_reports)
-            .where(*matching(execution_reports, plan_id=plan_id, account=account, symbol=symbol))
-            .order_by(execution_reports.c.finished_at.desc(), execution_reports.c.parent_id)
-            .limit(limit)
-        )
+        filters = {"plan_id": plan_id, "account": account, "symbol": symbol}
+        newest = ("finished_at desc", "parent_id")
         with self.db.read() as conn:
-            return [record(ExecutionReportRecord, row) for row in conn.execute(query)]
+            found = find(conn, execution_reports, newest, limit=limit, **filters)
+        return [record(ExecutionReportRecord, row) for row in found]
 
 
 _PARENT_COLUMNS = tuple(column.name for column in exec_parents.columns if column.name not in ("updated_at",))
@@ -471,19 +453,24 @@ def _exact(value: Decimal | int | str | float | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+_OPEN = orders.c.status.not_in(sorted(FINAL_ORDER_STATUSES))
+"""Not final: intents included (they may be live at the broker)."""
+
+
 def _order_row(conn: Connection, client_order_id: str) -> Row[Any] | None:
-    return conn.execute(select(orders).where(orders.c.client_order_id == client_order_id)).first()
+    found = find(conn, orders, client_order_id=client_order_id)
+    return found[0] if found else None
 
 
 def _parent_row(conn: Connection, parent_id: str) -> Row[Any] | None:
-    return conn.execute(select(exec_parents).where(exec_parents.c.parent_id == parent_id)).first()
+    found = find(conn, exec_parents, parent_id=parent_id)
+    return found[0] if found else None
 
 
 def _orders_by_id(conn: Connection, cids: list[str]) -> list[OrderRecord]:
     out: list[OrderRecord] = []
     for i in range(0, len(cids), _CHUNK):
-        query = select(orders).where(orders.c.client_order_id.in_(cids[i : i + _CHUNK]))
-        out += [_order(row) for row in conn.execute(query)]
+        out += [_order(row) for row in find(conn, orders, client_order_id=tuple(cids[i : i + _CHUNK]))]
     return out
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, select, update
 
-from bot.state.db import Database, matching, record
+from bot.state.db import Database, find, insert_row, record, update_rows
 from bot.state.errors import ApprovalError, InvalidTransition, StateError, UnknownRecord
 from bot.state.schema import approvals, plans, runs
 
@@ -113,8 +113,10 @@ class RunsAndPlans:
                 .where(runs.c.status == "running")
                 .values(status="interrupted", finished_at=started)
             )
-            conn.execute(
-                insert(runs).values(
+            insert_row(
+                conn,
+                runs,
+                dict(
                     run_id=run_id,
                     kind=kind,
                     config_hash=config_hash,
@@ -122,7 +124,7 @@ class RunsAndPlans:
                     started_at=started,
                     pid=os.getpid(),
                     host=socket.gethostname(),
-                )
+                ),
             )
         return run_id
 
@@ -138,8 +140,8 @@ class RunsAndPlans:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self.db.read() as conn:
-            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
-        return _run(row) if row else None
+            found = find(conn, runs, run_id=run_id)
+        return _run(found[0]) if found else None
 
     def last_run(self) -> RunRecord | None:
         found = self.runs(1)
@@ -147,9 +149,8 @@ class RunsAndPlans:
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """Newest first."""
-        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
         with self.db.read() as conn:
-            return [_run(row) for row in conn.execute(query)]
+            return [_run(row) for row in find(conn, runs, ("started_at desc", "run_id desc"), limit=limit)]
 
     # -- plans -----------------------------------------------------------------------------------------------
     def save_plan(
@@ -174,8 +175,10 @@ class RunsAndPlans:
                 if tuple(existing) == (account, content_hash):
                     return
                 raise StateError(f"plan {plan_id!r} already exists with different content")
-            conn.execute(
-                insert(plans).values(
+            insert_row(
+                conn,
+                plans,
+                dict(
                     plan_id=plan_id,
                     run_id=run_id,
                     account=account,
@@ -186,7 +189,7 @@ class RunsAndPlans:
                     details=dict(details),
                     created_at=created_at,
                     updated_at=self._now(),
-                )
+                ),
             )
 
     def set_plan_status(
@@ -217,45 +220,32 @@ class RunsAndPlans:
             if approval == "pending" and status != "held":
                 closed = status if status in ("superseded", "expired") else "canceled"
                 why = f"plan became {status}" + (f": {reason}" if reason else "")
-                conn.execute(
-                    update(approvals)
-                    .where(approvals.c.plan_id == plan_id)
-                    .values(status=closed, decided_at=self._now(), reason=why)
-                )
-            conn.execute(
-                update(plans)
-                .where(plans.c.plan_id == plan_id)
-                .values(status=status, status_reason=reason, updated_at=self._now())
-            )
+                closing = dict(status=closed, decided_at=self._now(), reason=why)
+                update_rows(conn, approvals, {"plan_id": plan_id}, closing)
+            changes = dict(status=status, status_reason=reason, updated_at=self._now())
+            update_rows(conn, plans, {"plan_id": plan_id}, changes)
             return _plan(conn.execute(select(plans).where(plans.c.plan_id == plan_id)).one())
 
     def get_plan(self, plan_id: str) -> PlanRecord | None:
         with self.db.read() as conn:
-            row = conn.execute(select(plans).where(plans.c.plan_id == plan_id)).first()
-        return _plan(row) if row else None
+            found = find(conn, plans, plan_id=plan_id)
+        return _plan(found[0]) if found else None
 
     def plans(
         self, account: str | None = None, status: str | Collection[str] | None = None, limit: int = 50
     ) -> list[PlanRecord]:
         """Newest first (by ``created_at``); ``status`` may be one status or several."""
-        query = (
-            select(plans)
-            .where(*matching(plans, account=account, status=statuses(status)))
-            .order_by(plans.c.created_at.desc(), plans.c.plan_id.desc())
-            .limit(limit)
-        )
+        newest = ("created_at desc", "plan_id desc")
         with self.db.read() as conn:
-            return [_plan(row) for row in conn.execute(query)]
+            found = find(conn, plans, newest, limit=limit, account=account, status=statuses(status))
+        return [_plan(row) for row in found]
 
     def unfinished_plans(self, account: str) -> list[PlanRecord]:
         """Plans a restarted bot must carry on with (planned, approved, executing), oldest first."""
-        query = (
-            select(plans)
-            .where(*matching(plans, account=account, status=UNFINISHED_PLAN_STATUSES))
-            .order_by(plans.c.created_at, plans.c.plan_id)
-        )
+        oldest = ("created_at", "plan_id")
         with self.db.read() as conn:
-            return [_plan(row) for row in conn.execute(query)]
+            found = find(conn, plans, oldest, account=account, status=UNFINISHED_PLAN_STATUSES)
+        return [_plan(row) for row in found]
 
 
 def _run(row: Row[Any]) -> RunRecord:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select
 
-from bot.state.db import Database, matching, record
+from bot.state.db import Database, find, record
 from bot.state.errors import StateError
 from bot.state.order_records import SIDES
 from bot.state.schema import tax_blocks, tax_fills, tax_wash_sales
@@ -103,14 +103,10 @@ class TaxLedger:
 
     def tax_fills(self, account: str | None = None, source: str | None = None) -> list[TaxFillRecord]:
         """In trade order: by trade date, then the broker's time, then id (imports first on a day)."""
-        c = tax_fills.c
-        query = (
-            select(tax_fills)
-            .where(*matching(tax_fills, account=account, source=source))
-            .order_by(c.trade_date, c.at.is_not(None), c.at, c.fill_id)
-        )
+        trade_order = ("trade_date", "at not null", "at", "fill_id")
         with self.db.read() as conn:
-            return [record(TaxFillRecord, row) for row in conn.execute(query)]
+            found = find(conn, tax_fills, trade_order, account=account, source=source)
+        return [record(TaxFillRecord, row) for row in found]
 
     def last_tax_fill_time(self, account: str) -> datetime | None:
         """The broker time of the newest broker fill recorded for ``account`` (where the next read starts)."""
@@ -153,13 +149,9 @@ class TaxLedger:
             return result.rowcount == 1
 
     def tax_blocks(self, account: str | None = None) -> list[TaxBlockRecord]:
-        query = (
-            select(tax_blocks)
-            .where(*matching(tax_blocks, account=account))
-            .order_by(tax_blocks.c.account, tax_blocks.c.symbol)
-        )
         with self.db.read() as conn:
-            return [record(TaxBlockRecord, row) for row in conn.execute(query)]
+            found = find(conn, tax_blocks, ("account", "symbol"), account=account)
+        return [record(TaxBlockRecord, row) for row in found]
 
     def record_wash_sale(self, wash: WashSaleRecord) -> bool:
         """Record a wash sale incurred; True when it was not known yet (the caller alerts once)."""
@@ -174,13 +166,9 @@ class TaxLedger:
             return conn.execute(statement).rowcount == 1
 
     def wash_sales(self, account: str | None = None) -> list[WashSaleRecord]:
-        query = (
-            select(tax_wash_sales)
-            .where(*matching(tax_wash_sales, account=account))
-            .order_by(tax_wash_sales.c.sold, tax_wash_sales.c.sale_fill_id)
-        )
         with self.db.read() as conn:
-            return [_wash_sale(row) for row in conn.execute(query)]
+            found = find(conn, tax_wash_sales, ("sold", "sale_fill_id"), account=account)
+        return [_wash_sale(row) for row in found]
 
 
 def _tax_fill_values(fill: TaxFillRecord, stamp: datetime) -> dict[str, Any]:
