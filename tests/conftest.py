@@ -118,3 +118,12 @@ def postgres() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """What a ``StateStore`` is opened on, once per engine: a fresh SQLite file (the embedded default), or the
+    URL of a fresh database on the throwaway PostgreSQL server. Store tests take it to run on both."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "bot.sqlite"
+    return request.getfixturevalue("postgres").database()

@@ -87,10 +87,10 @@ def report(parent_id: str, symbol: str, bp: float, notional: str) -> ExecutionRe
 
 
 @pytest.fixture
-def store() -> StateStore:
-    store = StateStore(None)
-    store.save_plan("plan-1", None, "main", "hash", "executing", "test", {"orders": []}, OPEN)
-    return store
+def store(state_target) -> StateStore:  # noqa: ANN001 - a path or a URL, once per engine
+    with StateStore(state_target) as store:
+        store.save_plan("plan-1", None, "main", "hash", "executing", "test", {"orders": []}, OPEN)
+        yield store
 
 
 def test_the_schedule_is_stored_with_its_parent_and_the_first_decision_stands(store):

@@ -51,8 +51,8 @@ def test_a_database_from_before_taxes_is_upgraded_with_its_data(tmp_path):
         assert store.tax_fills() == [fill("a1")]
 
 
-def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_read_starts(tmp_path):
-    with StateStore(tmp_path / "bot.sqlite") as store:
+def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_read_starts(state_target):
+    with StateStore(state_target) as store:
         later = datetime(2019, 12, 18, 15, 0, tzinfo=UTC)
         assert store.add_tax_fills([fill("a1"), fill("a2", at=later, trade_date=date(2019, 12, 18))]) == 2
         assert store.add_tax_fills([fill("a1"), fill("a2")]) == 0
@@ -65,8 +65,8 @@ def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_re
         assert [f.fill_id for f in store.tax_fills()] == ["a1", "a2"]  # broker fills untouched
 
 
-def test_a_block_is_new_once_and_cleared_once(tmp_path):
-    with StateStore(tmp_path / "bot.sqlite") as store:
+def test_a_block_is_new_once_and_cleared_once(state_target):
+    with StateStore(state_target) as store:
         assert store.set_tax_block("main", "SPY", Decimal(0), Decimal(10)) is True
         assert store.set_tax_block("main", "SPY", Decimal(0), Decimal(12)) is False
         [block] = store.tax_blocks("main")
