@@ -123,7 +123,15 @@ def postgres() -> Iterator[object]:
 @pytest.fixture(params=("sqlite", "postgresql"))
 def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     """What a ``StateStore`` is opened on, once per engine: a fresh SQLite file (the embedded default), or the
-    URL of a fresh database on the throwaway PostgreSQL server. Store tests take it to run on both."""
+    URL of an empty database on the throwaway PostgreSQL server. Store tests take it to run on both."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "bot.sqlite"
+    return request.getfixturevalue("postgres").clean_database()
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def new_state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Like ``state_target``, but a database no store has opened yet (for tests of creating and migrating)."""
     if request.param == "sqlite":
         return tmp_path / "state" / "bot.sqlite"
     return request.getfixturevalue("postgres").database()

@@ -46,8 +46,8 @@ def _is_pk_nullability(diff: object) -> bool:
     return metadata.tables[table].c[column].primary_key
 
 
-def test_a_new_database_gets_exactly_the_schema_the_code_uses(state_target: Path | str) -> None:
-    with StateStore(state_target) as store:
+def test_a_new_database_gets_exactly_the_schema_the_code_uses(new_state_target: Path | str) -> None:
+    with StateStore(new_state_target) as store:
         assert store.schema_version == head()
         assert differences(store) == []
 

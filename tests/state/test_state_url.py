@@ -39,7 +39,7 @@ def test_a_bad_state_url_is_refused_by_name_with_exit_code_2(tmp_path: Path, url
 
 
 def test_the_cli_keeps_its_state_where_state_url_says(tmp_path: Path, postgres) -> None:  # noqa: ANN001
-    url = postgres.database().replace("postgresql+psycopg://", "postgresql://")  # the driver is implied
+    url = postgres.clean_database().replace("postgresql+psycopg://", "postgresql://")  # the driver is implied
     path = write_config(tmp_path, lambda c: c.update(state_url=url))
     assert runner.invoke(app, ["halt", "-c", str(path), "--reason", "market chaos"]).exit_code == 0
     with StateStore("postgresql+psycopg://" + url.removeprefix("postgresql://")) as store:
@@ -62,7 +62,7 @@ def test_one_bot_per_postgresql_state_whatever_its_state_dir(tmp_path: Path, pos
     """Two hosts have two state directories but one database: the second bot is refused, naming it; the
     lock goes with its holder, even SIGKILLed."""
     monkeypatch.setattr("bot.state.db.BOT_LOCK_WAIT", 0.5)  # the refusals below need not wait the full time
-    url = postgres.database()
+    url = postgres.clean_database()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(tmp_path / "host-a"), url],
         cwd=ROOT,

@@ -91,11 +91,11 @@ def test_a_sqlite_file_opens_in_wal_mode_with_full_sync_and_foreign_keys(tmp_pat
         assert store.pragma("user_version") == ALEMBIC_USER_VERSION  # a bot from before Alembic refuses it
 
 
-def test_refuses_a_database_from_a_newer_bot(state_target: Path | str) -> None:
-    with StateStore(state_target) as store, store.db.write() as conn:
+def test_refuses_a_database_from_a_newer_bot(new_state_target: Path | str) -> None:
+    with StateStore(new_state_target) as store, store.db.write() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'f00d'")  # a revision this bot lacks
     with pytest.raises(StateError, match="revision f00d, newer than this bot's"):
-        StateStore(state_target)
+        StateStore(new_state_target)
 
 
 def test_refuses_a_sqlite_file_marked_by_a_newer_bot(tmp_path: Path) -> None:
