@@ -59,10 +59,15 @@ def _load(config_path: Path):  # noqa: ANN202 - BotConfig
 
 
 def _store(config):  # noqa: ANN001, ANN202 - BotConfig -> StateStore
+    """The state, or exit 2 saying why it cannot be opened (server down, newer schema...)."""
     from bot.state.location import state_target
-    from bot.state.store import StateStore
+    from bot.state.store import StateError, StateStore
 
-    return StateStore(state_target(config))
+    try:
+        return StateStore(state_target(config))
+    except StateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _logging(config, console: bool = True, secrets=()) -> None:  # noqa: ANN001

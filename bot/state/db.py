@@ -50,6 +50,8 @@ from bot.state.errors import StateError
 from bot.state.private import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 15_000
+CONNECT_TIMEOUT = 10
+"""Seconds to reach a PostgreSQL server before saying it cannot be reached (libpq would wait for TCP's)."""
 LOCK_NAMESPACE = 0x72626F74  # "rbot": the first key of the bot's advisory locks on PostgreSQL
 WRITE_LOCK = 1
 """Second key of the lock every write transaction takes (with the schema's hash: one writer per state)."""
@@ -72,7 +74,12 @@ class Database:
             private_dir(self.path.parent)
             private_file(self.path)  # before SQLite opens it: its -wal and -shm files copy this mode
         if target is not None and self.path is None and make_url(str(target)).get_backend_name() != "sqlite":
-            self.engine = create_engine(str(target), pool_pre_ping=True, execution_options=_OPTIONS)
+            self.engine = create_engine(
+                str(target),
+                pool_pre_ping=True,  # a connection the server dropped is replaced, not failed on
+                connect_args={"connect_timeout": CONNECT_TIMEOUT},
+                execution_options=_OPTIONS,
+            )
         else:
             self.engine = _sqlite_engine(self.path)
         self.dialect = self.engine.dialect.name

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import OperationalError
+
 from bot.state.approvals import APPROVAL_STATUSES, ApprovalRecord, ApprovalsAndAudit, AuditRecord
 from bot.state.db import BUSY_TIMEOUT_MS, Database
 from bot.state.errors import ApprovalError, InvalidTransition, StateError, UnknownRecord
@@ -115,6 +117,10 @@ class StateStore:
         self.path = self.db.path
         try:
             self.schema_version = upgrade(self.db)
+        except OperationalError as exc:  # the server is down, refuses us, the file is unreadable...
+            self.db.close()
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise StateError(f"cannot open the state database {self.db.describe()}: {reason}") from exc
         except BaseException:
             self.db.close()
             raise

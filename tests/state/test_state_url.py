@@ -47,6 +47,15 @@ def test_the_cli_keeps_its_state_where_state_url_says(tmp_path: Path, postgres) 
     assert not (tmp_path / "state" / "bot.sqlite").exists()
 
 
+def test_a_state_database_that_cannot_be_reached_is_an_error_with_exit_code_2(tmp_path: Path) -> None:
+    url = f"postgresql://bot@/rebalance?host={tmp_path}"  # no server listens there
+    path = write_config(tmp_path, lambda c: c.update(state_url=url))
+    result = runner.invoke(app, ["halt", "-c", str(path), "--reason", "x"])
+    assert result.exit_code == 2
+    assert "error: cannot open the state database postgresql+psycopg://bot@/rebalance" in result.output
+    assert "Traceback" not in result.output
+
+
 HOLDER = """
 import sys, time
 from bot.state.lock import StateLock
