@@ -4,7 +4,8 @@ Every write is one short transaction that holds the database's write lock from i
 read-check-write (is this plan still ``held``? is this order id taken?) cannot interleave with another
 writer's: on SQLite ``BEGIN IMMEDIATE`` (with a busy timeout, so the CLI's approve or halt and the running bot
 share the file), on PostgreSQL a transaction-scoped advisory lock taken first, under READ COMMITTED so the
-statements after it see everything committed before. Reads run in their own short transaction.
+statements after it see everything committed before. Reads on SQLite are single statements in autocommit
+(as the hand-written store read), on PostgreSQL one short transaction.
 
 SQLite: WAL journal with ``synchronous=FULL`` (a committed transaction survives a power cut) and foreign keys
 on, set on every connection. One connection per store, shared between threads behind a lock, as the
@@ -113,7 +114,7 @@ class Database:
                     self._writing = False
             return
         with self.engine.begin() as conn:
-            conn.execute(select(func.pg_advisory_xact_lock(*_lock_keys(WRITE_LOCK))))
+            conn.execute(_WRITE_LOCK)
             yield conn
 
     @contextmanager
@@ -122,6 +123,9 @@ class Database:
         PostgreSQL one transaction, rolled back at the end."""
         if self._shared is not None:
             with self._lock:
+                if self._writing:  # inside this thread's own write: read in its transaction, never end it
+                    yield self._shared
+                    return
                 try:
                     yield self._shared
                 finally:
@@ -207,6 +211,9 @@ def _lock_keys(kind: int) -> tuple[Any, Any]:
     """An advisory lock's two keys: the bot's namespace and kind, and the schema (states in two schemas of
     one database are two states)."""
     return LOCK_NAMESPACE + kind, func.hashtext(func.current_schema())
+
+
+_WRITE_LOCK = select(func.pg_advisory_xact_lock(*_lock_keys(WRITE_LOCK)))
 
 
 def _sqlite_path(target: Path | str | None) -> Path | None:

@@ -594,3 +594,16 @@ def test_two_connections_to_one_file(state_target: Path | str) -> None:
         assert errors == []
         assert len(cli.orders(plan_id="p1", limit=1000)) == 100
         assert len(bot.flags()) == 100
+
+
+def test_a_read_inside_a_write_on_sqlite_does_not_end_the_write(tmp_path: Path) -> None:
+    """SQLite's one connection is shared: a read made while this thread writes must not roll it back."""
+    from bot.state.db import insert_row
+    from bot.state.schema import flags
+
+    with StateStore(tmp_path / "bot.sqlite") as store:
+        with store.db.write() as conn:
+            insert_row(conn, flags, {"name": "a", "value": "1", "updated_at": T0})
+            assert store.get_flag("a") == "1"
+            insert_row(conn, flags, {"name": "b", "value": "2", "updated_at": T0})
+        assert store.flags() == {"a": "1", "b": "2"}
