@@ -16,7 +16,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from bot.paper_broker.faults import FaultConfig
-from bot.state.migrate import ALEMBIC_USER_VERSION, BASELINE, compare_type, head
+from bot.state.db import Database
+from bot.state.migrate import ALEMBIC_USER_VERSION, BASELINE, compare_type, head, run_migrations
 from bot.state.schema import metadata
 from bot.state.store import StateStore
 from tests.bot.test_crash_recovery import start_broker
@@ -50,6 +51,26 @@ def test_a_new_database_gets_exactly_the_schema_the_code_uses(new_state_target: 
     with StateStore(new_state_target) as store:
         assert store.schema_version == head()
         assert differences(store) == []
+
+
+def test_a_new_sqlite_file_gets_exactly_what_the_migrations_create(tmp_path: Path) -> None:
+    """New SQLite states replay the statements Alembic ran once on a scratch database: the result must be the
+    schema running the migrations on the file itself gives."""
+    direct = Database(tmp_path / "migrated.sqlite")
+    try:
+        with direct.write() as conn:
+            run_migrations(conn)
+    finally:
+        direct.close()
+    StateStore(tmp_path / "replayed.sqlite").close()
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+    with (
+        sqlite3.connect(tmp_path / "migrated.sqlite") as a,
+        sqlite3.connect(tmp_path / "replayed.sqlite") as b,
+    ):
+        assert a.execute(schema).fetchall() == b.execute(schema).fetchall()
+        assert a.execute("SELECT * FROM alembic_version").fetchall() == [(head(),)]
+        assert b.execute("SELECT * FROM alembic_version").fetchall() == [(head(),)]
 
 
 @pytest.mark.parametrize("version", sorted(TABLES_ADDED_BY_VERSION))
