@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from bot.state.schema import metadata
 
@@ -50,6 +50,7 @@ class PostgresServer:
             self._as = ["runuser", "-u", SUPERUSER, "--"]
         self._count = 0
         self._clean: str | None = None
+        self._engines: dict[str, Engine] = {}
 
     def start(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--no-sync", "-E", "UTF8")
@@ -61,6 +62,8 @@ class PostgresServer:
         return self
 
     def stop(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -100,12 +103,10 @@ class PostgresServer:
         )
 
     def _admin(self, statement: str, database: str = "postgres") -> None:
-        engine = create_engine(self.url(database), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(statement))
-        finally:
-            engine.dispose()
+        if database not in self._engines:
+            self._engines[database] = create_engine(self.url(database), isolation_level="AUTOCOMMIT")
+        with self._engines[database].connect() as conn:
+            conn.execute(text(statement))
 
     def _run(self, program: str, *args: str) -> None:
         subprocess.run(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from bot.state.db import Database
@@ -70,7 +70,11 @@ def head() -> str:
 
 def current_revision(conn: Connection) -> str | None:
     """The database's Alembic revision (None: not managed by Alembic yet)."""
-    if not inspect(conn).has_table("alembic_version"):
+    if conn.dialect.name == "sqlite":
+        exists = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    else:  # the search path's first schema, as every other statement of the store
+        exists = "SELECT to_regclass('alembic_version') IS NOT NULL"
+    if not conn.exec_driver_sql(exists).scalar():
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 

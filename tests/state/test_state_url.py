@@ -67,6 +67,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow
 def test_one_bot_per_postgresql_state_whatever_its_state_dir(tmp_path: Path, postgres, monkeypatch) -> None:  # noqa: ANN001
     """Two hosts have two state directories but one database: the second bot is refused, naming it; the
     lock goes with its holder, even SIGKILLed."""
