@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE = "bot.sqlite"
+SQLITE_URL = "sqlite:///"
 
 
 def state_target(config: Any) -> Path | str:
-    """What :class:`bot.state.store.StateStore` opens for ``config`` (a BotConfig)."""
-    return config.state_url or Path(config.state_dir) / STATE_FILE
+    """What :class:`bot.state.store.StateStore` opens for ``config`` (a BotConfig): a SQLite file as a path
+    (the default, or a ``sqlite:///`` URL), a server database as its URL."""
+    url = config.state_url
+    if url is None:
+        return Path(config.state_dir) / STATE_FILE
+    return Path(url[len(SQLITE_URL) :]) if url.startswith(SQLITE_URL) else url
 
 
 def state_exists(config: Any) -> bool:

@@ -98,3 +98,15 @@ def test_one_bot_per_postgresql_state_whatever_its_state_dir(tmp_path: Path, pos
             holder.kill()
         holder.wait(30)
         holder.stdout.close()
+
+
+def test_a_sqlite_state_url_is_a_file_a_dry_run_does_not_create(tmp_path: Path) -> None:
+    from bot.config import load_config
+    from bot.state.location import state_exists, state_target
+
+    file = tmp_path / "elsewhere" / "state.sqlite"
+    path = write_config(tmp_path, lambda c: c.update(state_url=f"sqlite:///{file}"))
+    config = load_config(path)
+    assert state_target(config) == file and not state_exists(config)
+    StateStore(state_target(config)).close()
+    assert state_exists(config)
