@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from bot.state.db import Database
 from bot.state.errors import StateError
 
-if TYPE_CHECKING:  # Alembic is imported when a database is upgraded, not by every user of the store
+if TYPE_CHECKING:  # Alembic is imported when a store first opens, not by every module importing the store
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -37,10 +37,8 @@ if TYPE_CHECKING:  # Alembic is imported when a database is upgraded, not by eve
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-LEGACY_VERSION = 6
-"""The last ``PRAGMA user_version`` of the hand-written SQLite store: the baseline revision's schema."""
 ALEMBIC_USER_VERSION = 7
-"""``PRAGMA user_version`` of a SQLite file managed by Alembic."""
+"""``PRAGMA user_version`` of a SQLite file managed by Alembic (the hand-written store's last was 6)."""
 BASELINE = "0001"
 
 
