@@ -59,9 +59,15 @@ def _load(config_path: Path):  # noqa: ANN202 - BotConfig
 
 
 def _store(config):  # noqa: ANN001, ANN202 - BotConfig -> StateStore
-    from bot.state.store import StateStore
+    """The state, or exit 2 saying why it cannot be opened (server down, newer schema...)."""
+    from bot.state.location import state_target
+    from bot.state.store import StateError, StateStore
 
-    return StateStore(Path(config.state_dir) / "bot.sqlite")
+    try:
+        return StateStore(state_target(config))
+    except StateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _logging(config, console: bool = True, secrets=()) -> None:  # noqa: ANN001
@@ -253,12 +259,12 @@ def _preview_household(config, brokers, scratch) -> None:  # noqa: ANN001 - BotC
 
 def _copy_imported_lots(config, scratch) -> None:  # noqa: ANN001 - BotConfig, StateStore
     """A dry run must not write the real state: it works on a scratch store with the imported lots copied."""
-    path = Path(config.state_dir) / "bot.sqlite"
-    if not path.exists():
-        return
+    from bot.state.location import state_exists, state_target
     from bot.state.store import StateStore
 
-    with StateStore(path) as real:
+    if not state_exists(config):
+        return
+    with StateStore(state_target(config)) as real:
         for account in config.accounts:
             scratch.replace_imported_lots(account.name, real.tax_fills(account=account.name, source="import"))
 

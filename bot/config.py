@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot import broker_api_config
 from bot.broker_api_config import BrokerApiConfig
 from bot.chat.settings import TelegramConfig
-from bot.config_checks import http_url, number_problems
+from bot.config_checks import http_url, number_problems, state_url
 from strategies.bands import Band, BandPolicy
 from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
 from strategies.objective.calibrate import TrackingTarget
@@ -912,6 +912,9 @@ class BotConfig(_Model):
     approval: ApprovalConfig = ApprovalConfig()
     limits: LimitsConfig = LimitsConfig()
     state_dir: Path = Path("state")
+    state_url: str | None = None
+    """The state database: None, the SQLite file ``<state_dir>/bot.sqlite``; a ``postgresql://`` URL for a
+    fleet (checked by ``config_checks.state_url``)."""
     logging: LoggingConfig = LoggingConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
     notifications: NotificationsConfig = NotificationsConfig()
@@ -923,6 +926,11 @@ class BotConfig(_Model):
     household: HouseholdConfig | None = None
     """Household optimization (issue 9): the member accounts are planned and approved together; None: every
     account is kept on the targets on its own, as before."""
+
+    @field_validator("state_url")
+    @classmethod
+    def _is_state_url(cls, url: str | None) -> str | None:
+        return state_url(url)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:

@@ -246,3 +246,32 @@ def http_url(url: str | None, strip_slash: bool = True) -> str | None:
     if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
         raise ValueError(f"must be an http(s) URL (got {url!r})")
     return url.rstrip("/") if url and strip_slash else url
+
+
+_STATE_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "sqlite": "sqlite",
+}
+
+
+def state_url(url: str | None) -> str | None:
+    """The config's ``state_url`` checked: ``postgresql://user@host/db`` (psycopg 3 is the driver the bot
+    ships, so ``postgresql+psycopg://`` means the same) or ``sqlite:////abs/path.sqlite``; returned with its
+    driver named. A password never goes in the config (it would sit in a file and in every message that names
+    the database): libpq reads it from ``PGPASSWORD`` or ``~/.pgpass``. None stays None."""
+    if url is None:
+        return None
+    parts = urlparse(url)
+    driver = _STATE_DRIVERS.get(parts.scheme)
+    if driver is None:
+        raise ValueError(f"must be a postgresql:// (psycopg 3) or sqlite:/// URL (got {url!r})")
+    if parts.password is not None:
+        raise ValueError("must not contain a password: set PGPASSWORD in the environment or use ~/.pgpass")
+    if driver == "sqlite" and parts.path in ("", "/"):
+        raise ValueError(
+            "names no file (sqlite:////path/to/bot.sqlite); leave it out for <state_dir>/bot.sqlite"
+        )
+    if driver != "sqlite" and not parts.path.strip("/"):
+        raise ValueError(f"names no database (postgresql://user@host/DATABASE, got {url!r})")
+    return driver + url[len(parts.scheme) :]

@@ -102,14 +102,12 @@ def clear_limits(store: StateStore, owner: str) -> None:
 def preview_lines(config: BotConfig, owner: str, plan: RebalancePlan, day: date) -> list[str]:
     """For ``rebalance-bot plan``: what the hard limits would do with the plan now (nothing when it passes).
     What was already traded today comes from the bot's state, when it has one."""
-    from pathlib import Path
-
     from bot.guards import check_limits
+    from bot.state.location import state_exists, state_target
 
     traded = Decimal(0)
-    path = Path(config.state_dir) / "bot.sqlite"
-    if path.exists():
-        with StateStore(path) as store:
+    if state_exists(config):
+        with StateStore(state_target(config)) as store:
             traded = store.submitted_notional_on(owner, day)
     verdict = check_limits(plan, config.limits, traded)
     if verdict.allowed:

@@ -551,7 +551,7 @@ def run_forever(
 ) -> None:
     """Run the bot under APScheduler until SIGINT/SIGTERM (or ``stop``), holding the state dir's lock.
     ``on_started`` runs once the bot and its services have started (``run`` prints its banner there)."""
-    with StateLock(state_dir):
+    with StateLock(state_dir, database=bot.store.db):
         scheduler = BlockingScheduler(timezone="UTC")
         stopping: dict[str, str | None] = {"signal": None}
 

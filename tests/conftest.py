@@ -105,3 +105,33 @@ def other_trading(broker: PaperBroker) -> TradingClient:
 @pytest.fixture
 def market_data(broker: PaperBroker) -> StockHistoricalDataClient:
     return StockHistoricalDataClient(KEY, SECRET, url_override=broker.url)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A throwaway PostgreSQL server for this test process (``tests/postgres.py``); ``.database()`` gives the
+    URL of a new, empty database on it."""
+    from tests.postgres import start_or_skip
+
+    server = start_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """What a ``StateStore`` is opened on, once per engine: a fresh SQLite file (the embedded default), or the
+    URL of an empty database on the throwaway PostgreSQL server. Store tests take it to run on both."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "bot.sqlite"
+    return request.getfixturevalue("postgres").clean_database()
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def new_state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Like ``state_target``, but a database no store has opened yet (for tests of creating and migrating)."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "bot.sqlite"
+    return request.getfixturevalue("postgres").database()

@@ -1,4 +1,4 @@
-"""Durable state of the bot: the SQLite store and the one-bot-per-directory lock."""
+"""Durable state of the bot: the store (SQLite by default, PostgreSQL for fleets) and the one-bot lock."""
 
 from bot.state.lock import AlreadyRunning, StateLock
 from bot.state.store import (

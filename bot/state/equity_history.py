@@ -15,40 +15,18 @@ stored as text (Decimal, exact). A companion of :class:`bot.state.store.StateSto
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Row, select
+
+from bot.state.schema import equity_history, last_pictures
+
 if TYPE_CHECKING:
     from bot.state.store import StateStore
-
-_SCHEMA = (
-    """CREATE TABLE equity_history (
-        account TEXT NOT NULL,
-        day TEXT NOT NULL,
-        at TEXT NOT NULL,
-        equity TEXT NOT NULL,
-        cash TEXT NOT NULL,
-        day_pl TEXT,
-        weights TEXT NOT NULL,
-        targets TEXT,
-        PRIMARY KEY (account, day)
-    )""",
-    """CREATE TABLE last_pictures (
-        account TEXT PRIMARY KEY,
-        at TEXT NOT NULL,
-        picture TEXT NOT NULL
-    )""",
-)
-
-
-def migrate_equity_history(conn: sqlite3.Connection) -> None:
-    """Schema step: the daily equity and weights history, and the last known picture per account."""
-    for statement in _SCHEMA:
-        conn.execute(statement)
 
 
 @dataclass(frozen=True)
@@ -83,48 +61,51 @@ class EquityHistory:
     """Read and write the history and the last known pictures in ``store``."""
 
     def __init__(self, store: StateStore) -> None:
-        self.store = store
+        self.db = store.db
 
     def record(self, entry: EquityDay) -> bool:
         """Store one session's row; False when that session of that account has one already."""
-        with self.store._write() as db:  # noqa: SLF001 - a companion of the store, same transaction rules
-            cursor = db.execute(
-                "INSERT INTO equity_history (account, day, at, equity, cash, day_pl, weights, targets)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, day) DO NOTHING",
-                (
-                    entry.account,
-                    entry.day.isoformat(),
-                    entry.at.isoformat(),
-                    str(entry.equity),
-                    str(entry.cash),
-                    None if entry.day_pl is None else str(entry.day_pl),
-                    _json(entry.weights),
-                    None if entry.targets is None else _json(entry.targets),
-                ),
-            )
-            return cursor.rowcount == 1
+        statement = self.db.insert(equity_history).values(
+            account=entry.account,
+            day=entry.day.isoformat(),
+            at=entry.at.isoformat(),
+            equity=str(entry.equity),
+            cash=str(entry.cash),
+            day_pl=None if entry.day_pl is None else str(entry.day_pl),
+            weights=_json(entry.weights),
+            targets=None if entry.targets is None else _json(entry.targets),
+        )
+        with self.db.write() as conn:
+            result = conn.execute(statement.on_conflict_do_nothing(index_elements=["account", "day"]))
+            return result.rowcount == 1
 
     def days(self, account: str | None = None, limit: int = 400) -> list[EquityDay]:
         """The latest ``limit`` sessions, oldest first (the order a chart draws them in)."""
-        where, params = ("WHERE account = ?", [account]) if account is not None else ("", [])
-        rows = self.store._query(  # noqa: SLF001
-            f"SELECT * FROM equity_history {where} ORDER BY day DESC, account LIMIT ?", [*params, limit]
-        )
+        query = select(equity_history).order_by(equity_history.c.day.desc(), equity_history.c.account)
+        if account is not None:
+            query = query.where(equity_history.c.account == account)
+        with self.db.read() as conn:
+            rows = conn.execute(query.limit(limit)).all()
         return [_day(row) for row in reversed(rows)]
 
     def save_picture(self, account: str, at: datetime, picture: Mapping[str, Any]) -> None:
         """Keep ``picture`` (JSON) as the account's last known one, unless a later one is kept already."""
-        with self.store._write() as db:  # noqa: SLF001
-            db.execute(
-                "INSERT INTO last_pictures (account, at, picture) VALUES (?, ?, ?)"
-                " ON CONFLICT (account) DO UPDATE SET at = excluded.at, picture = excluded.picture"
-                " WHERE excluded.at >= last_pictures.at",
-                (account, at.isoformat(), json.dumps(picture)),
-            )
+        statement = self.db.insert(last_pictures).values(
+            account=account, at=at.isoformat(), picture=json.dumps(picture)
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["account"],
+            set_={"at": statement.excluded.at, "picture": statement.excluded.picture},
+            where=statement.excluded.at >= last_pictures.c.at,
+        )
+        with self.db.write() as conn:
+            conn.execute(upsert)
 
     def last_picture(self, account: str) -> dict[str, Any] | None:
-        rows = self.store._query("SELECT picture FROM last_pictures WHERE account = ?", (account,))  # noqa: SLF001
-        return json.loads(rows[0]["picture"]) if rows else None
+        query = select(last_pictures.c.picture).where(last_pictures.c.account == account)
+        with self.db.read() as conn:
+            text = conn.execute(query).scalar()
+        return None if text is None else json.loads(text)
 
 
 def _json(values: Mapping[str, Decimal]) -> str:
@@ -135,7 +116,8 @@ def _decimals(text: str | None) -> dict[str, Decimal] | None:
     return None if text is None else {k: Decimal(v) for k, v in json.loads(text).items()}
 
 
-def _day(row: sqlite3.Row) -> EquityDay:
+def _day(found: Row[Any]) -> EquityDay:
+    row = found._mapping
     return EquityDay(
         account=row["account"],
         day=date.fromisoformat(row["day"]),

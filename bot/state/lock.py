@@ -8,6 +8,11 @@ file lets two processes lock two different files).
 
 The descriptor is not inherited by programs the bot ``exec``s; a child made with a bare ``fork`` would share
 the lock until it exits.
+
+A state on PostgreSQL may be shared by bots on several hosts, which no lock file sees: given the store's
+database, the lock also holds a session-level advisory lock on it
+(:meth:`bot.state.db.Database.hold_bot_lock`), released by the server when the holder's connection ends,
+however it ends.
 """
 
 from __future__ import annotations
@@ -18,8 +23,14 @@ import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bot.state.private import private_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from bot.state.db import Database
 
 LOCK_FILE = "bot.lock"
 
@@ -27,9 +38,14 @@ LOCK_FILE = "bot.lock"
 class AlreadyRunning(RuntimeError):
     """Another process holds the state directory's lock."""
 
-    def __init__(self, state_dir: Path, pid: int | None) -> None:
+    def __init__(self, state_dir: Path, pid: int | None, database: str | None = None) -> None:
         self.state_dir = state_dir
         self.pid = pid
+        if database is not None:
+            super().__init__(
+                f"another bot is already running on the state database {database} (it holds its lock)"
+            )
+            return
         holder = f"process {pid}" if pid is not None else "another process"
         super().__init__(
             f"another bot is already running on {state_dir} ({holder} holds {state_dir / LOCK_FILE})"
@@ -39,10 +55,12 @@ class AlreadyRunning(RuntimeError):
 class StateLock:
     """Exclusive, non-blocking lock on a state directory. Use as a context manager, or acquire()/release()."""
 
-    def __init__(self, state_dir: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, database: Database | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / LOCK_FILE
+        self.database = database if database is not None and database.dialect == "postgresql" else None
         self._fd: int | None = None
+        self._session: Connection | None = None
 
     @property
     def held(self) -> bool:
@@ -70,10 +88,20 @@ class StateLock:
             os.close(fd)
             raise
         self._fd = fd
+        if self.database is not None:
+            self._session = self.database.hold_bot_lock()
+            if self._session is None:
+                self.release()
+                raise AlreadyRunning(self.state_dir, None, database=self.database.describe())
         return self
 
     def release(self) -> None:
         """Give the lock up (clearing the PID). Safe to call when not held."""
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(Exception):  # ending the session releases its lock on the server
+                session.invalidate()  # really closed, not handed back to the pool still holding the lock
+                session.close()
         fd, self._fd = self._fd, None
         if fd is None:
             return

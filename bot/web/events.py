@@ -30,8 +30,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
+
+from bot.state.schema import approvals, equity_history, fills, flags, orders, plans
 
 if TYPE_CHECKING:
     from bot.state.store import StateStore
@@ -44,22 +47,26 @@ CLOCK_SLACK = 5.0
 RETRY_MS = 5000
 """How long a browser waits before it reconnects a dropped stream."""
 
-_FINGERPRINT_SQL = (
-    "SELECT plan_id, status FROM plans ORDER BY created_at DESC LIMIT 30",
-    "SELECT client_order_id, status, filled_qty FROM orders ORDER BY created_at DESC LIMIT 50",
-    "SELECT count(*) FROM fills",
-    "SELECT plan_id, status, expires_at FROM approvals ORDER BY requested_at DESC LIMIT 30",
-    "SELECT count(*), max(day) FROM equity_history",
-    "SELECT name, value FROM flags ORDER BY name",
+_FINGERPRINT_QUERIES = (
+    select(plans.c.plan_id, plans.c.status).order_by(plans.c.created_at.desc()).limit(30),
+    select(orders.c.client_order_id, orders.c.status, orders.c.filled_qty)
+    .order_by(orders.c.created_at.desc())
+    .limit(50),
+    select(func.count()).select_from(fills),
+    select(approvals.c.plan_id, approvals.c.status, approvals.c.expires_at)
+    .order_by(approvals.c.requested_at.desc())
+    .limit(30),
+    select(func.count(), func.max(equity_history.c.day)).select_from(equity_history),
+    select(flags.c.name, flags.c.value).order_by(flags.c.name),
 )
 
 
 def fingerprint(store: StateStore) -> str:
     """A short digest of what the dashboard shows from the state: equal digests, nothing to redraw."""
     digest = hashlib.sha256()
-    for sql in _FINGERPRINT_SQL:
-        rows = store._query(sql)  # noqa: SLF001 - read-only, under the store's lock
-        digest.update(repr([tuple(row) for row in rows]).encode())
+    with store.db.read() as conn:  # one read transaction: the six readings are of one moment
+        for query in _FINGERPRINT_QUERIES:
+            digest.update(repr([tuple(row) for row in conn.execute(query)]).encode())
     return digest.hexdigest()[:16]
 
 

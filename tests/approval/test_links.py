@@ -97,13 +97,14 @@ def test_malformed_tokens_are_refused(junk):
         LinkSigner(KEY).verify(junk)
 
 
-def test_links_are_single_use_in_the_state_database(tmp_path):
-    store = StateStore(tmp_path / "bot.sqlite")
-    assert store.use_link("nonce-1", "plan-1", "approve")
-    assert store.link_used("nonce-1")
-    assert not store.use_link("nonce-1", "plan-1", "approve")
-    reopened = StateStore(tmp_path / "bot.sqlite")
-    assert not reopened.use_link("nonce-1", "plan-1", "approve")
+def test_links_are_single_use_in_the_state_database(state_target):
+    with StateStore(state_target) as store:
+        assert store.use_link("nonce-1", "plan-1", "approve")
+        assert store.link_used("nonce-1")
+        assert not store.use_link("nonce-1", "plan-1", "approve")
+    with StateStore(state_target) as reopened:
+        assert not reopened.use_link("nonce-1", "plan-1", "approve")
+        assert not reopened.link_used("nonce-2")
 
 
 def test_approval_links_point_at_confirmation_pages():

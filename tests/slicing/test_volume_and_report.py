@@ -17,8 +17,8 @@ from bot.slicing.report import (
     shortfall_bp,
 )
 from bot.slicing.volume import adv_from_bars, minute_profile, robust_volume, session_minute
+from bot.state.migrate import head
 from bot.state.store import (
-    SCHEMA_VERSION,
     ExecChildRecord,
     ExecParentRecord,
     ExecutionReportRecord,
@@ -87,14 +87,14 @@ def report(parent_id: str, symbol: str, bp: float, notional: str) -> ExecutionRe
 
 
 @pytest.fixture
-def store() -> StateStore:
-    store = StateStore(None)
-    store.save_plan("plan-1", None, "main", "hash", "executing", "test", {"orders": []}, OPEN)
-    return store
+def store(state_target) -> StateStore:  # noqa: ANN001 - a path or a URL, once per engine
+    with StateStore(state_target) as store:
+        store.save_plan("plan-1", None, "main", "hash", "executing", "test", {"orders": []}, OPEN)
+        yield store
 
 
 def test_the_schedule_is_stored_with_its_parent_and_the_first_decision_stands(store):
-    assert store.schema_version == SCHEMA_VERSION
+    assert store.schema_version == head()
     children = [(f"plan-1-0-c{k}", k, OPEN + timedelta(minutes=5 * k), D(25)) for k in (1, 2, 3, 4)]
     first = store.start_parent(parent_record(), children)
     again = store.start_parent(ExecParentRecord(**{**parent_record().__dict__, "policy": "single"}), [])
@@ -155,14 +155,10 @@ def test_realised_costs_per_symbol_feed_the_backtesters_cost_model(store):
 def test_a_database_from_before_slicing_is_upgraded_with_its_data(tmp_path):
     import sqlite3
 
-    from bot.state.store import MIGRATIONS, _migrate_slicing
+    from tests.state.legacy import legacy_state_file
 
-    path = tmp_path / "bot.sqlite"
+    path = legacy_state_file(tmp_path / "bot.sqlite", version=2)  # the schema before order slicing
     raw = sqlite3.connect(path, isolation_level=None)
-    before_slicing = MIGRATIONS[: MIGRATIONS.index(_migrate_slicing)]
-    for version, step in enumerate(before_slicing):
-        step(raw)
-        raw.execute(f"PRAGMA user_version = {version + 1}")
     stamp = OPEN.isoformat()
     raw.execute(
         "INSERT INTO plans (plan_id, account, content_hash, status, explanation, details, created_at,"
@@ -171,7 +167,7 @@ def test_a_database_from_before_slicing_is_upgraded_with_its_data(tmp_path):
     )
     raw.close()
     with StateStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION
+        assert store.schema_version == head()
         assert store.get_plan("plan-1").explanation == "old"
         store.start_parent(parent_record(), [("plan-1-0-c1", 1, OPEN, D(5))])
         assert [c.k for c in store.exec_children("plan-1-0")] == [1]

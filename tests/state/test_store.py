@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.state.migrate import ALEMBIC_USER_VERSION, head
 from bot.state.store import (
-    SCHEMA_VERSION,
     ApprovalError,
     InvalidTransition,
     StateError,
@@ -39,12 +39,6 @@ DETAILS = {
     "trigger": {"name": "bands", "fired": True, "reason": "SPY +6.1pp", "assets": []},
     "gross_notional": "1750.25",
 }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    with StateStore(tmp_path / "state" / "bot.sqlite") as opened:
-        yield opened
 
 
 def add_plan(
@@ -88,24 +82,33 @@ def add_order(store: StateStore, cid: str = "p1-0", plan_id: str = "p1", seq: in
 # -- the file ------------------------------------------------------------------------------------------------
 
 
-def test_opens_in_wal_mode_with_full_sync_foreign_keys_and_current_schema(store: StateStore) -> None:
-    assert store.pragma("journal_mode") == "wal"
-    assert store.pragma("synchronous") == 2  # FULL
-    assert store.pragma("foreign_keys") == 1
-    assert store.pragma("user_version") == SCHEMA_VERSION == store.schema_version
+def test_a_sqlite_file_opens_in_wal_mode_with_full_sync_and_foreign_keys(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "bot.sqlite") as store:
+        assert store.pragma("journal_mode") == "wal"
+        assert store.pragma("synchronous") == 2  # FULL
+        assert store.pragma("foreign_keys") == 1
+        assert store.schema_version == head()
+        assert store.pragma("user_version") == ALEMBIC_USER_VERSION  # a bot from before Alembic refuses it
 
 
-def test_refuses_a_database_from_a_newer_bot(tmp_path: Path) -> None:
+def test_refuses_a_database_from_a_newer_bot(new_state_target: Path | str) -> None:
+    with StateStore(new_state_target) as store, store.db.write() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'f00d'")  # a revision this bot lacks
+    with pytest.raises(StateError, match="revision f00d, newer than this bot's"):
+        StateStore(new_state_target)
+
+
+def test_refuses_a_sqlite_file_marked_by_a_newer_bot(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite"
     StateStore(path).close()
     with sqlite3.connect(path) as raw:
-        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        raw.execute(f"PRAGMA user_version = {ALEMBIC_USER_VERSION + 1}")
     with pytest.raises(StateError, match="newer"):
         StateStore(path)
 
 
-def test_reopening_keeps_everything_and_does_not_migrate_again(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite"
+def test_reopening_keeps_everything_and_does_not_migrate_again(state_target: Path | str) -> None:
+    path = state_target
     with StateStore(path) as first:
         run_id = first.start_run("run", "cfg")
         add_plan(first)
@@ -118,9 +121,9 @@ def test_reopening_keeps_everything_and_does_not_migrate_again(tmp_path: Path) -
         assert second.get_flag("halted") == "by test"
 
 
-def test_a_committed_intent_survives_the_writer_being_killed(tmp_path: Path) -> None:
+def test_a_committed_intent_survives_the_writer_being_killed(state_target: Path | str) -> None:
     """The write-ahead record is durable once record_order returns, even if the process dies right after."""
-    path = tmp_path / "bot.sqlite"
+    path = state_target
     script = f"""
 import os, signal
 from datetime import datetime, UTC
@@ -219,6 +222,14 @@ def test_plans_filter_and_newest_first(store: StateStore) -> None:
     assert [p.plan_id for p in store.plans(status="refused")] == ["p1"]
     assert [p.plan_id for p in store.plans(status=("planned", "refused"), limit=2)] == ["p3", "p2"]
     assert store.get_plan("p1").status_reason == "too big"
+
+
+def test_text_sorts_in_byte_order_on_both_engines(store: StateStore) -> None:
+    """Ids sort as SQLite compares text, whatever the PostgreSQL database's collation (its default here puts
+    "a" before "B")."""
+    for plan_id in ("p-a", "p-B", "p-_", "p-1"):
+        add_plan(store, plan_id)
+    assert [p.plan_id for p in store.unfinished_plans("taxable")] == ["p-1", "p-B", "p-_", "p-a"]
 
 
 def test_unfinished_plans_are_what_a_restart_resumes(store: StateStore) -> None:
@@ -561,9 +572,9 @@ def test_two_threads_share_one_store(store: StateStore) -> None:
     assert store.submitted_notional_on("taxable", T0.date()) == Decimal("900.00") * 200
 
 
-def test_two_connections_to_one_file(tmp_path: Path) -> None:
-    """The running bot and a CLI command (approve, halt) use the file at the same time."""
-    path = tmp_path / "bot.sqlite"
+def test_two_connections_to_one_file(state_target: Path | str) -> None:
+    """The running bot and a CLI command (approve, halt) use the state at the same time."""
+    path = state_target
     with StateStore(path) as bot, StateStore(path) as cli:
         add_plan(bot)
         errors: list[BaseException] = []
@@ -583,3 +594,16 @@ def test_two_connections_to_one_file(tmp_path: Path) -> None:
         assert errors == []
         assert len(cli.orders(plan_id="p1", limit=1000)) == 100
         assert len(bot.flags()) == 100
+
+
+def test_a_read_inside_a_write_on_sqlite_does_not_end_the_write(tmp_path: Path) -> None:
+    """SQLite's one connection is shared: a read made while this thread writes must not roll it back."""
+    from bot.state.db import insert_row
+    from bot.state.schema import flags
+
+    with StateStore(tmp_path / "bot.sqlite") as store:
+        with store.db.write() as conn:
+            insert_row(conn, flags, {"name": "a", "value": "1", "updated_at": T0})
+            assert store.get_flag("a") == "1"
+            insert_row(conn, flags, {"name": "b", "value": "2", "updated_at": T0})
+        assert store.flags() == {"a": "1", "b": "2"}

@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from bot.config import ConfigError, load_config
-from bot.state.store import MIGRATIONS, SCHEMA_VERSION, StateStore, TaxFillRecord, WashSaleRecord
+from bot.state.migrate import head
+from bot.state.store import StateStore, TaxFillRecord, WashSaleRecord
+from tests.state.legacy import legacy_state_file
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 AT = datetime(2019, 12, 17, 15, 0, tzinfo=UTC)
@@ -34,11 +36,8 @@ def fill(fill_id: str, **changes) -> TaxFillRecord:  # noqa: ANN003
 
 
 def test_a_database_from_before_taxes_is_upgraded_with_its_data(tmp_path):
-    path = tmp_path / "bot.sqlite"
+    path = legacy_state_file(tmp_path / "bot.sqlite", version=3)  # the schema before tax-aware execution
     raw = sqlite3.connect(path, isolation_level=None)
-    for version, step in enumerate(MIGRATIONS[:3]):  # the schema the bot had before tax-aware execution
-        step(raw)
-        raw.execute(f"PRAGMA user_version = {version + 1}")
     raw.execute(
         "INSERT INTO plans (plan_id, account, content_hash, status, explanation, details, created_at,"
         " updated_at) VALUES ('plan-1', 'main', 'hash', 'done', 'old', '{\"orders\": []}', ?, ?)",
@@ -46,14 +45,14 @@ def test_a_database_from_before_taxes_is_upgraded_with_its_data(tmp_path):
     )
     raw.close()
     with StateStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION >= 4
+        assert store.schema_version == head()
         assert store.get_plan("plan-1").explanation == "old"
         assert store.add_tax_fills([fill("a1")]) == 1
         assert store.tax_fills() == [fill("a1")]
 
 
-def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_read_starts(tmp_path):
-    with StateStore(tmp_path / "bot.sqlite") as store:
+def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_read_starts(state_target):
+    with StateStore(state_target) as store:
         later = datetime(2019, 12, 18, 15, 0, tzinfo=UTC)
         assert store.add_tax_fills([fill("a1"), fill("a2", at=later, trade_date=date(2019, 12, 18))]) == 2
         assert store.add_tax_fills([fill("a1"), fill("a2")]) == 0
@@ -66,8 +65,8 @@ def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_re
         assert [f.fill_id for f in store.tax_fills()] == ["a1", "a2"]  # broker fills untouched
 
 
-def test_a_block_is_new_once_and_cleared_once(tmp_path):
-    with StateStore(tmp_path / "bot.sqlite") as store:
+def test_a_block_is_new_once_and_cleared_once(state_target):
+    with StateStore(state_target) as store:
         assert store.set_tax_block("main", "SPY", Decimal(0), Decimal(10)) is True
         assert store.set_tax_block("main", "SPY", Decimal(0), Decimal(12)) is False
         [block] = store.tax_blocks("main")

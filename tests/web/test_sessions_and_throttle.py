@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import requests
+from sqlalchemy import update
 
+from bot.state.schema import web_sessions
 from bot.state.web_sessions import WebSessions
 from bot.web.app import create_app
 from bot.web.server import WebServer
@@ -102,8 +104,8 @@ def test_an_expired_session_is_refused(rig):
     cookie = session.cookies["rb_session"]
     sessions = WebSessions(rig.store)
     assert sessions.count() == 1
-    with rig.store._write() as db:  # noqa: SLF001 - age the row as twelve hours would
-        db.execute("UPDATE web_sessions SET expires_at = 0")
+    with rig.store.db.write() as conn:  # age the row as twelve hours would
+        conn.execute(update(web_sessions).values(expires_at=0))
     assert replay(rig, cookie).status_code == 401
 
 
