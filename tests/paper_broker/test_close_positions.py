@@ -16,6 +16,8 @@ from alpaca.trading.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from alpaca.trading.models import FailedClosePositionDetails, Order
 from alpaca.trading.requests import ClosePositionRequest, LimitOrderRequest, MarketOrderRequest
 
+pytestmark = pytest.mark.slow  # Slow tier: closes filled over real minutes
+
 AFTER_CLOSE = datetime(2019, 12, 17, 22, 0, tzinfo=UTC)
 NEXT_OPEN = datetime(2019, 12, 18, 14, 30, tzinfo=UTC)
 

@@ -22,6 +22,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 import requests
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
@@ -31,6 +32,8 @@ from structlog.testing import capture_logs
 from bot.paper_broker import bar_pages, market_routes
 from bot.paper_broker.server import PaperBroker
 from tests.conftest import KEY, SECRET
+
+pytestmark = pytest.mark.slow  # Slow tier: year-long bar downloads and a worker process
 
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 

@@ -26,6 +26,8 @@ from alpaca.trading.requests import (
 
 from tests.conftest import KEY, SECRET
 
+pytestmark = pytest.mark.slow  # Slow tier: bracket, oco and oto legs over real minutes
+
 OPEN = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
 CLOSE = datetime(2019, 12, 17, 21, 0, tzinfo=UTC)
 NEVER_REACHED_HIGH = 321.00  # SPY's high that day was 320.25

@@ -23,6 +23,8 @@ from alpaca.trading.requests import GetPortfolioHistoryRequest, MarketOrderReque
 
 from tests.conftest import KEY, SECRET
 
+pytestmark = pytest.mark.slow  # Slow tier: equity rebuilt over weeks of minutes
+
 CENT = Decimal("0.01")
 OPEN = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
 STARTING_CASH = Decimal(100_000)

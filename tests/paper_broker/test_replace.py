@@ -25,6 +25,8 @@ from alpaca.trading.requests import (
 
 from tests.conftest import KEY, SECRET
 
+pytestmark = pytest.mark.slow  # Slow tier: replace over real minutes
+
 OPEN = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)
 
 

@@ -27,6 +27,8 @@ from bot.paper_broker.market import Bar
 from bot.paper_broker.server import PaperBroker
 from tests.conftest import KEY, SECRET
 
+pytestmark = pytest.mark.slow  # Slow tier: stop orders walked minute by minute
+
 OPEN = datetime(2019, 12, 17, 14, 30, tzinfo=UTC)  # 09:30 New York, where the broker's clock starts
 CLOSE = datetime(2019, 12, 17, 21, 0, tzinfo=UTC)
 NEXT_OPEN = datetime(2019, 12, 18, 14, 30, tzinfo=UTC)

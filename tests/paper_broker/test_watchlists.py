@@ -12,6 +12,8 @@ from alpaca.trading.requests import CreateWatchlistRequest, UpdateWatchlistReque
 
 from tests.conftest import KEY, SECRET
 
+pytestmark = pytest.mark.slow  # Slow tier: watchlists through a broker per test
+
 
 def rejected(call) -> APIError:  # noqa: ANN001 - a zero-argument callable
     with pytest.raises(APIError) as caught:

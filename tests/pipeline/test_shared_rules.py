@@ -28,6 +28,8 @@ from bot.turn import PlanningTurn
 from tests.bot.harness import KEY, SECRET, BrokerTime, bot_config, drifted_60_40
 from tests.household_bot.common import HOUSEHOLD, NAMES, drifted_household, household_config
 
+pytestmark = pytest.mark.slow  # Slow tier: each rule runs a whole bot twice against a paper broker
+
 KINDS = ("account", "household")
 
 
