@@ -16,8 +16,16 @@ held after that, which keeps the remaining weights where they are.
 
 The cash flow is read off the snapshot: deposits and dividends are already in ``cash``; a withdrawal still
 to be paid out is passed as ``withdrawal`` (or already debited from ``cash`` by a backtester, which then
-shows cash below its goal). Cash is kept at its goal, ``max(target cash, settings.cash_buffer)`` of the
-equity after the withdrawal. Sizing follows the planner's rules (notional buys for fractionable assets,
+shows cash below its goal). Cash above its goal, ``max(target cash, settings.cash_buffer)`` of the equity
+after the flow, is invested; money is raised only when cash falls below the buffer (``settings.cash_buffer``,
+the hard floor), and only that shortfall. Cash between the buffer and its target is drift of the cash sleeve
+like any other, which the policy corrects (or not) with its own prices: raising it here, on every flow,
+undid the objective's choices. The objective often holds cash below its target in a taxable account (buying
+an underweight asset with cash costs no tax, selling an overweight one at a gain does), and the allocator
+then sold the overweight assets at the next contribution to restore the cash target, realising the gains the
+objective had declined: on the diversified mix with $2,000 a month, 2004-12 to 2022, the tax-aware run
+realised $16,154 of tax before the last year against the tax-blind run's $6,461, most of it in such sales.
+Sizing follows the planner's rules (notional buys for fractionable assets,
 whole shares otherwise, ``min_trade_notional``, never against an open order), except that sells round UP to
 the share step: a withdrawal must be covered.
 
@@ -67,19 +75,26 @@ def plan_cash_flow(
     if after_flow <= 0:
         raise ValueError(f"withdrawal {usd(withdrawal)} is not less than equity {usd(equity)}")
     keep = max(targets.cash, settings.cash_buffer) * after_flow
+    floor = settings.cash_buffer * after_flow
     available = projected.cash - withdrawal - keep
+    shortfall = floor - (projected.cash - withdrawal)
     values = {s: projected.quantity(s) * projected.prices.get(s, ZERO) for s in _symbols(projected, targets)}
     goals = {s: targets.weight(s) * after_flow for s in values}
     owed = f"withdrawal {usd(withdrawal)} + " if withdrawal > 0 else ""
-    need = f"{owed}cash goal {usd(keep)}"
     if available > 0:
         amounts, plan_text = _deposit(values, goals, available, after_flow)
-        reason = f"cash {usd(projected.cash)} is {usd(available)} above {need}: {plan_text}"
-    elif available < 0:
-        amounts, plan_text = _withdraw(values, goals, -available, after_flow)
-        reason = f"cash {usd(projected.cash)} is {usd(-available)} short of {need}: {plan_text}"
+        above = f"{usd(available)} above {owed}cash goal {usd(keep)}"
+        reason = f"cash {usd(projected.cash)} is {above}: {plan_text}"
+    elif shortfall > 0:
+        amounts, plan_text = _withdraw(values, goals, shortfall, after_flow)
+        short = f"{usd(shortfall)} short of {owed}cash buffer {usd(floor)}"
+        reason = f"cash {usd(projected.cash)} is {short}: {plan_text}"
     else:
-        amounts, reason = {}, f"cash {usd(projected.cash)} is exactly {need}"
+        amounts = {}
+        reason = (
+            f"cash {usd(projected.cash)} covers {owed}the cash buffer {usd(floor)}; nothing to invest above"
+            f" the cash goal {usd(keep)}, and bringing cash back up to it is a rebalance, left to the policy"
+        )
     decision = _decision(projected, targets, amounts, reason)
     side = Side.BUY if available > 0 else Side.SELL
     orders, skipped = _size(snapshot, amounts, side, settings, decision)

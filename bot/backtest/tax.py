@@ -448,8 +448,8 @@ class _TaxSimulation:
         return taxed.plan
 
     def _pay(self, k: int, tax: Decimal) -> None:
-        """Pay (or receive) last year's tax from cash; then let the cash-flow allocator restore cash (a
-        payment is raised from the most overweight assets, a refund invested in the most underweight)."""
+        """Pay (or receive) last year's tax from cash; then the cash-flow allocator raises what cash lacks
+        below its buffer from the most overweight assets, or invests a refund in the most underweight."""
         self.cash -= tax
         self._invest_cash(k)
 

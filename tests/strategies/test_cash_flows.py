@@ -83,7 +83,8 @@ def test_withdrawal_comes_from_the_most_overweight_and_buys_nothing() -> None:
     assert orders(plan) == [("VTI", Side.SELL, D(5), None)]
     assert plan.buys == ()
     assert plan.decision.reason.startswith(
-        "cash $0.00 is $500.00 short of withdrawal $500.00 + cash goal $0.00: sell the most overweight first"
+        "cash $0.00 is $500.00 short of withdrawal $500.00 + cash buffer $0.00: "
+        "sell the most overweight first"
     )
     assert (
         "sell the most overweight first: VTI $500.00, leaving each +1.58pp from target"
@@ -115,6 +116,22 @@ def test_cash_below_its_goal_with_nothing_overweight_is_raised_pro_rata() -> Non
         ("VXUS", Side.SELL, D("0.3"), None),
     ]
     assert "the other $100.00 pro rata to holdings (1.00% of every holding)" in plan.decision.reason
+
+
+def test_cash_below_its_target_but_above_the_buffer_sells_nothing() -> None:
+    # a 10% cash target, a 1% buffer; cash $500 of $10,000 (5%): $500 short of the target, but above the $100
+    # buffer. Nothing is owed, so nothing is sold: restoring the cash target is the policy's rebalance (which
+    # prices the spread and the tax of the sale); the allocator only raises what must be paid out.
+    with_cash = targets(VTI="0.45", VXUS="0.27", BND="0.18", **{CASH: "0.10"})
+    snap = snapshot({"VTI": (50, 100), "VXUS": (27, 100), "BND": (18, 100)}, cash=500)
+    plan = plan_cash_flow(snap, with_cash, settings(cash_buffer=D("0.01")))
+    assert plan.is_empty and not plan.decision.fired
+    assert "bringing cash back up to it is a rebalance, left to the policy" in plan.decision.reason
+    # a $1,000 tax bill is paid from that cash down to the buffer: only the $600 below it is raised
+    plan = plan_cash_flow(snap, with_cash, settings(cash_buffer=D("0.01")), withdrawal=D(1000))
+    assert sum(o.qty * D(100) for o in plan.orders) >= D(590)
+    assert sum(o.qty * D(100) for o in plan.orders) <= D(700)
+    assert all(o.side is Side.SELL for o in plan.orders)
 
 
 def test_cash_at_its_goal_plans_nothing_and_open_orders_are_respected() -> None:
