@@ -621,6 +621,12 @@ def part_e(args: argparse.Namespace, settings: OptimizerSettings) -> None:
             gap = float("nan") if any(note.startswith("solver:") for note in plan.notes) else 0.0
         unproven += gap != gap
         gaps.append(gap if gap == gap else 1.0)
+        # one line per household on stderr, so a run stopped early still has its figures
+        print(
+            f"household {n}: wall {walls[-1]:.3f} s, CPU {cpus[-1]:.3f} s, gap {gap:.4%}",
+            file=sys.stderr,
+            flush=True,
+        )
         if args.budget and time.perf_counter() - started > args.budget:
             break
 
