@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from strategies.objective.problem import DecisionInputs, decide, trade_costs
-from strategies.objective.tax_aware import RISK_SLACK, decide_with_tax
+from strategies.objective.tax_aware import RISK_SLACK, SOLD, decide_with_tax
 from tests.strategies.objective.test_problem import one_asset, random_inputs
 
 
@@ -68,7 +68,8 @@ def test_when_the_tax_blind_account_waits_the_taxed_one_waits() -> None:
 
 def test_on_random_accounts_the_taxed_decision_never_keeps_more_risk_nor_pays_more_tax() -> None:
     """200 random problems (1-12 assets, impact, frozen assets, idle cash): against the tax-blind trades on
-    the same account, the taxed decision keeps no more forecast risk and costs no more, tax included."""
+    the same account, the taxed decision keeps no more forecast risk, costs no more, tax included, and
+    sells only what the tax-blind decision sells."""
     rng = np.random.default_rng(11)
     compared = 0
     for _ in range(200):
@@ -84,6 +85,31 @@ def test_on_random_accounts_the_taxed_decision_never_keeps_more_risk_nor_pays_mo
         compared += 1
         cap = _variance(blind.weights, inputs) * (1 + RISK_SLACK) + 1e-12
         assert _variance(taxed.weights, inputs) <= cap
+        # it sells nothing the tax-blind account keeps, and its tax is this account's own
+        assert np.all(taxed.trades[blind.trades > -SOLD] > -SOLD)
+        assert taxed.tax == pytest.approx(float(inputs.sell_tax @ np.maximum(-taxed.trades, 0)), abs=1e-12)
         blind_cost = sum(trade_costs(blind.trades, inputs))
         assert sum(trade_costs(taxed.trades, inputs)) <= blind_cost * (1 + 1e-3) + 1e-9
     assert compared > 50
+
+
+def test_the_tax_never_adds_a_sale_the_tax_blind_account_does_not_make() -> None:
+    # the second fund sits on target at a loss, the first 10 pp over at a gain: under the forecast (0.99
+    # correlation) selling the second fund reaches the same risk tax-free, but it is a different portfolio
+    # in fact, so the taxed account sells the first fund too (a little less, buying bonds) and pays its tax
+    s = np.array([0.2, 0.2, 0.05])
+    corr = np.array([[1.0, 0.99, 0.1], [0.99, 1.0, 0.1], [0.1, 0.1, 1.0]])
+    inputs = DecisionInputs(
+        weights=np.array([0.40, 0.30, 0.30]),
+        targets=np.array([0.30, 0.30, 0.40]),
+        covariance=np.outer(s, s) * corr,
+        half_spread=np.full(3, 1e-4),
+        sell_tax=np.array([0.03, 0.0, 0.0]),
+        cash_goal=0.0,
+    )
+    blind = decide(replace(inputs, sell_tax=np.zeros(0)), 0.05)
+    taxed = decide_with_tax(inputs, 0.05).decision
+    assert blind.trades[0] < -0.05 and blind.trades[1] > -1e-6
+    assert taxed.trades[1] > -1e-6 and taxed.trades[0] < -0.05
+    # the tax reported is the account's own (3% of the sale), not the price that kept the twin unsold
+    assert taxed.tax == pytest.approx(0.03 * -taxed.trades[0], rel=1e-6)
