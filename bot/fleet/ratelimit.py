@@ -8,8 +8,9 @@ worker killed mid-request loses nothing (its taken token is simply spent). A tok
 on the server's own clock (``clock_timestamp()``), so the machines' clocks need not agree.
 
 A bucket of capacity C refilled at r tokens a second lets through at most C + 60 r requests in any 60
-seconds; C is a tenth of the limit and r = (limit - C) / 60, so no minute window ever exceeds the limit while
-short bursts (a household's reading: a dozen requests) still go at once.
+seconds; C is a quarter of the limit and r = (limit - C) / 60, so no minute window ever exceeds the limit
+while bursts still go at once: a household of four accounts reads in a few dozen requests, more than a tenth
+of the limit (20), which made every such visit wait for refills on a key it had to itself.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class KeyBudget:
     ) -> None:
         self.db = db
         self.key = key_hash(key_id)
-        self.capacity = max(1.0, per_minute / 10)
+        self.capacity = max(1.0, per_minute / 4)
         self.rate = (per_minute - self.capacity) / 60 if per_minute > self.capacity else per_minute / 60
         self.sleep = sleep
         self.waited = 0.0
