@@ -108,8 +108,11 @@ class TaxLedger:
                 conn.execute(insert(tax_fills).values(**_tax_fill_values(lot, self._now())))
         return len(lots)
 
-    def tax_fills(self, account: str | None = None, source: str | None = None) -> list[TaxFillRecord]:
-        """In trade order: by trade date, then the broker's time, then id (imports first on a day)."""
+    def tax_fills(
+        self, account: str | tuple[str, ...] | None = None, source: str | None = None
+    ) -> list[TaxFillRecord]:
+        """In trade order: by trade date, then the broker's time, then id (imports first on a day);
+        ``account`` may be one account or a tuple of them."""
         trade_order = ("trade_date", "at not null", "at", "fill_id")
         with self.db.read() as conn:
             found = find(conn, tax_fills, trade_order, account=account, source=source)
