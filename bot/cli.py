@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from bot.cli_fleet import fleet
 from bot.cli_init import init
 from bot.cli_options import AlpacaOption, CacheOption, DataOption, VerboseOption
 from bot.cli_tune import tune
@@ -754,6 +755,7 @@ def _alpaca_bars(config, symbols, first, last, cache):  # noqa: ANN001, ANN202 -
 
 app.command()(tune)  # in its own module (bot/cli_tune.py): this one is long enough
 app.command()(init)  # bot/cli_init.py
+app.command()(fleet)  # bot/cli_fleet.py
 
 
 def main() -> None:

@@ -185,6 +185,8 @@ class AlpacaBroker:
         self._feed = feed
         self._count_lock = threading.Lock()
         self._request_count = 0
+        self.before_send: Callable[[], None] | None = None
+        """Called before every HTTP request (fleet mode: take a token from the key's shared budget)."""
         self._fractionable: dict[str, bool] = {}
         for client in (self._trading, self._data):
             _tame(client, _TimeoutCountingAdapter(timeout, self._count_request))
@@ -196,6 +198,8 @@ class AlpacaBroker:
         return self._request_count
 
     def _count_request(self) -> None:
+        if self.before_send is not None:
+            self.before_send()
         with self._count_lock:
             self._request_count += 1
 

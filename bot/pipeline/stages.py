@@ -95,9 +95,11 @@ def new_plan_id(store: StateStore, prefix: str, owner: str, version: str, now: d
 # -- approval requests that lapse ----------------------------------------------------------------------------
 def expire_held(store: StateStore, owner: str, now: datetime) -> None:
     """Held plans of the owner whose approval request lapsed (by default at the close) expire."""
-    for approval in store.pending_approvals():
-        plan = store.get_plan(approval.plan_id)
-        if plan is None or plan.account != owner:
+    # the owner's held plans, not every pending approval: a fleet's households share one database, and
+    # reading each household's requests on every visit made a visit cost in proportion to the fleet
+    for plan in store.plans(account=owner, status="held", limit=1000):
+        approval = store.get_approval(plan.plan_id)
+        if approval is None or approval.status != "pending":
             continue
         if lapsed(approval.expires_at, now):
             store.set_plan_status(

@@ -70,6 +70,10 @@ class WashSaleRecord:
     recorded_at: datetime
 
 
+FILLS_PER_STATEMENT = 200
+"""Rows per INSERT (well under SQLite's 32,766 bound parameters at a dozen columns a row)."""
+
+
 class TaxLedger:
     """The tax ledger aggregate. ``now`` is the wall clock for bookkeeping times."""
 
@@ -80,12 +84,15 @@ class TaxLedger:
     def add_tax_fills(self, fills: Collection[TaxFillRecord]) -> int:
         """Record broker fills for the lot ledger, each once (by account and activity id); returns how many
         were new. One transaction: a page of activities is recorded whole or not at all."""
+        rows = [_tax_fill_values(fill, self._now()) for fill in fills]
         added = 0
         with self.db.write() as conn:
-            for fill in fills:
-                statement = self.db.insert(tax_fills).values(**_tax_fill_values(fill, self._now()))
-                result = conn.execute(statement.on_conflict_do_nothing(index_elements=["account", "fill_id"]))
-                added += result.rowcount
+            # a few multi-row INSERTs, each returning the rows it added: a first read of an account's history
+            # is hundreds of fills, which one statement per fill made a fleet's largest cost (bench_fleet.py)
+            for start in range(0, len(rows), FILLS_PER_STATEMENT):
+                statement = self.db.insert(tax_fills).values(rows[start : start + FILLS_PER_STATEMENT])
+                statement = statement.on_conflict_do_nothing(index_elements=["account", "fill_id"])
+                added += len(conn.execute(statement.returning(tax_fills.c.fill_id)).all())
         return added
 
     def replace_imported_lots(self, account: str, lots: Collection[TaxFillRecord]) -> int:
@@ -101,8 +108,11 @@ class TaxLedger:
                 conn.execute(insert(tax_fills).values(**_tax_fill_values(lot, self._now())))
         return len(lots)
 
-    def tax_fills(self, account: str | None = None, source: str | None = None) -> list[TaxFillRecord]:
-        """In trade order: by trade date, then the broker's time, then id (imports first on a day)."""
+    def tax_fills(
+        self, account: str | tuple[str, ...] | None = None, source: str | None = None
+    ) -> list[TaxFillRecord]:
+        """In trade order: by trade date, then the broker's time, then id (imports first on a day);
+        ``account`` may be one account or a tuple of them."""
         trade_order = ("trade_date", "at not null", "at", "fill_id")
         with self.db.read() as conn:
             found = find(conn, tax_fills, trade_order, account=account, source=source)

@@ -45,6 +45,9 @@ def fills_of(records: Iterable[TaxFillRecord]) -> list[Fill]:
 
 def household_ledger(store: StateStore, config: BotConfig) -> tuple[HouseholdLedger, list[Fill]]:
     """The ledger over every account of the config (the wash-sale rule spans the household), and the fills
-    it was built from (the wash-sale guards look at recent buys)."""
-    fills = fills_of(store.tax_fills())
+    it was built from (the wash-sale guards look at recent buys). Only the config's accounts' fills: a fleet's
+    households share one database, and another household's buys are neither this one's lots nor its wash
+    sales (reading them all also made every visit cost in proportion to the fleet)."""
+    names = {a.name for a in config.accounts} | set(config.tax.accounts if config.tax is not None else ())
+    fills = fills_of(store.tax_fills(account=tuple(sorted(names))))
     return build_household_ledger(fills, wash_rules(config), relief_methods(config)), fills

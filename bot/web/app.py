@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -171,19 +172,23 @@ def create_app(
         household = getattr(bot, "household", None)
         return {household.name: household.last_check} if household is not None else {}
 
-    def pending() -> list[tuple[PlanRecord, Any]]:
+    def pending(household: str | None = None) -> list[tuple[PlanRecord, Any]]:
+        """Held plans waiting for a decision; with ``household``, only that household's (a fleet's state
+        holds every household's plans, and one person decides for one household at a time)."""
         result = []
         for approval in store.pending_approvals():
             plan = store.get_plan(approval.plan_id)
-            if plan is not None and plan.status == "held":
+            wanted = household is None or (plan is not None and household_of(plan) == household)
+            if plan is not None and plan.status == "held" and wanted:
                 result.append((plan, approval))
         return result
 
-    def view(session: Any) -> pages.DashboardView:
-        """What the dashboard shows now, for ``session``; its version is read first, so a change made while
-        it is read is sent again by the next refresh."""
+    def view(session: Any, household: str | None = None) -> pages.DashboardView:
+        """What the dashboard shows now, for ``session`` (its approvals filtered to ``household`` if given);
+        its version is read first, so a change made while it is read is sent again by the next refresh."""
         version = events.fingerprint(store)
-        approvals = pending()
+        everything = pending()
+        approvals = [(p, a) for p, a in everything if household is None or household_of(p) == household]
         shown = pictures()
         history = {name: EquityHistory(store).days(name, limit=CHART_DAYS) for name in bot.brokers}
         return pages.DashboardView(
@@ -193,6 +198,8 @@ def create_app(
             halted=store.get_flag("halted"),
             attention=attention_lines(store.flags()),
             approvals=approvals,
+            approval_households=sorted(Counter(household_of(p) for p, _ in everything).items()),
+            household_filter=household,
             csrf=auth.csrf_token(session),
             who=session.who,
             pictures=shown,
@@ -209,7 +216,7 @@ def create_app(
 
     refreshed_for: list[str] = [""]
 
-    def refresh(session: Any) -> dict[str, Any]:
+    def refresh(session: Any, household: str | None = None) -> dict[str, Any]:
         """A refresh event's payload: the state changed, so the broker is read again (a fill moved the
         positions; once per change, however many pages are open) and the page's live parts and charts are
         drawn anew."""
@@ -217,7 +224,7 @@ def create_app(
         if version != refreshed_for[0]:
             refreshed_for[0] = version
             read_at.clear()
-        v = view(session)
+        v = view(session, household)
         return {
             "parts": pages.live_parts(v),
             "charts": v.charts,
@@ -328,14 +335,15 @@ def create_app(
 
     # -- the dashboard ---------------------------------------------------------------------------------------
     @app.get("/")
-    def dashboard(request: Request) -> HTMLResponse:
+    def dashboard(request: Request, household: str = "") -> HTMLResponse:
+        """The dashboard; ``?household=NAME`` shows only that household's approvals (a fleet's)."""
         session = auth.session(request)
         if session is None:
             return html(pages.login(), 401)
-        return html(pages.dashboard(view(session)))
+        return html(pages.dashboard(view(session, household[:200] or None)))
 
     @app.get("/events")
-    async def event_stream(request: Request, since: str = "") -> Response:
+    async def event_stream(request: Request, since: str = "", household: str = "") -> Response:
         """The open dashboard's stream of changes (session only; the page passes the version it shows)."""
         session = await run_in_threadpool(auth.session, request)
         if session is None:
@@ -349,7 +357,7 @@ def create_app(
             streams.stream(
                 since[:64],
                 version=lambda: events.fingerprint(store),
-                render=lambda: refresh(session),
+                render=lambda: refresh(session, household[:200] or None),
                 market_time=market_now,
                 allowed=lambda: auth.session(request) is not None,
                 disconnected=request.is_disconnected,
@@ -467,14 +475,15 @@ def create_app(
         return [d.as_json() for d in EquityHistory(store).days(account, limit=min(max(limit, 1), 5000))]
 
     @app.get("/api/approvals")
-    def api_approvals(request: Request) -> list[dict]:
+    def api_approvals(request: Request, household: str | None = None) -> list[dict]:
+        """Held plans with their expiry; ``?household=NAME``: only that household's."""
         require_bearer(request)
         return [
             {
                 **_plan_json(plan),
                 "expires_at": approval.expires_at.isoformat() if approval.expires_at else None,
             }
-            for plan, approval in pending()
+            for plan, approval in pending(household)
         ]
 
     @app.get("/api/plans")
@@ -524,6 +533,11 @@ def create_app(
         )
 
     return app
+
+
+def household_of(plan: PlanRecord) -> str:
+    """The household a plan belongs to: a household plan names it; a single account's plan is its own."""
+    return str(plan.details.get("household") or plan.account)
 
 
 def _plan_json(plan: PlanRecord) -> dict:

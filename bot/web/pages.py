@@ -393,6 +393,10 @@ class DashboardView:
     """``{"accounts": charts.dashboard_charts(...), "plans": {plan_id: charts.plan_chart(plan)}}``."""
     version: str = ""
     """The state's fingerprint this view was read at (:func:`bot.web.events.fingerprint`)."""
+    approval_households: Sequence[tuple[str, int]] = ()
+    """Every household with plans waiting, and how many (a fleet's filter links)."""
+    household_filter: str | None = None
+    """``?household=NAME``: only that household's approvals are shown."""
 
 
 HALTED_NOTE = "Nothing is sent until it is resumed (here, rebalance-bot resume, or /resume in the chat)."
@@ -416,14 +420,39 @@ def control_part(halted: str | None, csrf: str) -> str:
     )
 
 
+def filter_part(v: DashboardView) -> str:
+    """A fleet's approvals by household: a link per household with plans waiting (the page's filter,
+    ``?household=NAME``), shown once more than one household waits or a filter is on."""
+    if len(v.approval_households) < 2 and not v.household_filter:
+        return ""
+    links = ['<a href="/">all</a>' if v.household_filter else "<strong>all</strong>"]
+    for name, count in v.approval_households:
+        label = f"{e(name)} ({count})"
+        current = name == v.household_filter
+        links.append(
+            f"<strong>{label}</strong>"
+            if current
+            else f'<a href="/?household={quote(name, safe="")}">{label}</a>'
+        )
+    nav = '<nav class="household-filter" aria-label="approvals by household">'
+    return f"{nav}Household: {' · '.join(links)}</nav>"
+
+
 def live_parts(v: DashboardView) -> dict[str, str]:
     """The parts of the dashboard that a refresh redraws, by element id."""
     alerts = [control_part(v.halted, v.csrf)]  # halted: the banner, with Resume; else the Halt form
     # what keeps the bot from trading: its broker not answering, targets it cannot trade (bot.reports)
     alerts += [f'<div class="banner bad">{e(line)}</div>' for line in v.attention]
     if v.approvals:
-        waiting = f"<h2>Waiting for your decision ({len(v.approvals)})</h2>" + "".join(
-            approval_card(plan, approval, v.csrf, v.now) for plan, approval in v.approvals
+        waiting = (
+            filter_part(v)
+            + f"<h2>Waiting for your decision ({len(v.approvals)})</h2>"
+            + "".join(approval_card(plan, approval, v.csrf, v.now) for plan, approval in v.approvals)
+        )
+    elif v.household_filter:
+        waiting = filter_part(v) + (
+            f'<div class="banner ok">No plan of household {e(v.household_filter)} is waiting'
+            " for a decision.</div>"
         )
     else:
         waiting = '<div class="banner ok">No plan is waiting for a decision.</div>'

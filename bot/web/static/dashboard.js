@@ -281,7 +281,9 @@
   function connect() {
     var url = document.body.dataset.events;
     if (!url || !window.EventSource) return;
-    var source = new EventSource(url + "?since=" + encodeURIComponent(document.body.dataset.version || ""));
+    var household = new URLSearchParams(window.location.search).get("household");
+    var source = new EventSource(url + "?since=" + encodeURIComponent(document.body.dataset.version || "") +
+      (household ? "&household=" + encodeURIComponent(household) : ""));
     source.addEventListener("refresh", function (ev) { apply(JSON.parse(ev.data)); });
     source.addEventListener("clock", function (ev) {
       setClock(JSON.parse(ev.data).market_time);
