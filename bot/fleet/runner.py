@@ -128,6 +128,6 @@ def local_client(workers: int) -> Any:
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": None},
+        dashboard_address=None,  # no web dashboard: a second fleet (or a test) would fight over port 8787
     )
     return Client(cluster)
