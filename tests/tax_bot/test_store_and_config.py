@@ -13,7 +13,6 @@ import yaml
 from bot.config import ConfigError, load_config
 from bot.state.migrate import head
 from bot.state.store import StateStore, TaxFillRecord, WashSaleRecord
-from bot.state.tax_ledger import FILLS_PER_STATEMENT
 from tests.state.legacy import legacy_state_file
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
@@ -67,17 +66,17 @@ def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_re
 
 
 def test_a_history_longer_than_one_statement_is_recorded_whole_and_counted_exactly(state_target):
-    """add_tax_fills writes FILLS_PER_STATEMENT rows an INSERT: across the boundaries, with fills already
-    recorded and two repeated inside the page (one within its own statement), each fill is recorded once and
-    the count is of the new ones."""
-    page = 2 * FILLS_PER_STATEMENT + 50
+    """add_tax_fills is one executemany that SQLAlchemy sends as multi-row INSERTs of 1,000 rows
+    (insertmanyvalues): across those batches, with fills already recorded and two repeated inside the page
+    (one within its own batch), each fill is recorded once and the count is of the new ones."""
+    page = 2 * 1000 + 50
     with StateStore(state_target) as store:
         assert store.add_tax_fills([fill("f0007"), fill("f0300")]) == 2
-        fills = [fill(f"f{n:04d}", qty=Decimal(n + 1)) for n in range(page)] + [fill("f0123"), fill("f0420")]
+        fills = [fill(f"f{n:04d}", qty=Decimal(n + 1)) for n in range(page)] + [fill("f0123"), fill("f1420")]
         assert store.add_tax_fills(fills) == page - 2
         recorded = store.tax_fills(account="main")
         assert sorted(f.fill_id for f in recorded) == [f"f{n:04d}" for n in range(page)]
-        assert {f.fill_id: f.qty for f in recorded}["f0449"] == Decimal(450)
+        assert {f.fill_id: f.qty for f in recorded}["f2049"] == Decimal(2050)
         assert store.add_tax_fills(fills) == 0
         assert store.add_tax_fills([]) == 0
 
