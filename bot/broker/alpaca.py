@@ -546,6 +546,20 @@ def _tame(client: RESTClient, adapter: HTTPAdapter) -> None:
     client._retry_codes = []
     client._session.mount("https://", adapter)
     client._session.mount("http://", adapter)
+    _environment_once(client._session, str(client._base_url))
+
+
+def _environment_once(session: requests.Session, base_url: str) -> None:
+    """Read the proxy and CA-bundle settings from the environment once, when the client is made.
+
+    ``requests`` re-reads them on every request, and urllib's proxy lookup scans *every* environment
+    variable to do it: in a fleet worker, whose environment holds each account's key variables (thousands),
+    that scan was a third of each request's CPU (``scripts/bench_fleet.py``, profiled). A proxy set in the
+    environment after the bot starts is not seen, as for any long-running service."""
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
 
 
 def _error_details(exc: APIError) -> tuple[int, int | None, str, float | None]:
