@@ -97,5 +97,5 @@ def add_activity(
     activity = Activity(
         id=f"{stamp}::{uuid.uuid4()}", account_id=account.id, activity_type=kind, time=when, fields=fields
     )
-    engine.activities.append(activity)
+    engine.record_activity(activity)
     engine.store.add_activity(activity)

@@ -80,7 +80,11 @@ class PaperBrokerEngine:
         self.orders: dict[str, Order] = {}
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, Order] = {}
+        self._orders_of: dict[str, dict[str, Order]] = {}
+        """Each account's orders by id: a list request reads its own, not the whole broker's (a fleet's
+        paper broker holds hundreds of thousands of orders, and scanning them was most of its CPU)."""
         self.activities: list[Activity] = []
+        self._activities_of: dict[str, list[Activity]] = {}
         self.extended = extended_hours.ExtendedHours(self)
         self.publish: Callable[..., None] = lambda event, order, **execution: None
         """Hears each order event under the lock: Alpaca's trade_updates (``trade_stream.TradeUpdates``)."""
@@ -98,7 +102,8 @@ class PaperBrokerEngine:
             self.accounts[account.id] = account
         for order in self.store.load_orders():
             self._index(order)
-        self.activities = self.store.load_activities()
+        for activity in self.store.load_activities():
+            self.record_activity(activity)
         known = {a.key_id for a in self.accounts.values()}
         with self.store.transaction():
             for spec in accounts.accounts:
@@ -165,7 +170,7 @@ class PaperBrokerEngine:
         return order
 
     def account_orders(self, account: Account) -> list[Order]:
-        return [o for o in self.orders.values() if o.account_id == account.id]
+        return list(self._orders_of.get(account.id, {}).values())
 
     def open_orders(self, account: Account) -> list[Order]:
         return [o for o in self._open.values() if o.account_id == account.id]
@@ -173,6 +178,7 @@ class PaperBrokerEngine:
     def _index(self, order: Order) -> None:
         """Keep the lookups by client_order_id and of open orders in step with an order's status."""
         self.orders[order.id] = order
+        self._orders_of.setdefault(order.account_id, {})[order.id] = order
         self._by_client_id[(order.account_id, order.client_order_id)] = order
         if order.is_open:
             self._open[order.id] = order
@@ -180,7 +186,12 @@ class PaperBrokerEngine:
             self._open.pop(order.id, None)
 
     def account_activities(self, account: Account) -> list[Activity]:
-        return [a for a in self.activities if a.account_id == account.id]
+        return list(self._activities_of.get(account.id, ()))
+
+    def record_activity(self, activity: Activity) -> None:
+        """Add an activity to the broker's list and to its account's (see ``_orders_of``)."""
+        self.activities.append(activity)
+        self._activities_of.setdefault(activity.account_id, []).append(activity)
 
     # -- valuations -----------------------------------------------------------------------------------------
     def price(self, symbol: str) -> Decimal:
