@@ -57,8 +57,15 @@ class TaxedDecision:
     """1 when the tax did not hold the trades back; above 1 when it had to be outweighed."""
     blind_tracking_variance: float | None
     """Forecast tracking variance (scaled covariance) after the tax-blind trades; None when it waits."""
+    fell_back: bool = False
+    """True when no taxed trades kept the tax-blind risk: the tax-blind trades were made, their tax paid."""
 
     def describe(self) -> str:
+        if self.fell_back:
+            return (
+                "; tax-aware: no trades cheaper in tax keep the tracking target's risk, so these are the"
+                " tax-blind trades, their tax paid"
+            )
         if self.scale <= 1.0:
             return ""
         return (
@@ -87,7 +94,7 @@ def decide_with_tax(inputs: DecisionInputs, gamma: float) -> TaxedDecision:
             break
         low, high = high, high * 4.0
     if best is None:  # not reachable: the tax-blind trades keep the risk the user chose
-        return TaxedDecision(_priced(blind, inputs), gamma, 1.0, cap)
+        return TaxedDecision(_priced(blind, inputs), gamma, 1.0, cap, fell_back=True)
     for _ in range(BISECTIONS):
         middle = float(np.sqrt(low * high))
         candidate = decide(guarded, gamma * middle)

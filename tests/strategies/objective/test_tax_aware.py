@@ -113,3 +113,19 @@ def test_the_tax_never_adds_a_sale_the_tax_blind_account_does_not_make() -> None
     assert taxed.trades[1] > -1e-6 and taxed.trades[0] < -0.05
     # the tax reported is the account's own (3% of the sale), not the price that kept the twin unsold
     assert taxed.tax == pytest.approx(0.03 * -taxed.trades[0], rel=1e-6)
+
+
+def test_a_fall_back_to_the_tax_blind_trades_says_so(monkeypatch) -> None:
+    # the one-stock account needs a raised risk aversion (scale > 1) to make its gain sale; with no room to
+    # raise it, no taxed trades keep the risk and the decision is the tax-blind one, announced as such
+    from strategies.objective import tax_aware
+
+    monkeypatch.setattr(tax_aware, "MAX_SCALE", 1.0)
+    inputs = one_asset(0.70, sell_tax=np.array([0.02]))
+    taxed = decide_with_tax(inputs, 0.05)
+    blind = decide(replace(inputs, sell_tax=np.zeros(0)), 0.05)
+    assert taxed.fell_back and np.allclose(taxed.decision.trades, blind.trades)
+    assert taxed.decision.tax == pytest.approx(0.02 * -blind.trades[0])
+    assert "tax-blind trades, their tax paid" in taxed.describe()
+    monkeypatch.undo()
+    assert not decide_with_tax(inputs, 0.05).fell_back  # with room, the taxed decision is its own
