@@ -20,6 +20,7 @@ ever goes through a float.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -555,11 +556,19 @@ def _environment_once(session: requests.Session, base_url: str) -> None:
     ``requests`` re-reads them on every request, and urllib's proxy lookup scans *every* environment
     variable to do it: in a fleet worker, whose environment holds each account's key variables (thousands),
     that scan was a third of each request's CPU (``scripts/bench_fleet.py``, profiled). A proxy set in the
-    environment after the bot starts is not seen, as for any long-running service."""
-    settings = session.merge_environment_settings(base_url, {}, None, None, None)
-    session.proxies.update(settings["proxies"])
-    session.verify = settings["verify"]
+    environment after the first client for that URL is made is not seen, as for any long-running service."""
+    proxies, verify = _environment_settings(base_url)
+    session.proxies.update(proxies)
+    session.verify = verify
     session.trust_env = False
+
+
+@functools.lru_cache(maxsize=64)
+def _environment_settings(base_url: str) -> tuple[dict[str, str], bool | str]:
+    """Proxies and CA bundle for ``base_url`` from the environment, once per process: a fleet worker makes
+    two clients per account, and each lookup scans the whole environment (3 ms at a few hundred variables)."""
+    settings = requests.Session().merge_environment_settings(base_url, {}, None, None, None)
+    return dict(settings["proxies"]), settings["verify"]
 
 
 def _error_details(exc: APIError) -> tuple[int, int | None, str, float | None]:

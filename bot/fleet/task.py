@@ -28,6 +28,7 @@ from bot.config import BotConfig, resolve_credentials
 from bot.fleet.lock import household_lock
 from bot.fleet.ratelimit import KeyBudget, key_hash
 from bot.fleet.tables import ensure_tables, household_row, save_visit
+from bot.household.gather import AssetCache
 from bot.state.store import StateStore
 from bot.worker import Bot, config_fingerprint
 
@@ -74,6 +75,10 @@ class _Process:
         self.stores: dict[str, StateStore] = {}
         self.bots: dict[str, tuple[str, Bot]] = {}
         self.budgets: dict[str, KeyBudget] = {}
+        self.assets: dict[str | None, AssetCache] = {}
+        """Asset facts per trading API, shared by every household this process plans: whether VTI is
+        tradable and fractionable does not depend on whose account asks (a household's own bot asked the
+        broker once per symbol per household, 5-15 requests a visit)."""
 
     def store(self, url: str) -> StateStore:
         with self.lock:
@@ -90,6 +95,10 @@ class _Process:
                 return kept[1]
         brokers = self._brokers(job, store)
         bot = Bot(job.config, brokers, store)
+        if bot.household is not None:
+            url = job.config.accounts[0].trading_url
+            with self.lock:
+                bot.household.assets = self.assets.setdefault(url, AssetCache())
         with self.lock:
             self.bots[job.name] = (fingerprint, bot)
         return bot

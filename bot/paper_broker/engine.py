@@ -193,6 +193,14 @@ class PaperBrokerEngine:
         self.activities.append(activity)
         self._activities_of.setdefault(activity.account_id, []).append(activity)
 
+    def forget_activities(self, unwanted: Callable[[Activity], bool]) -> None:
+        """Drop the activities ``unwanted`` picks (in memory only): positions then have no FILL to explain
+        them, as shares transferred in from another broker have none. Scenarios of the tax ledger use it."""
+        kept = [a for a in self.activities if not unwanted(a)]
+        self.activities, self._activities_of = [], {}
+        for activity in kept:
+            self.record_activity(activity)
+
     # -- valuations -----------------------------------------------------------------------------------------
     def price(self, symbol: str) -> Decimal:
         """Latest trade price at the simulated now (the last close while the market is closed)."""

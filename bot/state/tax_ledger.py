@@ -85,12 +85,12 @@ class TaxLedger:
             return 0
         statement = self.db.insert(tax_fills).on_conflict_do_nothing(index_elements=["account", "fill_id"])
         with self.db.write() as conn:
-            # one executemany returning the rows it added: SQLAlchemy batches it into multi-row INSERTs
-            # ("insertmanyvalues") from one compiled statement. A first read of an account's history is
-            # hundreds of fills: one statement per fill, then a multi-row VALUES compiled anew for each
-            # batch (two thirds of a fleet visit's database time, profiled) were a fleet's largest cost
-            found = conn.execute(statement.returning(tax_fills.c.fill_id), rows)
-            return len(found.all())
+            # one executemany of one small statement, counted by its summed row count (a conflict adds no
+            # row). A first read of an account's history is hundreds of fills: one statement per fill, then a
+            # multi-row VALUES (which neither SQLAlchemy nor psycopg can cache: each size is a new statement)
+            # were a fleet visit's largest database cost (scripts/bench_fleet.py, profiled); psycopg sends
+            # this as one pipeline of one prepared statement, SQLite runs it in process
+            return conn.execute(statement, rows).rowcount
 
     def replace_imported_lots(self, account: str, lots: Collection[TaxFillRecord]) -> int:
         """Replace every imported lot of ``account`` with ``lots`` in one transaction (an import is the

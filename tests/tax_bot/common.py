@@ -61,8 +61,4 @@ def drop_fill_activities(harness: Harness, symbol: str) -> None:
     broker (or bought before the account's history), which the ledger cannot explain."""
     engine = harness.broker.engine
     with engine.lock:
-        engine.activities = [
-            a
-            for a in engine.activities
-            if not (a.activity_type == "FILL" and a.fields.get("symbol") == symbol)
-        ]
+        engine.forget_activities(lambda a: a.activity_type == "FILL" and a.fields.get("symbol") == symbol)

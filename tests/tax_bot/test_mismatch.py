@@ -92,7 +92,7 @@ def test_an_activity_the_ledger_cannot_take_pauses_tax_awareness_but_not_the_reb
     engine = harness.broker.engine
     with engine.lock:  # a short sale made by hand: the long-only ledger has no rules for it
         account_id = next(iter(engine.accounts.values())).id
-        engine.activities.append(
+        engine.record_activity(
             Activity(
                 "20191216150000000::short",
                 account_id,

@@ -66,9 +66,9 @@ def test_fills_are_recorded_once_and_the_newest_broker_time_is_where_the_next_re
 
 
 def test_a_history_longer_than_one_statement_is_recorded_whole_and_counted_exactly(state_target):
-    """add_tax_fills is one executemany that SQLAlchemy sends as multi-row INSERTs of 1,000 rows
-    (insertmanyvalues): across those batches, with fills already recorded and two repeated inside the page
-    (one within its own batch), each fill is recorded once and the count is of the new ones."""
+    """add_tax_fills is one executemany counted by its summed row count: over 2,050 fills, with two already
+    recorded and two repeated inside the page, each fill is recorded once and the count is of the new ones
+    (a conflict must count nothing on either engine)."""
     page = 2 * 1000 + 50
     with StateStore(state_target) as store:
         assert store.add_tax_fills([fill("f0007"), fill("f0300")]) == 2
