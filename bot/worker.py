@@ -447,9 +447,9 @@ class Bot:
                 kind="failure",
             )
         self._halt_alerted = bool(halted)
-        fresh = [
-            e for e in self.store.audit_trail(limit=200, event="order_rejected") if e.id > self._audit_seen
-        ]
+        # this bot's accounts only: a fleet's households share one state, each alerts about its own
+        rejected = self.store.audit_trail(limit=200, event="order_rejected", account=tuple(self.brokers))
+        fresh = [e for e in rejected if e.id > self._audit_seen]
         latest = self.store.audit_trail(limit=1)
         self._audit_seen = max(self._audit_seen, latest[0].id if latest else 0)
         day = broker_clock.timestamp.date()
@@ -473,16 +473,21 @@ class Bot:
     def send_daily_summary(self, day: date) -> None:
         """The day in a few lines; each account's equity, P&L and weights from the close just recorded (the
         equity history), not from the last cycle's reading, which may predate the day's trades."""
-        plans = [p for p in self.store.plans(limit=200) if p.created_at.date() == day]
+        # this bot's own plans, orders and approvals: a fleet's households share one state
+        owners = tuple(self.brokers) + ((self.household.name,) if self.household is not None else ())
+        plans = [p for p in self.store.plans(account=owners, limit=200) if p.created_at.date() == day]
         orders = [
             o
-            for o in self.store.orders(limit=500)
+            for o in self.store.orders(account=tuple(self.brokers), limit=500)
             if o.submitted_at is not None and o.submitted_at.date() == day
         ]
-        closes = [d for d in EquityHistory(self.store).days(limit=50) if d.day == self._session_day]
-        message = render_daily_summary(
-            day, plans, orders, self.store.pending_approvals(), closes, self.store.get_flag("halted")
-        )
+        held = {p.plan_id for p in self.store.plans(account=owners, status="held", limit=1000)}
+        pending = [a for a in self.store.pending_approvals() if a.plan_id in held]
+        history = EquityHistory(self.store)
+        closes = [
+            d for a in self.brokers for d in history.days(account=a, limit=1) if d.day == self._session_day
+        ]
+        message = render_daily_summary(day, plans, orders, pending, closes, self.store.get_flag("halted"))
         self.notifier.send(message)
 
     def health(self) -> dict:

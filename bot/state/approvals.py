@@ -234,10 +234,10 @@ class ApprovalsAndAudit:
         limit: int = 100,
         event: str | None = None,
         *,
-        account: str | None = None,
+        account: str | tuple[str, ...] | None = None,
         plan_id: str | None = None,
     ) -> list[AuditRecord]:
-        """Newest first."""
+        """Newest first; ``account`` may be one account or a tuple of them."""
         with self.db.read() as conn:
             found = find(
                 conn, audit, ("id desc",), limit=limit, event=event, account=account, plan_id=plan_id

@@ -157,7 +157,7 @@ class OrdersAndExecutions:
     def orders(
         self,
         plan_id: str | None = None,
-        account: str | None = None,
+        account: str | tuple[str, ...] | None = None,
         open_only: bool = False,
         limit: int = 200,
     ) -> list[OrderRecord]:

@@ -232,9 +232,13 @@ class RunsAndPlans:
         return _plan(found[0]) if found else None
 
     def plans(
-        self, account: str | None = None, status: str | Collection[str] | None = None, limit: int = 50
+        self,
+        account: str | tuple[str, ...] | None = None,
+        status: str | Collection[str] | None = None,
+        limit: int = 50,
     ) -> list[PlanRecord]:
-        """Newest first (by ``created_at``); ``status`` may be one status or several."""
+        """Newest first (by ``created_at``); ``status`` may be one status or several, ``account`` one
+        owner or a tuple of them."""
         newest = ("created_at desc", "plan_id desc")
         with self.db.read() as conn:
             found = find(conn, plans, newest, limit=limit, account=account, status=statuses(status))

@@ -159,12 +159,15 @@ def test_halt_and_repeated_broker_rejections_raise_alerts(tmp_path, receiver):
         harness.store.audit(
             "order_rejected", account="main", client_order_id=f"o-{n}", error="insufficient qty"
         )
+        # another bot's account on the same (fleet's shared) state: not this bot's to alert about
+        harness.store.audit("order_rejected", account="smith-ira", client_order_id=f"s-{n}", error="x")
     halt(harness.store, who="erin", reason="checking something")
     harness.bot.tick()
     harness.bot.tick()
     titles = [m["title"] for m in messages(harness, receiver)]
     assert titles.count("rebalance-bot: halted") == 1  # once, not on every tick
     assert titles.count("rebalance-bot: the broker rejected 2 orders of main today") == 1
+    assert not any("smith-ira" in t for t in titles)
 
 
 def test_unknown_open_orders_at_start_raise_an_alert(tmp_path, receiver):
@@ -216,11 +219,19 @@ def test_services_start_and_stop_with_the_bot_and_stopping_raises_an_alert(tmp_p
 
 def test_a_daily_summary_is_sent_after_the_close_when_configured(tmp_path, receiver):
     harness = rigged(tmp_path, receiver, notifications={"daily_summary": True})
+    harness.run_until(OPEN_TIME + timedelta(minutes=25))
+    # another household's plan on the same (a fleet's shared) state: not in this bot's summary
+    [held] = harness.store.plans(status="held")
+    other = held.plan_id.replace("main", "smith")
+    harness.store.save_plan(
+        other, held.run_id, "smith-ira", held.content_hash, "held", "", held.details, held.created_at
+    )
+    harness.store.request_approval(other, held.content_hash, None)
     harness.run_until(CLOSE + timedelta(minutes=15))
     summaries = [m for m in messages(harness, receiver) if "daily summary" in m["title"]]
     assert len(summaries) == 1
     body = summaries[0]["message"]
-    assert "Summary of 2019-12-17" in body and "Plans: 1" in body
+    assert "Summary of 2019-12-17" in body and "Plans: 1" in body and "smith" not in body
     [close] = EquityHistory(harness.store).days("main")  # recorded at the same first tick after the close
     assert f"Account main at the close: equity ${close.equity:,.2f}, day P&L " in body
     spy = close.weights["SPY"]
