@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -162,25 +162,38 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def run(configs: list[dict], state_url: str, workers: int) -> dict[str, Any]:
+def run(
+    configs: list[dict], state_url: str, workers: int, broker: PaperBroker, passes: int
+) -> list[dict[str, Any]]:
+    """``passes`` fleet passes on one LocalCluster and database: the first at :data:`AS_OF`, each next one a
+    session later at the same time of day (the held plans expire at the close, every cycle is due again)."""
     fleet = fleet_from({"state_url": state_url, "households": configs, "workers": workers})
     client = local_client(workers)
+    results = []
     try:
         client.run(importlib.import_module, "bot.fleet.task")  # imports: per process, not per household
         runner = Fleet(fleet, client)
         try:
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            visits = runner.run_pass()
-            wall = time.perf_counter() - t0
-            driver_cpu = time.process_time() - cpu0
+            for n in range(passes):
+                broker.advance_to(AS_OF + timedelta(days=n))
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                visits = runner.run_pass()
+                wall = time.perf_counter() - t0
+                results.append(summary(visits, workers, n + 1, wall, time.process_time() - cpu0))
+                print(results[-1], flush=True)
         finally:
             runner.close()
     finally:
         client.close()
         client.cluster.close()
+    return results
+
+
+def summary(visits: list, workers: int, number: int, wall: float, driver_cpu: float) -> dict[str, Any]:
     ok = [v for v in visits if not v.failed]
     return {
         "workers": workers,
+        "pass": number,
         "households": len(visits),
         "failed": len(visits) - len(ok),
         "errors": Counter((v.error or "")[:80] for v in visits if v.failed).most_common(3),
@@ -202,6 +215,12 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1000)
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="passes per worker count, a session apart (the 2nd on: warm workers, no history to ingest)",
+    )
     parser.add_argument(
         "--state-url", default=None, help="a PostgreSQL server to use (default: a throwaway one)"
     )
@@ -241,9 +260,7 @@ def main() -> None:
             results = []
             for workers in counts:
                 state_url = url or server.database()
-                result = run(configs, state_url, workers)
-                results.append(result)
-                print(result, flush=True)
+                results += run(configs, state_url, workers, broker, args.passes)
         finally:
             broker.stop()
             if server is not None:
@@ -254,16 +271,18 @@ def main() -> None:
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     base = results[0]["rate"]
     command = f"scripts/bench_fleet.py --households {args.households} --workers {args.workers}"
-    print(f"\n{command} --seed {args.seed}\n")
+    print(f"\n{command} --passes {args.passes} --seed {args.seed}\n")
     print(
-        "| workers | households | failed | pass wall | households/s | vs 1st | CPU ms/household (median) "
-        "| visit ms (median) | requests/household (median) | driver+broker CPU | actions |"
+        "| workers | pass | households | failed | pass wall | households/s | vs 1st "
+        "| CPU ms/household (median) | visit ms (median) | requests/household (median) "
+        "| driver+broker CPU | actions |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         actions = ", ".join(f"{a} {n}" for a, n in r["actions"].most_common())
         print(
-            f"| {r['workers']} | {r['households']} | {r['failed']} | {r['wall']:.1f} s | {r['rate']:.1f} "
+            f"| {r['workers']} | {r['pass']} | {r['households']} | {r['failed']} | {r['wall']:.1f} s "
+            f"| {r['rate']:.1f} "
             f"| {r['rate'] / base:.2f}x | {r['cpu_ms']:.0f} | {r['visit_ms']:.0f} | {r['requests']:.0f} "
             f"| {r['driver_cpu']:.1f} s | {actions} |"
         )
