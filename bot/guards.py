@@ -1,8 +1,9 @@
-"""Hard limits and the approval policy: what may be sent, and what must wait for a person.
+"""Hard limits: what may be sent at all.
 
 Limits hold whatever the plan says: a plan whose orders break the per-order, per-plan or per-day notional
-limit is refused outright (approved or not). The approval policy decides which plans wait for a human.
-Both are pure functions of the plan, the config and a few numbers, so they are tested without a broker.
+limit is refused outright (approved or not). Which plans wait for a person is the approval policy's
+(:mod:`bot.approval.policy`). A pure function of the plan, the config and a few numbers, tested without a
+broker.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.approval.policy import PlanFacts, approval_required
-from bot.config import ApprovalConfig, LimitsConfig
+from bot.config import LimitsConfig
 from strategies.plan import RebalancePlan
 
 
@@ -50,12 +50,3 @@ def check_limits(plan: RebalancePlan, limits: LimitsConfig, traded_today: Decima
         )
         needed.append(("limits.max_daily_notional", traded_today + plan.gross_notional))
     return GuardVerdict(not reasons, tuple(reasons), tuple(needed))
-
-
-def needs_approval(
-    plan: RebalancePlan, approval: ApprovalConfig, manual_account: bool = False
-) -> GuardVerdict:
-    """Whether a person must approve the plan first (``allowed`` = True means: it waits). The size and
-    manual-account rules only; the bot uses :func:`bot.approval.policy.approval_required` with all facts."""
-    verdict = approval_required(plan, approval, PlanFacts(manual_account=manual_account))
-    return GuardVerdict(verdict.required, verdict.reasons)

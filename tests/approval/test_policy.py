@@ -12,7 +12,6 @@ from bot.approval.lifecycle import drift_changed, drift_of, expiry_time
 from bot.approval.policy import PlanFacts, approval_required
 from bot.config import ApprovalConfig
 from bot.cycle import plan_details
-from bot.guards import needs_approval
 from strategies.planner import plan_rebalance
 from tests.strategies.builders import D, bands, settings, snapshot, targets
 
@@ -87,11 +86,6 @@ def test_modes_always_and_never():
     assert not approval_required(a_plan(), policy(mode="never", max_plan_notional=1)).required
     # a manual account is asked even when the mode is never
     assert approval_required(a_plan(), policy(mode="never"), PlanFacts(manual_account=True)).required
-
-
-def test_the_old_guard_delegates_to_the_policy():
-    assert needs_approval(a_plan(), policy(max_plan_notional=1500)).allowed
-    assert not needs_approval(a_plan(), policy(max_plan_notional=5000)).allowed
 
 
 # --- lifecycle ----------------------------------------------------------------------------------------------
