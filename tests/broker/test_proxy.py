@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bot.broker.alpaca import _environment_settings
 from bot.paper_broker.server import PaperBroker
 from tests.broker.conftest import AdapterFactory
 
@@ -35,6 +36,7 @@ class _Forward(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy() -> Iterator[ThreadingHTTPServer]:
+    _environment_settings.cache_clear()  # kept per process and URL: a reused port must not see an old one
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Forward)
     server.seen = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
