@@ -44,6 +44,7 @@ def proxy() -> Iterator[ThreadingHTTPServer]:
     yield server
     server.shutdown()
     server.server_close()
+    _environment_settings.cache_clear()  # nor may a later test see this one's proxy
 
 
 def test_a_proxy_in_the_environment_is_used_and_read_once(
