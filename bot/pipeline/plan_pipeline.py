@@ -173,8 +173,9 @@ class PlanPipeline:
         )
         proposal.saved(plan_id, run_id, now)
         if pending is not None:
-            self.store.set_plan_status(pending.plan_id, "superseded", f"superseded by {plan_id}")
-            self.store.expire_approval(pending.plan_id, status="superseded")
+            with self.store.unit():  # the plan and its request closed together
+                self.store.set_plan_status(pending.plan_id, "superseded", f"superseded by {plan_id}")
+                self.store.expire_approval(pending.plan_id, status="superseded")
         return plan_id
 
     def hard_limits(
@@ -187,8 +188,11 @@ class PlanPipeline:
             clear_limits(self.store, self.owner)
             return None
         reasons = list(verdict.reasons)
-        self.store.set_plan_status(plan_id, "refused", refusal_line(self.limits, verdict))
-        self.store.audit("plan_refused", run_id=run_id, account=self.owner, plan_id=plan_id, reasons=reasons)
+        with self.store.unit():
+            self.store.set_plan_status(plan_id, "refused", refusal_line(self.limits, verdict))
+            self.store.audit(
+                "plan_refused", run_id=run_id, account=self.owner, plan_id=plan_id, reasons=reasons
+            )
         log.warning(f"{self.noun} refused by a hard limit", plan_id=plan_id, reasons=reasons)
         line = refuse_on_limits(self.store, self.owner, self.limits, verdict, self.notices.alert)
         return CycleOutcome("refused", plan_id, line)
@@ -205,17 +209,18 @@ class PlanPipeline:
         """Hold the plan for a person: a request that lapses (at the close by default), audit, prompt."""
         expires = expiry_time(now, self.next_close(), self.approval.expiry)
         why = "; ".join(reasons)
-        self.store.set_plan_status(plan_id, "held", why)
-        self.store.request_approval(plan_id, proposal.version, expires)
-        self.store.audit(
-            "approval_requested",
-            run_id=run_id,
-            account=self.owner,
-            plan_id=plan_id,
-            reasons=list(reasons),
-            content_hash=proposal.version,
-            expires_at=expires,
-        )
+        with self.store.unit():  # held, requested and audited together, or not at all
+            self.store.set_plan_status(plan_id, "held", why)
+            self.store.request_approval(plan_id, proposal.version, expires)
+            self.store.audit(
+                "approval_requested",
+                run_id=run_id,
+                account=self.owner,
+                plan_id=plan_id,
+                reasons=list(reasons),
+                content_hash=proposal.version,
+                expires_at=expires,
+            )
         tax = assessment.facts.estimated_tax
         log.warning(
             f"{self.noun} held for approval",

@@ -87,6 +87,8 @@ class Database:
         if self.dialect not in ("sqlite", "postgresql"):
             raise StateError(f"the state database must be SQLite or PostgreSQL, not {self.dialect}")
         self._lock = threading.RLock()
+        self._local = threading.local()
+        """This thread's open write transaction on PostgreSQL (nested writes join it)."""
         self._shared: Connection | None = None
         if self.is_sqlite:
             self._open_shared()
@@ -103,9 +105,17 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction holding the write lock from its start; committed when the block ends."""
+        """One write transaction holding the write lock from its start; committed when the block ends.
+
+        Writes nest: a write inside this thread's open write joins its transaction. Several repositories'
+        writes wrapped in one outer ``write()`` are then one unit (all or none after a crash) and take the
+        lock once, where each on its own commits apart (a plan held without its approval request after a
+        crash between them; a lock round trip each on PostgreSQL)."""
         if self._shared is not None:
             with self._lock:
+                if self._writing:  # this thread's own write is open: join it
+                    yield self._shared
+                    return
                 self._writing = True  # read by the "begin" hook: BEGIN IMMEDIATE
                 try:
                     with self._shared.begin():
@@ -113,9 +123,17 @@ class Database:
                 finally:
                     self._writing = False
             return
+        joined = getattr(self._local, "write", None)
+        if joined is not None:
+            yield joined
+            return
         with self.engine.begin() as conn:
             conn.execute(_WRITE_LOCK)
-            yield conn
+            self._local.write = conn
+            try:
+                yield conn
+            finally:
+                self._local.write = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -130,6 +148,10 @@ class Database:
                     yield self._shared
                 finally:
                     self._shared.rollback()
+            return
+        joined = getattr(self._local, "write", None)
+        if joined is not None:  # inside this thread's own write: read what it wrote, never end it
+            yield joined
             return
         with self.engine.connect() as conn:
             yield conn

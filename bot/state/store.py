@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,6 +132,12 @@ class StateStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def unit(self) -> AbstractContextManager[object]:
+        """A block whose writes, through any repository, commit together or not at all (one transaction,
+        one write lock): for steps that must not be separated by a crash, such as a plan held and its
+        approval requested."""
+        return self.db.write()
 
     def __enter__(self) -> StateStore:
         return self

@@ -607,3 +607,21 @@ def test_a_read_inside_a_write_on_sqlite_does_not_end_the_write(tmp_path: Path) 
             assert store.get_flag("a") == "1"
             insert_row(conn, flags, {"name": "b", "value": "2", "updated_at": T0})
         assert store.flags() == {"a": "1", "b": "2"}
+
+
+def test_writes_inside_one_write_are_one_unit(state_target):
+    """Repository writes wrapped in one ``db.write()`` commit together or not at all, and a read inside
+    sees what the block wrote (on both engines): a plan is never held without its request after a crash."""
+    with StateStore(state_target) as store:
+        with pytest.raises(RuntimeError), store.db.write():
+            store.set_flag("halted", "checking")
+            store.audit("halt_requested", account="main")
+            assert store.get_flag("halted") == "checking"
+            raise RuntimeError("crash mid-unit")
+        assert store.get_flag("halted") is None
+        assert store.audit_trail(event="halt_requested") == []
+        with store.db.write():
+            store.set_flag("halted", "checking")
+            store.audit("halt_requested", account="main")
+        assert store.get_flag("halted") == "checking"
+        assert len(store.audit_trail(event="halt_requested")) == 1
