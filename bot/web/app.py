@@ -178,8 +178,7 @@ def create_app(
         result = []
         for approval in store.pending_approvals():
             plan = store.get_plan(approval.plan_id)
-            wanted = household is None or (plan is not None and household_of(plan) == household)
-            if plan is not None and plan.status == "held" and wanted:
+            if plan is not None and plan.status == "held" and in_household(plan, household):
                 result.append((plan, approval))
         return result
 
@@ -188,7 +187,7 @@ def create_app(
         its version is read first, so a change made while it is read is sent again by the next refresh."""
         version = events.fingerprint(store)
         everything = pending()
-        approvals = [(p, a) for p, a in everything if household is None or household_of(p) == household]
+        approvals = [(p, a) for p, a in everything if in_household(p, household)]
         shown = pictures()
         history = {name: EquityHistory(store).days(name, limit=CHART_DAYS) for name in bot.brokers}
         return pages.DashboardView(
@@ -538,6 +537,11 @@ def create_app(
 def household_of(plan: PlanRecord) -> str:
     """The household a plan belongs to: a household plan names it; a single account's plan is its own."""
     return str(plan.details.get("household") or plan.account)
+
+
+def in_household(plan: PlanRecord, household: str | None) -> bool:
+    """Whether ``plan`` passes the dashboard's household filter (None: no filter)."""
+    return household is None or household_of(plan) == household
 
 
 def _plan_json(plan: PlanRecord) -> dict:
