@@ -47,6 +47,8 @@ from typing import Protocol
 
 import numpy as np
 
+from strategies.objective.problem import idle_cash_goal
+
 BREAKPOINTS = 12
 """``K``: tangents per side of each factor (see the module docstring for the error it buys)."""
 MIN_REACH = 0.01
@@ -101,9 +103,9 @@ class RiskColumns:
 
 
 def cash_goal(target_cash: float, reserves: float, equity: float) -> float:
-    """Dollars of cash above which cash is idle: its target, or the accounts' reserves when higher (the
-    single account's ``max(cash target, buffer)``)."""
-    return max(target_cash * equity, reserves)
+    """Dollars of cash above which cash is idle: the single account's rule
+    (:func:`strategies.objective.problem.idle_cash_goal`) with the accounts' reserves as the buffer."""
+    return max(idle_cash_goal(target_cash, 0.0) * equity, reserves)
 
 
 def factors(covariance: np.ndarray) -> np.ndarray:

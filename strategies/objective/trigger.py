@@ -25,7 +25,13 @@ from strategies.costs import half_spread_fraction
 from strategies.market_state import AssetCosts, MarketState
 from strategies.objective.calibrate import FitCache, TrackingTarget, fit_risk_aversion, refit_period
 from strategies.objective.explain import explain
-from strategies.objective.problem import DEFAULT_CASH_DRAG, TRADE_EPSILON, Decision, DecisionInputs
+from strategies.objective.problem import (
+    DEFAULT_CASH_DRAG,
+    TRADE_EPSILON,
+    Decision,
+    DecisionInputs,
+    idle_cash_goal,
+)
 from strategies.objective.risk import RiskModel
 from strategies.objective.tax_aware import decide_with_tax
 from strategies.portfolio import PortfolioSnapshot, apply_open_orders, open_sides, total_equity
@@ -160,7 +166,7 @@ class ObjectiveTrigger:
             sell_tax=np.array([_sell_tax(c.tax_fraction, self.spec.tax_share(day)) for c in costs]),
             cash_min=min(buffer, cash),
             frozen=np.array([s in busy or p <= 0 for s, p in zip(symbols, prices, strict=True)]),
-            cash_goal=max(float(targets.cash), buffer),
+            cash_goal=idle_cash_goal(float(targets.cash), buffer),
             cash_drag=self.spec.cash_drag,
         )
 

@@ -18,7 +18,13 @@ from datetime import date
 
 import numpy as np
 
-from strategies.objective.problem import DEFAULT_CASH_DRAG, DecisionInputs, trade_many, waits_many
+from strategies.objective.problem import (
+    DEFAULT_CASH_DRAG,
+    DecisionInputs,
+    idle_cash_goal,
+    trade_many,
+    waits_many,
+)
 from strategies.planner import BAND_EDGE_INSET, TradeTo
 from strategies.schedules import EverySession, Schedule
 from strategies.simulation.path import SimContext
@@ -51,7 +57,7 @@ class ObjectivePolicy:
             return weights
         costs = context.costs
         cash_min = np.minimum(costs.cash_buffer, cash)
-        cash_goal = max(context.cash_target, costs.cash_buffer)
+        cash_goal = idle_cash_goal(context.cash_target, costs.cash_buffer)
         n = weights.shape[1]
         gammas = np.asarray(self.gammas)
         wait = waits_many(

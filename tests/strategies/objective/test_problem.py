@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from strategies.objective.problem import DecisionInputs, decide, idle_cost, trade_costs, waits
+from strategies.objective.problem import (
+    DecisionInputs,
+    decide,
+    idle_cash_goal,
+    idle_cost,
+    trade_costs,
+    waits,
+)
 
 ONE_ASSET = dict(targets=np.array([0.6]), covariance=np.array([[0.04]]), cash_goal=0.4, cash_drag=0.02)
 
@@ -104,6 +111,32 @@ def test_idle_cash_is_invested_rather_than_left_beside_an_underweight_asset() ->
     decision = decide(inputs, gamma=0.01)
     assert decision.weights[1] == pytest.approx(0.395, abs=1e-5)  # up to the cash goal (to $1 in $100,000)
     assert idle_cost(decision.weights, inputs) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_cash_sleeve_drifts_within_its_band_before_its_excess_counts_as_idle() -> None:
+    # no cash target: anything above the buffer is idle; a 10% sleeve may drift to 12.5% (25% of it), a 40%
+    # sleeve to 45% (the 5 pp cap)
+    assert idle_cash_goal(0.0, 0.005) == 0.005
+    assert idle_cash_goal(0.10, 0.005) == pytest.approx(0.125)
+    assert idle_cash_goal(0.40, 0.005) == pytest.approx(0.45)
+
+    def sleeve(cash: float) -> DecisionInputs:
+        """Stocks 90% / cash 10% after a fall left cash at ``cash``."""
+        return DecisionInputs(
+            weights=np.array([1.0 - cash]),
+            targets=np.array([0.9]),
+            covariance=np.array([[0.04]]),
+            half_spread=np.array([1e-4]),
+            cash_goal=idle_cash_goal(0.10, 0.005),
+            cash_drag=0.02,
+        )
+
+    # the risk term alone trades once 2 gamma sigma2 d > h: d > 6.25 pp at gamma 0.02. A sleeve at 11% is
+    # market drift the risk term does not pay to undo: it waits (pricing it as idle cash bought 1% of stocks
+    # the same day, and sold them again when markets rose)
+    assert not decide(sleeve(0.11), gamma=0.02).trades_anything
+    # at 14% the excess beyond the sleeve's band is idle and is invested, down to the band's edge
+    assert decide(sleeve(0.14), gamma=0.02).weights[0] == pytest.approx(0.875, abs=1e-6)
 
 
 def test_frozen_assets_keep_their_weight_and_cash_never_goes_below_its_floor() -> None:

@@ -1,7 +1,9 @@
 """The issue-14 evaluation (``scripts/bench_objective.py``) gives the same numbers after it was made fast.
 
-``evaluation_fixture.json`` was written by :func:`small_run` with the code *before* the speed-up (commit
-be78595: one Clarabel solve through ``problem.decide`` per trading row, per-row baseline planning): two
+``evaluation_fixture.json`` was first written by :func:`small_run` with the code *before* the speed-up
+(commit be78595: one Clarabel solve through ``problem.decide`` per trading row, per-row baseline planning),
+and regenerated once since, for a change meant to move results: a cash sleeve's drift within its band is no
+longer idle cash (``problem.idle_cash_goal``), which moved only the seven-asset mix's frontier: two
 resampled paths of two portfolios (a two-asset mix and the seven-asset mix with cash), every baseline and
 the 12-point frontier, plus the balanced preset refitted quarterly on a year of real history. Every
 tracking error, turnover and cost must agree within 1e-5 relative, and the number of trading sessions
