@@ -89,6 +89,21 @@ def test_a_fit_meets_its_tracking_goal_in_the_year_after_it(name: str, day: date
     assert tracking_error == pytest.approx(target.value * volatility, rel=0.30)
 
 
+def test_a_fit_meets_its_goal_in_its_window_at_the_spreads_estimated_from_real_bars() -> None:
+    """60/40 in mid-2014 at the bundled ETFs' own spreads (0.16-0.44 bp a side, ``bot/cost_table.py``) and
+    square-root impact: the anchor read from the spreads alone sits about a fifth of the answer, so the
+    first bracket of multiples all tracked looser than the goal (0.79% against 0.42%) and the fit kept its
+    end. The search widens until one brackets the goal."""
+    history, returns, targets, _ = data("60-40")
+    calibrated = CostModel()
+    half = np.array([calibrated.half_spread(s) for s in history.symbols])
+    costs = SimCosts(half, np.full(half.shape, 5e-5), 0.005)
+    t = history.first_on_or_after(date(2014, 6, 5))
+    target = TrackingTarget.preset("balanced")
+    fit = fit_risk_aversion(returns[: t + 1], targets, costs, RiskModel(), target)
+    assert fit.tracking_error == pytest.approx(target.value * fit.volatility, rel=0.05)
+
+
 @pytest.mark.parametrize(("name", "day"), [("60-40", date(2012, 1, 3)), ("diversified", date(2016, 1, 4))])
 def test_a_tighter_target_fits_a_larger_risk_aversion_and_trades_more(name: str, day: date) -> None:
     """Monotone in the knob, on the same window. 60/40 at the start of 2012 is a window whose drift seldom
