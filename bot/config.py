@@ -30,7 +30,7 @@ from bot import broker_api_config
 from bot.broker_api_config import BrokerApiConfig
 from bot.chat.settings import TelegramConfig
 from bot.config_checks import http_url, number_problems, state_url
-from strategies.bands import Band, BandPolicy
+from strategies.bands import DEFAULT_BAND, Band, BandPolicy
 from strategies.dynamic_policy import DynamicPolicySpec, build_trigger
 from strategies.objective.calibrate import TrackingTarget
 from strategies.objective.problem import DEFAULT_CASH_DRAG
@@ -253,7 +253,7 @@ class BandConfig(_Model):
 class BandsConfig(_Model):
     """When an asset is out of line (bands) and how far it is traded back (``trade_to``)."""
 
-    default: BandConfig = BandConfig(absolute=Decimal("0.05"), relative=Decimal("0.25"))
+    default: BandConfig = BandConfig(absolute=DEFAULT_BAND.absolute, relative=DEFAULT_BAND.relative)
     overrides: dict[str, BandConfig] = Field(default_factory=dict)
     """Per-symbol bands (or ``cash``); an override replaces the default band for that symbol entirely."""
     trade_to: Literal["target", "band_edge", "partial"] = "target"

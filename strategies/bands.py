@@ -48,6 +48,11 @@ class Band:
         return min(widths)
 
 
+DEFAULT_BAND = Band(Decimal("0.05"), Decimal("0.25"))
+"""The 5/25 rule: the config's default band, the evaluation's reference band and a cash sleeve's room to drift
+before its excess counts as idle cash (:func:`strategies.objective.problem.idle_cash_goal`)."""
+
+
 @dataclass(frozen=True)
 class BandPolicy:
     """Default band plus per-symbol overrides (an override replaces the default for that symbol entirely)."""

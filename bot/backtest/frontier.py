@@ -32,6 +32,7 @@ import numpy as np
 
 from bot.backtest.costs import CostModel
 from bot.backtest.data import PriceHistory
+from strategies.bands import DEFAULT_BAND
 from strategies.objective.calibrate import PRESETS, TrackingPolicy, TrackingTarget
 from strategies.objective.problem import DEFAULT_CASH_DRAG
 from strategies.objective.risk import TRADING_DAYS, RiskModel
@@ -129,8 +130,8 @@ def baseline_policies(days: tuple[date, ...]) -> dict[str, Any]:
 
 
 def reference_widths(targets: np.ndarray) -> np.ndarray:
-    """The example config's default band (5 pp or 25% of target, whichever is tighter), for cycle speed."""
-    return np.minimum(0.05, 0.25 * targets)
+    """The config's default band (5 pp or 25% of target, whichever is tighter), for cycle speed."""
+    return np.minimum(float(DEFAULT_BAND.absolute), float(DEFAULT_BAND.relative) * targets)
 
 
 # -- runs ---------------------------------------------------------------------------------------------------

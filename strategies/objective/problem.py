@@ -48,11 +48,10 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from strategies.bands import DEFAULT_BAND
+
 DEFAULT_CASH_DRAG = 0.02
 """``rho``: a unit of idle cash costs 2% of itself (see the module docstring)."""
-CASH_SLEEVE_BAND = (0.05, 0.25)
-"""A cash sleeve drifts within the default band before its excess is idle: 5 pp or 25% of its target,
-whichever is tighter (the example config's band, the reference band of the evaluation)."""
 OBJECTIVE_SCALE = 10_000.0
 """The solver sees the objective in basis points of equity: in fractions its values (1e-5) sit near the
 solver's absolute tolerances, and optima came out a few 1e-6 of weight off."""
@@ -146,8 +145,9 @@ def idle_cash_goal(cash_target: float, buffer: float) -> float:
     risk term would not have asked for (on the library's cash mixes, 1.5-1.9 times a band's
     turnover-plus-cost at equal tracking error). Within the default band of its target the sleeve's drift
     is left to the risk term, as every other sleeve's; beyond it, the excess is idle."""
-    band = min(CASH_SLEEVE_BAND[0], CASH_SLEEVE_BAND[1] * cash_target) if cash_target > 0 else 0.0
-    return max(cash_target + band, buffer)
+    absolute, relative = float(DEFAULT_BAND.absolute), float(DEFAULT_BAND.relative)
+    room = min(absolute, relative * cash_target) if cash_target > 0 else 0.0
+    return max(cash_target + room, buffer)
 
 
 def risk_cost(deviation: np.ndarray, covariance: np.ndarray, gamma: float) -> float:
