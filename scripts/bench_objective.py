@@ -36,6 +36,7 @@ import json
 import pickle
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from datetime import date
@@ -103,18 +104,25 @@ def real_cells(name: str, risk: RiskModel | None = None) -> list[Cell]:
 def bootstrap_cells(
     name: str, paths: int, years: int, seed: int, risk: RiskModel | None = None
 ) -> list[Cell]:
+    _, _, targets, costs = load(name)
+    return [
+        run_cell(name, label, path, days, targets, costs, WARMUP, path.shape[0] - 1, risk=risk)
+        for label, path, days in resampled_paths(name, paths, years, seed)
+    ]
+
+
+def resampled_paths(
+    name: str, paths: int, years: int, seed: int
+) -> Iterator[tuple[str, np.ndarray, tuple[date, ...]]]:
+    """(label, returns with row 0 zero, session dates) of each resampled path of the portfolio's returns."""
     from arch.bootstrap import StationaryBootstrap
 
-    history, returns, targets, costs = load(name)
-    pool = returns[1:]
+    _, returns, targets, _ = load(name)
     length = WARMUP + years * 252
     days = _calendar()[: length + 1]
-    sampler = StationaryBootstrap(BLOCK, pool, seed=np.random.default_rng(seed))
-    cells = []
+    sampler = StationaryBootstrap(BLOCK, returns[1:], seed=np.random.default_rng(seed))
     for i, (positional, _) in enumerate(sampler.bootstrap(paths)):
-        path = np.vstack([np.zeros(targets.size), positional[0][:length]])
-        cells.append(run_cell(name, f"path {i}", path, days, targets, costs, WARMUP, length, risk=risk))
-    return cells
+        yield f"path {i}", np.vstack([np.zeros(targets.size), positional[0][:length]]), days
 
 
 @functools.cache
